@@ -1,0 +1,160 @@
+/**
+ * Commands that call a running server through the typed client (GATEHOUSE_URL + GATEHOUSE_TOKEN,
+ * an admin's session token).
+ */
+import type { OfflineVerifyResult } from '@gatehouse/api';
+import {
+  createGatehouseClient,
+  type AuditEvent,
+  type GatehouseClient,
+  type RouterInputs,
+  type RouterOutputs,
+  type Session,
+  type User,
+} from '@gatehouse/client';
+import { EventSource } from 'eventsource';
+import { CliError, note, UsageError, type CliIO } from './io.js';
+
+export function remoteClient(io: CliIO, url?: string): GatehouseClient {
+  const base = url || io.env.GATEHOUSE_URL;
+  if (!base) throw new UsageError('set GATEHOUSE_URL to the server (e.g. http://localhost:3000), or pass --url');
+  try {
+    new URL(base);
+  } catch {
+    throw new UsageError(`GATEHOUSE_URL "${base}" is not a URL`);
+  }
+  const token = io.env.GATEHOUSE_TOKEN;
+  if (!token) throw new UsageError('set GATEHOUSE_TOKEN to an admin session token');
+  return createGatehouseClient({
+    url: base,
+    token,
+    headers: { 'user-agent': 'gatehouse-cli' },
+    eventSource: EventSource,
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A user by id, email or username. */
+export async function findUser(gh: GatehouseClient, identifier: string): Promise<User> {
+  if (UUID.test(identifier)) return gh.user.byId.query({ id: identifier.toLowerCase() });
+  const key = identifier.trim().toLowerCase();
+  const page = await gh.user.list.query({ search: identifier.trim(), limit: 100 });
+  const user = page.items.find((u) => u.email === key || u.username?.toLowerCase() === key);
+  if (!user) throw new CliError(`no user ${identifier}`);
+  return user;
+}
+
+export type UserListFilter = Omit<NonNullable<RouterInputs['user']['list']>, 'cursor'>;
+
+/** One page, or with `all` every page (following nextCursor). */
+export async function listUsers(
+  io: CliIO,
+  gh: GatehouseClient,
+  filter: UserListFilter,
+  all: boolean,
+): Promise<RouterOutputs['user']['list']> {
+  let page = await gh.user.list.query(filter);
+  if (!all) return page;
+  const items = [...page.items];
+  while (page.nextCursor) {
+    note(io, `fetched ${items.length}/${page.total} users`);
+    page = await gh.user.list.query({ ...filter, cursor: page.nextCursor });
+    items.push(...page.items);
+  }
+  return { items, nextCursor: null, total: page.total };
+}
+
+export async function listSessions(gh: GatehouseClient, user: string | undefined): Promise<Session[]> {
+  if (!user) return gh.session.list.query();
+  const target = await findUser(gh, user);
+  return gh.session.listForUser.query({ userId: target.id });
+}
+
+export interface ExportResult {
+  dir: string;
+  events: number;
+  treeSize: number;
+  rootHash: string;
+  origin: string;
+  publicKey: string;
+}
+
+/**
+ * Writes every event (JSON Lines, ascending seq) and the latest signed checkpoint into `dir`,
+ * reporting progress on stderr. Events appended after the checkpoint are included; the offline
+ * verifier checks them for well-formedness and reports them as not yet covered by a signature.
+ */
+export async function exportAudit(io: CliIO, gh: GatehouseClient, dir: string): Promise<ExportResult> {
+  const checkpoint = await gh.audit.checkpoint.query();
+  note(io, `checkpoint: ${checkpoint.treeSize} events signed by ${checkpoint.origin}`);
+  const events: AuditEvent[] = [];
+  let cursor: string | null = null;
+  let lastReport = 0;
+  do {
+    const page: RouterOutputs['audit']['list'] = await gh.audit.list.query({ limit: 200, cursor });
+    events.push(...page.items);
+    cursor = page.nextCursor;
+    if (events.length - lastReport >= 1000 || cursor === null) {
+      lastReport = events.length;
+      const total = Math.max(checkpoint.treeSize, events[0]?.seq ?? 0);
+      note(io, `fetched ${events.length}/${total} events (${total === 0 ? 100 : Math.floor((events.length / total) * 100)}%)`);
+    }
+  } while (cursor !== null);
+  events.sort((a, b) => a.seq - b.seq);
+  events.forEach((event, i) => {
+    if (event.seq !== i + 1) throw new CliError(`the server returned a gap in the log at seq ${i + 1}`);
+  });
+  if (events.length < checkpoint.treeSize) {
+    throw new CliError(`the checkpoint covers ${checkpoint.treeSize} events but the server listed ${events.length}`);
+  }
+  // Loaded on use: the API package is large, and most commands need none of it.
+  const { writeAuditExport } = await import('@gatehouse/api');
+  const written = await writeAuditExport(dir, events, checkpoint.note);
+  note(io, `wrote ${written.events} events and the checkpoint to ${dir}`);
+  return {
+    dir,
+    events: written.events,
+    treeSize: checkpoint.treeSize,
+    rootHash: checkpoint.rootHash,
+    origin: checkpoint.origin,
+    publicKey: checkpoint.publicKey,
+  };
+}
+
+export async function verifyOffline(dir: string, publicKey: string): Promise<OfflineVerifyResult> {
+  const { verifyAuditExport } = await import('@gatehouse/api');
+  return verifyAuditExport(dir, publicKey);
+}
+
+/**
+ * Follows the live audit stream, handing each event to `onEvent`, until `count` events arrived
+ * or `signal` aborts (resolves) or the stream fails (rejects).
+ */
+export function tailAudit(
+  gh: GatehouseClient,
+  options: { afterSeq?: number | undefined; count?: number | undefined; signal: AbortSignal },
+  onEvent: (event: AuditEvent) => void,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let received = 0;
+    const subscription = gh.audit.events.subscribe(options.afterSeq === undefined ? undefined : { afterSeq: options.afterSeq }, {
+      onData: (event) => {
+        received += 1;
+        onEvent(event);
+        if (options.count !== undefined && received >= options.count) finish();
+      },
+      onError: (error) => {
+        subscription.unsubscribe();
+        reject(error);
+      },
+      onComplete: () => finish(),
+    });
+    const finish = () => {
+      subscription.unsubscribe();
+      options.signal.removeEventListener('abort', finish);
+      resolve(received);
+    };
+    options.signal.addEventListener('abort', finish, { once: true });
+  });
+}

@@ -1,0 +1,237 @@
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { isGatehouseError, type Session, type User } from '@gatehouse/client';
+import { useTRPC } from '@gatehouse/client/react';
+import { onSessionEnded } from './api.js';
+import { Loading, Logo, Page } from './components.js';
+import { errorMessage } from './errors.js';
+import { ErrorNote } from './forms.js';
+import { href, useRoute, type Route } from './router.js';
+import { AuditScreen } from './screens/audit.js';
+import { HomeScreen } from './screens/home.js';
+import { ProfileScreen } from './screens/profile.js';
+import { SessionsScreen } from './screens/sessions.js';
+import { SetupScreen } from './screens/setup.js';
+import { SignInScreen } from './screens/sign-in.js';
+import { UserScreen } from './screens/user.js';
+import { UsersScreen } from './screens/users.js';
+
+export interface Me {
+  user: User;
+  session: Session;
+}
+
+const KEEP_ON_SIGN_OUT = new Set(['auth.setupStatus', 'auth.me']);
+
+/** Forgets everything the previous user could see (only setup status and the session check stay). */
+export function forgetUserData(queryClient: QueryClient): void {
+  queryClient.removeQueries({
+    predicate: (query) => {
+      const first = query.queryKey[0];
+      return !(Array.isArray(first) && KEEP_ON_SIGN_OUT.has(first.join('.')));
+    },
+  });
+}
+
+export function App() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [notice, setNotice] = useState<string | null>(null);
+  const setup = useQuery(trpc.auth.setupStatus.queryOptions(undefined, { staleTime: Infinity }));
+  const needsSetup = setup.data?.needsSetup;
+  const me = useQuery(trpc.auth.me.queryOptions(undefined, { enabled: needsSetup === false, retry: false, refetchOnWindowFocus: true }));
+
+  useEffect(
+    () =>
+      onSessionEnded(() => {
+        setNotice('Your session has ended. Sign in again to continue.');
+        void queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+        forgetUserData(queryClient);
+      }),
+    [queryClient, trpc],
+  );
+
+  if (setup.isPending) return <Centered><Loading label="Connecting to Gatehouse…" /></Centered>;
+  if (setup.isError) {
+    return (
+      <Centered>
+        <h1>Gatehouse</h1>
+        <ErrorNote error={setup.error} />
+        <button type="button" onClick={() => void setup.refetch()}>Try again</button>
+      </Centered>
+    );
+  }
+  if (needsSetup) {
+    return (
+      <SetupScreen
+        onDone={async () => {
+          queryClient.setQueryData(trpc.auth.setupStatus.queryKey(), { needsSetup: false });
+          await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+        }}
+        onAlreadySetUp={() => {
+          setNotice('Gatehouse has already been set up. Sign in with your account.');
+          queryClient.setQueryData(trpc.auth.setupStatus.queryKey(), { needsSetup: false });
+        }}
+      />
+    );
+  }
+  if (me.isPending) return <Centered><Loading label="Checking your session…" /></Centered>;
+  const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED');
+  // A failed re-check for another reason (the network) keeps the screens: the next call will tell.
+  if (me.data && !signedOut) return <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />;
+  if (me.isError) {
+    if (signedOut) {
+      return (
+        <SignInScreen
+          notice={notice}
+          onSignedIn={async () => {
+            setNotice(null);
+            forgetUserData(queryClient);
+            await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+          }}
+        />
+      );
+    }
+    return (
+      <Centered>
+        <h1>Gatehouse</h1>
+        <ErrorNote>{errorMessage(me.error)}</ErrorNote>
+        <button type="button" onClick={() => void me.refetch()}>Try again</button>
+      </Centered>
+    );
+  }
+  return <Centered><Loading label="Checking your session…" /></Centered>;
+}
+
+function Centered({ children }: { children: ReactNode }) {
+  return <main className="centered">{children}</main>;
+}
+
+interface NavItem {
+  route: Exclude<Route, { name: 'not-found' }>;
+  label: string;
+  admin: boolean;
+  matches: Route['name'][];
+}
+
+const NAV: NavItem[] = [
+  { route: { name: 'home' }, label: 'Home', admin: false, matches: ['home'] },
+  { route: { name: 'users' }, label: 'Users', admin: true, matches: ['users', 'user'] },
+  { route: { name: 'audit' }, label: 'Audit log', admin: true, matches: ['audit'] },
+  { route: { name: 'sessions' }, label: 'My sessions', admin: false, matches: ['sessions'] },
+  { route: { name: 'profile' }, label: 'Profile', admin: false, matches: ['profile'] },
+];
+
+function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const route = useRoute();
+  const isAdmin = me.user.role === 'admin';
+  const [menuOpen, setMenuOpen] = useState(false);
+  const first = useRef(true);
+
+  // Every move to another screen re-checks the session, so a revoked one ends at the next click.
+  useEffect(() => {
+    setMenuOpen(false);
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    void queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+  }, [route, queryClient, trpc]);
+
+  const signOut = useMutation(
+    trpc.auth.signOut.mutationOptions({
+      onSettled: async () => {
+        onSignedOut();
+        forgetUserData(queryClient);
+        await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+        window.location.hash = '/';
+      },
+    }),
+  );
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href={href({ name: 'home' })}>
+          <Logo /> Gatehouse
+        </a>
+        <button
+          type="button"
+          className="menu-toggle secondary"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen((v) => !v)}
+        >
+          Menu
+        </button>
+        <nav id="main-nav" aria-label="Main" className={menuOpen ? 'nav nav-open' : 'nav'}>
+          <ul>
+            {NAV.filter((item) => isAdmin || !item.admin).map((item) => (
+              <li key={item.label}>
+                <a href={href(item.route)} aria-current={item.matches.includes(route.name) ? 'page' : undefined}>
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="whoami">
+          <span className="whoami-name" title={me.user.email}>
+            {me.user.name}
+            <span className="whoami-role">{isAdmin ? 'Administrator' : 'Member'}</span>
+          </span>
+          <button type="button" className="secondary" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
+            {signOut.isPending ? 'Signing out…' : 'Sign out'}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Screen route={route} me={me} />
+      </main>
+    </div>
+  );
+}
+
+function AdminOnly({ title }: { title: string }) {
+  return (
+    <Page title={title}>
+      <p className="note note-error" role="alert">
+        This screen is for administrators. Your account is a member account; ask an administrator if you need access.
+      </p>
+      <p>
+        <a href={href({ name: 'home' })}>Back to your home screen</a>
+      </p>
+    </Page>
+  );
+}
+
+function Screen({ route, me }: { route: Route; me: Me }) {
+  const isAdmin = me.user.role === 'admin';
+  switch (route.name) {
+    case 'home':
+      return <HomeScreen me={me} />;
+    case 'users':
+      return isAdmin ? <UsersScreen /> : <AdminOnly title="Users" />;
+    case 'user':
+      return isAdmin ? <UserScreen id={route.id} me={me} /> : <AdminOnly title="User" />;
+    case 'audit':
+      return isAdmin ? <AuditScreen /> : <AdminOnly title="Audit log" />;
+    case 'sessions':
+      return <SessionsScreen />;
+    case 'profile':
+      return <ProfileScreen me={me} />;
+    case 'not-found':
+      return (
+        <Page title="Page not found">
+          <p>
+            There is no screen at “{route.path}”. <a href={href({ name: 'home' })}>Go to the home screen</a>.
+          </p>
+        </Page>
+      );
+  }
+}

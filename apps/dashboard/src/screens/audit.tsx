@@ -1,0 +1,298 @@
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { AuditEvent } from '@gatehouse/client';
+import { useTRPC } from '@gatehouse/client/react';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { AUDIT_EVENT_TYPES, auditListInput, type AuditEventType } from '@gatehouse/api/schemas';
+import { reportCallError } from '../api.js';
+import { Badge, Empty, Loading, Page, Pager, usePager } from '../components.js';
+import { errorMessage, type FieldErrors } from '../errors.js';
+import { formatDate, formatRelative } from '../format.js';
+import { ErrorNote, Field, focusFirstError, parseWith } from '../forms.js';
+import { href } from '../router.js';
+import { VerifyPanel } from './audit-integrity.js';
+
+const PAGE_SIZE = 25;
+
+/** Words for every event type of design §8; typed so a new event type cannot go unnamed. */
+const TYPE_WORDS: Record<AuditEventType, string> = {
+  'auth.setup': 'Gatehouse set up',
+  'auth.sign_up': 'Signed up',
+  'auth.sign_in': 'Signed in',
+  'auth.sign_in_failed': 'Failed sign-in',
+  'auth.throttled': 'Sign-in throttled',
+  'auth.sign_out': 'Signed out',
+  'auth.password_changed': 'Changed own password',
+  'auth.profile_updated': 'Updated own profile',
+  'user.created': 'User created',
+  'user.updated': 'User updated',
+  'user.role_changed': 'Role changed',
+  'user.deactivated': 'User deactivated',
+  'user.reactivated': 'User reactivated',
+  'user.password_set': 'Password set by admin',
+  'user.deleted': 'User deleted',
+  'session.revoked': 'Session revoked',
+  'session.revoked_all': 'All sessions revoked',
+  'session.evicted': 'Oldest session evicted',
+  'session.expired_cleanup': 'Expired sessions removed',
+};
+
+function eventWords(type: string): string {
+  return (TYPE_WORDS as Record<string, string | undefined>)[type] ?? type;
+}
+
+type Filters = { type?: string; actorId?: string; since?: Date; until?: Date };
+
+function toDate(local: string): Date | undefined {
+  if (local === '') return undefined;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export function AuditScreen() {
+  const trpc = useTRPC();
+  const pager = usePager();
+  const [filters, setFilters] = useState<Filters>({});
+  const events = useQuery(trpc.audit.list.queryOptions({ limit: PAGE_SIZE, cursor: pager.cursor, ...filters }, { placeholderData: keepPreviousData }));
+  const names = useActorNames(events.data?.items ?? []);
+  const filtered = Object.keys(filters).length > 0;
+
+  return (
+    <Page title="Audit log" intro="Every security-relevant change, newest first. The log is a signed Merkle tree: Verify recomputes all of it.">
+      <div className="cards">
+        <section className="card" aria-labelledby="verify-heading">
+          <h2 id="verify-heading">Integrity</h2>
+          <VerifyPanel />
+        </section>
+        <LiveFeed names={names} />
+      </div>
+
+      <FilterForm
+        onApply={(next) => {
+          setFilters(next);
+          pager.reset();
+        }}
+      />
+
+      {events.isPending ? <Loading label="Loading events…" /> : null}
+      {events.isError ? <ErrorNote error={events.error} /> : null}
+      {events.data ? (
+        events.data.items.length === 0 ? (
+          <Empty>{filtered ? 'No event matches these filters.' : 'Nothing has been recorded yet.'}</Empty>
+        ) : (
+          <>
+            <EventTable events={events.data.items} names={names} onActor={(actorId) => { setFilters({ actorId }); pager.reset(); }} />
+            <Pager
+              label="Pages of events"
+              page={pager.page}
+              hasNext={events.data.nextCursor !== null && !events.isPlaceholderData}
+              summary={events.isPlaceholderData ? 'Loading…' : undefined}
+              onPrevious={pager.previous}
+              onNext={() => events.data.nextCursor && pager.next(events.data.nextCursor)}
+            />
+          </>
+        )
+      ) : null}
+    </Page>
+  );
+}
+
+function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
+  const form = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState({ type: '', actorId: '', since: '', until: '' });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const since = toDate(values.since);
+    const until = toDate(values.until);
+    const candidate: Filters = {
+      ...(values.type.trim() ? { type: values.type.trim() } : {}),
+      ...(values.actorId.trim() ? { actorId: values.actorId.trim() } : {}),
+      ...(since ? { since } : {}),
+      ...(until ? { until } : {}),
+    };
+    const parsed = parseWith(auditListInput, { limit: PAGE_SIZE, ...candidate });
+    const local: FieldErrors = parsed.ok ? {} : { ...parsed.errors };
+    if (since && until && since > until) local.until = 'The end must come after the start';
+    setErrors(local);
+    if (Object.keys(local).length > 0) {
+      focusFirstError(form.current, local);
+      return;
+    }
+    onApply(candidate);
+  }
+
+  return (
+    <form ref={form} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
+      <Field label="Type" name="type" value={values.type} onValue={set('type')} error={errors.type} list="audit-types" placeholder="e.g. user.created" />
+      <datalist id="audit-types">
+        {AUDIT_EVENT_TYPES.map((t) => (
+          <option key={t} value={t}>
+            {TYPE_WORDS[t]}
+          </option>
+        ))}
+      </datalist>
+      <Field label="Actor (user id)" name="actorId" value={values.actorId} onValue={set('actorId')} error={errors.actorId} />
+      <Field label="From" name="since" type="datetime-local" value={values.since} onValue={set('since')} error={errors.since} />
+      <Field label="Until" name="until" type="datetime-local" value={values.until} onValue={set('until')} error={errors.until} />
+      <div className="filter-buttons">
+        <button type="submit">Apply filters</button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            setValues({ type: '', actorId: '', since: '', until: '' });
+            setErrors({});
+            onApply({});
+          }}
+        >
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Names for the actors on screen (one batched request); a deleted user keeps showing as an id. */
+function useActorNames(events: AuditEvent[]): Map<string, string> {
+  const trpc = useTRPC();
+  const ids = useMemo(() => [...new Set(events.flatMap((e) => [e.actorId, e.targetId]).filter((id): id is string => typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)))], [events]);
+  const results = useQueries({
+    queries: ids.map((id) => ({ ...trpc.user.byId.queryOptions({ id }), staleTime: 60_000, retry: false })),
+  });
+  return useMemo(() => {
+    const map = new Map<string, string>();
+    results.forEach((r, i) => {
+      const id = ids[i];
+      if (id && r.data) map.set(id, r.data.name);
+    });
+    return map;
+  }, [results, ids]);
+}
+
+function Who({ id, names }: { id: string | null; names: Map<string, string> }) {
+  if (!id) return <span className="muted">—</span>;
+  const name = names.get(id);
+  return name ? (
+    <a href={href({ name: 'user', id })} title={id}>
+      {name}
+    </a>
+  ) : (
+    <code title={id}>{id.slice(0, 8)}</code>
+  );
+}
+
+function describeData(data: Record<string, unknown>): string {
+  return Object.entries(data)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
+}
+
+function EventTable({ events, names, onActor }: { events: AuditEvent[]; names: Map<string, string>; onActor: (actorId: string) => void }) {
+  return (
+    <div className="table-wrap">
+      <table className="table" data-testid="audit-table">
+        <caption className="visually-hidden">Audit events</caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">When</th>
+            <th scope="col">Event</th>
+            <th scope="col">Actor</th>
+            <th scope="col" className="hide-narrow">Target</th>
+            <th scope="col" className="hide-narrow">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e) => (
+            <tr key={e.seq} data-type={e.type}>
+              <td>{e.seq}</td>
+              <td>
+                <time dateTime={e.at.toISOString()} title={formatDate(e.at)}>
+                  {formatRelative(e.at)}
+                </time>
+              </td>
+              <td>
+                <span className="event-name">{eventWords(e.type)}</span>
+                <code className="event-type">{e.type}</code>
+              </td>
+              <td>
+                <Who id={e.actorId} names={names} />
+                {e.actorId ? (
+                  <button type="button" className="link" onClick={() => onActor(e.actorId as string)}>
+                    filter<span className="visually-hidden"> by this actor</span>
+                  </button>
+                ) : null}
+              </td>
+              <td className="hide-narrow">
+                <Who id={e.targetId} names={names} />
+              </td>
+              <td className="hide-narrow details">
+                {describeData(e.data)}
+                {e.ip ? <span className="muted"> · {e.ip}</span> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Events as they happen, from the `audit.events` subscription (Server-Sent Events). */
+function LiveFeed({ names }: { names: Map<string, string> }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [live, setLive] = useState<AuditEvent[]>([]);
+  const subscription = useSubscription(
+    trpc.audit.events.subscriptionOptions(undefined, {
+      onData: (event) => {
+        setLive((prev) => [event, ...prev.filter((e) => e.seq !== event.seq)].slice(0, 50));
+        void queryClient.invalidateQueries({ queryKey: trpc.audit.list.pathKey() });
+      },
+      onError: (error) => reportCallError(error, 'audit.events'),
+    }),
+  );
+  // The server ends the stream when this session stops being an admin's: check which it was.
+  const ended = subscription.status === 'idle' || subscription.status === 'error';
+  useEffect(() => {
+    if (ended) void queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+  }, [ended, queryClient, trpc]);
+  const status =
+    subscription.status === 'pending' ? (
+      <Badge tone="ok">Live</Badge>
+    ) : subscription.status === 'connecting' ? (
+      <Badge tone="warn">Connecting…</Badge>
+    ) : subscription.status === 'idle' ? (
+      <Badge tone="warn">Stopped</Badge>
+    ) : (
+      <Badge tone="bad">Disconnected</Badge>
+    );
+  return (
+    <section className="card" aria-labelledby="live-heading">
+      <div className="section-head">
+        <h2 id="live-heading">Live feed {status}</h2>
+        {ended ? (
+          <button type="button" className="secondary" onClick={() => subscription.reset()}>
+            Reconnect
+          </button>
+        ) : null}
+      </div>
+      {subscription.status === 'error' ? <ErrorNote>{`The live feed stopped: ${errorMessage(subscription.error)}`}</ErrorNote> : null}
+      {live.length === 0 ? (
+        <Empty>New events appear here as they happen.</Empty>
+      ) : (
+        <ol className="feed" aria-live="polite" data-testid="live-feed">
+          {live.map((e) => (
+            <li key={e.seq}>
+              <span className="muted">#{e.seq}</span> <strong>{eventWords(e.type)}</strong> by <Who id={e.actorId} names={names} />{' '}
+              <time dateTime={e.at.toISOString()}>{formatDate(e.at)}</time>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,164 @@
+import { useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useTRPC } from '@gatehouse/client/react';
+import { changePasswordInput, updateProfileInput } from '@gatehouse/api/schemas';
+import type { Me } from '../app.js';
+import { Page } from '../components.js';
+import type { FieldErrors } from '../errors.js';
+import { ErrorNote, Field, fieldErrorsOf, focusFirstError, identityChanges, parseWith, SuccessNote } from '../forms.js';
+
+export function ProfileScreen({ me }: { me: Me }) {
+  return (
+    <Page title="Your profile">
+      <div className="cards">
+        <ProfileForm me={me} />
+        <ChangePasswordForm />
+      </div>
+    </Page>
+  );
+}
+
+function ProfileForm({ me }: { me: Me }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const form = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  const update = useMutation(
+    trpc.auth.updateProfile.mutationOptions({
+      onSuccess: async () => {
+        setSaved(true);
+        await queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+      },
+      onError: (error) => {
+        const all = fieldErrorsOf({}, error);
+        setErrors(all);
+        focusFirstError(form.current, all);
+      },
+    }),
+  );
+  const set = (key: keyof typeof values) => (value: string) => {
+    setSaved(false);
+    setValues((v) => ({ ...v, [key]: value }));
+  };
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const changes = identityChanges(values, me.user);
+    const parsed = parseWith(updateProfileInput, changes);
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      focusFirstError(form.current, parsed.errors);
+      return;
+    }
+    setErrors({});
+    if (Object.keys(changes).length === 0) {
+      setSaved(true);
+      return;
+    }
+    update.mutate(parsed.data);
+  }
+
+  return (
+    <section className="card" aria-labelledby="profile-heading">
+      <h2 id="profile-heading">Profile</h2>
+      <form ref={form} onSubmit={submit} noValidate aria-labelledby="profile-heading">
+        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="name" />
+        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="email" />
+        <Field
+          label="Username (optional)"
+          name="username"
+          value={values.username}
+          onValue={set('username')}
+          error={errors.username}
+          autoComplete="username"
+          hint="Leave empty to remove it."
+        />
+        <ErrorNote error={update.error} />
+        {saved && !update.isPending ? <SuccessNote>Your profile is saved.</SuccessNote> : null}
+        <button type="submit" disabled={update.isPending}>
+          {update.isPending ? 'Saving…' : 'Save profile'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function ChangePasswordForm() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const form = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState({ currentPassword: '', newPassword: '', confirm: '' });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [done, setDone] = useState<string | null>(null);
+  const change = useMutation(
+    trpc.auth.changePassword.mutationOptions({
+      onSuccess: async ({ revokedSessions }) => {
+        setValues({ currentPassword: '', newPassword: '', confirm: '' });
+        setDone(
+          revokedSessions === 0
+            ? 'Your password is changed.'
+            : `Your password is changed. ${revokedSessions} other session${revokedSessions === 1 ? ' was' : 's were'} signed out.`,
+        );
+        await queryClient.invalidateQueries({ queryKey: trpc.session.list.queryKey() });
+      },
+      onError: (error) => {
+        const all = fieldErrorsOf({}, error);
+        setErrors(all);
+        focusFirstError(form.current, all);
+      },
+    }),
+  );
+  const set = (key: keyof typeof values) => (value: string) => {
+    setDone(null);
+    setValues((v) => ({ ...v, [key]: value }));
+  };
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const parsed = parseWith(changePasswordInput, { currentPassword: values.currentPassword, newPassword: values.newPassword });
+    const local: FieldErrors = parsed.ok ? {} : { ...parsed.errors };
+    if (values.newPassword !== values.confirm) local.confirm = 'The two new passwords are not the same';
+    setErrors(local);
+    if (!parsed.ok || local.confirm) {
+      focusFirstError(form.current, local);
+      return;
+    }
+    change.mutate(parsed.data);
+  }
+
+  return (
+    <section className="card" aria-labelledby="password-heading">
+      <h2 id="password-heading">Change password</h2>
+      <p className="muted">Changing your password signs out all your other sessions.</p>
+      <form ref={form} onSubmit={submit} noValidate aria-labelledby="password-heading">
+        <Field
+          label="Current password"
+          name="currentPassword"
+          type="password"
+          value={values.currentPassword}
+          onValue={set('currentPassword')}
+          error={errors.currentPassword}
+          autoComplete="current-password"
+        />
+        <Field
+          label="New password"
+          name="newPassword"
+          type="password"
+          value={values.newPassword}
+          onValue={set('newPassword')}
+          error={errors.newPassword}
+          autoComplete="new-password"
+          hint="At least 8 characters; not a common password, your email or your username."
+        />
+        <Field label="Repeat the new password" name="confirm" type="password" value={values.confirm} onValue={set('confirm')} error={errors.confirm} autoComplete="new-password" />
+        <ErrorNote error={change.error} />
+        {done ? <SuccessNote>{done}</SuccessNote> : null}
+        <button type="submit" disabled={change.isPending}>
+          {change.isPending ? 'Changing…' : 'Change password'}
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,93 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useMutation } from '@tanstack/react-query';
+import { useTRPC } from '@gatehouse/client/react';
+import { Logo } from '../components.js';
+import { signInInput } from '@gatehouse/api/schemas';
+import type { FieldErrors } from '../errors.js';
+import { Checkbox, ErrorNote, Field, fieldErrorsOf, focusFirstError, parseWith } from '../forms.js';
+
+export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
+  const trpc = useTRPC();
+  const form = useRef<HTMLFormElement>(null);
+  const [identifier, setIdentifier] = useState('');
+  const [password, setPassword] = useState('');
+  const [rememberMe, setRememberMe] = useState(false);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [mfaNote, setMfaNote] = useState<string | null>(null);
+  useEffect(() => {
+    document.title = 'Sign in · Gatehouse';
+  }, []);
+  const signIn = useMutation(
+    trpc.auth.signIn.mutationOptions({
+      onSuccess: async (result) => {
+        if (result.status === 'mfa-required') {
+          setMfaNote('This account uses two-step sign-in, which this dashboard does not offer. Sign in with an API client instead.');
+          return;
+        }
+        await onSignedIn();
+      },
+      onError: (error) => {
+        const server = fieldErrorsOf({}, error);
+        setErrors(server);
+        setPassword('');
+      },
+    }),
+  );
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    setMfaNote(null);
+    const parsed = parseWith(signInInput, { identifier, password, rememberMe });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      focusFirstError(form.current, parsed.errors);
+      return;
+    }
+    setErrors({});
+    signIn.mutate(parsed.data);
+  }
+
+  return (
+    <main className="auth-page">
+      <div className="auth-card">
+        <p className="brand-large" aria-hidden="true">
+          <Logo size={28} /> Gatehouse
+        </p>
+        <h1>Sign in</h1>
+        {notice && !signIn.isError ? (
+          <p className="note note-info" role="status">
+            {notice}
+          </p>
+        ) : null}
+        <form ref={form} onSubmit={submit} noValidate aria-label="Sign in">
+          <Field
+            label="Email or username"
+            name="identifier"
+            value={identifier}
+            onValue={setIdentifier}
+            error={errors.identifier}
+            autoComplete="username"
+            autoFocus
+            required
+          />
+          <Field
+            label="Password"
+            name="password"
+            type="password"
+            value={password}
+            onValue={setPassword}
+            error={errors.password}
+            autoComplete="current-password"
+            required
+          />
+          <Checkbox label="Keep me signed in on this device" name="rememberMe" checked={rememberMe} onChecked={setRememberMe} />
+          <ErrorNote error={signIn.error} />
+          {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
+          <button type="submit" disabled={signIn.isPending}>
+            {signIn.isPending ? 'Signing in…' : 'Sign in'}
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}

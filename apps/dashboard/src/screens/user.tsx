@@ -1,0 +1,313 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { isGatehouseError, type User } from '@gatehouse/client';
+import { useTRPC } from '@gatehouse/client/react';
+import { ROLES, userSetPasswordInput, userUpdateInput } from '@gatehouse/api/schemas';
+import type { Me } from '../app.js';
+import { Badge, ConfirmButton, Loading, Page } from '../components.js';
+import type { FieldErrors } from '../errors.js';
+import { formatDate, formatRelative } from '../format.js';
+import { ErrorNote, Field, fieldErrorsOf, focusFirstError, identityChanges, parseWith, SelectField, SuccessNote } from '../forms.js';
+import { href, navigate } from '../router.js';
+import { SessionList } from './session-list.js';
+
+const ROLE_LABEL = { admin: 'Administrator', member: 'Member' } as const;
+
+/** One user, for administrators: edit, (de)activate, set a password, sessions, delete. */
+export function UserScreen({ id, me }: { id: string; me: Me }) {
+  const trpc = useTRPC();
+  const user = useQuery(trpc.user.byId.queryOptions({ id }));
+  if (user.isPending) {
+    return (
+      <Page title="User">
+        <Loading label="Loading the user…" />
+      </Page>
+    );
+  }
+  if (user.isError) {
+    const gone = isGatehouseError(user.error, 'NOT_FOUND') || isGatehouseError(user.error, 'BAD_REQUEST');
+    return (
+      <Page title="User">
+        <ErrorNote>{gone ? 'There is no such user. They may have been deleted.' : undefined}</ErrorNote>
+        {gone ? null : <ErrorNote error={user.error} />}
+        <p>
+          <a href={href({ name: 'users' })}>Back to all users</a>
+        </p>
+      </Page>
+    );
+  }
+  const u = user.data;
+  const isSelf = u.id === me.user.id;
+  return (
+    <Page
+      title={u.name}
+      intro={
+        <>
+          <a href={href({ name: 'users' })}>← All users</a> · {u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}{' '}
+          {u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>} {isSelf ? <Badge>You</Badge> : null} · created{' '}
+          {formatDate(u.createdAt)} · last sign-in {formatRelative(u.lastSignInAt)}
+        </>
+      }
+    >
+      <div className="cards">
+        <EditUserForm user={u} />
+        <AccountActions user={u} isSelf={isSelf} />
+        {isSelf ? (
+          <section className="card" aria-labelledby="set-password-heading">
+            <h2 id="set-password-heading">Password</h2>
+            <p>
+              This is your own account. Change your password on <a href={href({ name: 'profile' })}>your profile</a>: it keeps this session
+              signed in, where setting it here would sign you out everywhere.
+            </p>
+          </section>
+        ) : (
+          <SetPasswordForm user={u} />
+        )}
+        <UserSessions user={u} />
+      </div>
+    </Page>
+  );
+}
+
+function useInvalidateUser() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  return async () => {
+    await Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.user.pathKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.session.pathKey() }),
+    ]);
+  };
+}
+
+function valuesOf(user: User) {
+  return { name: user.name, email: user.email, username: user.username ?? '', role: user.role as string };
+}
+
+function EditUserForm({ user }: { user: User }) {
+  const trpc = useTRPC();
+  const invalidate = useInvalidateUser();
+  const form = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState(() => valuesOf(user));
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saved, setSaved] = useState(false);
+  // When the user changes on the server (this save, or another admin's), show what is stored now.
+  const version = user.updatedAt.getTime();
+  const latest = useRef(user);
+  latest.current = user;
+  useEffect(() => setValues(valuesOf(latest.current)), [version]);
+  const update = useMutation(
+    trpc.user.update.mutationOptions({
+      onSuccess: async () => {
+        setSaved(true);
+        await invalidate();
+      },
+      onError: (error) => {
+        const all = fieldErrorsOf({}, error);
+        setErrors(all);
+        focusFirstError(form.current, all);
+      },
+    }),
+  );
+  const set = (key: keyof typeof values) => (value: string) => {
+    setSaved(false);
+    setValues((v) => ({ ...v, [key]: value }));
+  };
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const changes: Record<string, unknown> = { id: user.id, ...identityChanges(values, user) };
+    if (values.role !== user.role) changes.role = values.role;
+    const parsed = parseWith(userUpdateInput, changes);
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      focusFirstError(form.current, parsed.errors);
+      return;
+    }
+    setErrors({});
+    if (Object.keys(changes).length === 1) {
+      setSaved(true);
+      return;
+    }
+    update.mutate(parsed.data);
+  }
+
+  return (
+    <section className="card" aria-labelledby="edit-heading">
+      <h2 id="edit-heading">Details</h2>
+      <form ref={form} onSubmit={submit} noValidate aria-labelledby="edit-heading">
+        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" />
+        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
+        <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" hint="Leave empty to remove it." />
+        <SelectField label="Role" name="role" value={values.role} onValue={set('role')} error={errors.role} options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))} />
+        <ErrorNote error={update.error} />
+        {saved && !update.isPending ? <SuccessNote>Saved.</SuccessNote> : null}
+        <button type="submit" disabled={update.isPending}>
+          {update.isPending ? 'Saving…' : 'Save changes'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
+  const trpc = useTRPC();
+  const invalidate = useInvalidateUser();
+  const [done, setDone] = useState<string | null>(null);
+  const setActive = useMutation(
+    trpc.user.update.mutationOptions({
+      onSuccess: async (updated) => {
+        setDone(updated.isActive ? `${updated.name} can sign in again.` : `${updated.name} is deactivated and was signed out everywhere.`);
+        await invalidate();
+      },
+    }),
+  );
+  const remove = useMutation(
+    trpc.user.delete.mutationOptions({
+      onSuccess: async () => {
+        await invalidate();
+        navigate(href({ name: 'users' }));
+      },
+    }),
+  );
+  return (
+    <section className="card" aria-labelledby="account-heading">
+      <h2 id="account-heading">Account</h2>
+      {done ? <SuccessNote>{done}</SuccessNote> : null}
+      <ErrorNote error={setActive.error ?? remove.error} />
+      <div className="stack">
+        {user.isActive ? (
+          <ConfirmButton
+            label="Deactivate"
+            tone="secondary"
+            question={`Deactivate ${user.name}? They are signed out everywhere and cannot sign in until reactivated.${isSelf ? ' This is your own account: you will be signed out.' : ''}`}
+            confirmLabel="Deactivate"
+            busy={setActive.isPending}
+            onConfirm={() => setActive.mutate({ id: user.id, isActive: false })}
+          />
+        ) : (
+          <button type="button" className="secondary" onClick={() => setActive.mutate({ id: user.id, isActive: true })} disabled={setActive.isPending}>
+            Reactivate
+          </button>
+        )}
+        <ConfirmButton
+          label="Delete user"
+          question={
+            <>
+              Delete <strong>{user.name}</strong> ({user.email}) for good? Their sessions end at once. This cannot be undone; the audit log keeps the record.
+            </>
+          }
+          confirmLabel="Delete permanently"
+          busy={remove.isPending}
+          onConfirm={() => remove.mutate({ id: user.id })}
+        />
+      </div>
+    </section>
+  );
+}
+
+function SetPasswordForm({ user }: { user: User }) {
+  const trpc = useTRPC();
+  const invalidate = useInvalidateUser();
+  const form = useRef<HTMLFormElement>(null);
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [done, setDone] = useState<string | null>(null);
+  const setPasswordMutation = useMutation(
+    trpc.user.setPassword.mutationOptions({
+      onSuccess: async ({ revokedSessions }) => {
+        setPassword('');
+        setDone(`Password set. ${revokedSessions} session${revokedSessions === 1 ? ' was' : 's were'} signed out.`);
+        await invalidate();
+      },
+      onError: (error) => {
+        const all = fieldErrorsOf({}, error);
+        setErrors(all);
+        focusFirstError(form.current, all);
+      },
+    }),
+  );
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    setDone(null);
+    const parsed = parseWith(userSetPasswordInput, { id: user.id, newPassword: password });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      focusFirstError(form.current, parsed.errors);
+      return;
+    }
+    setErrors({});
+    setPasswordMutation.mutate(parsed.data);
+  }
+
+  return (
+    <section className="card" aria-labelledby="set-password-heading">
+      <h2 id="set-password-heading">Set a new password</h2>
+      <p className="muted">For someone who lost theirs. All their sessions end.</p>
+      <form ref={form} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
+        <Field label="New password" name="newPassword" type="password" value={password} onValue={setPassword} error={errors.newPassword} autoComplete="new-password" />
+        <ErrorNote error={setPasswordMutation.error} />
+        {done ? <SuccessNote>{done}</SuccessNote> : null}
+        <button type="submit" disabled={setPasswordMutation.isPending}>
+          {setPasswordMutation.isPending ? 'Setting…' : 'Set password'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function UserSessions({ user }: { user: User }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const sessions = useQuery(trpc.session.listForUser.queryOptions({ userId: user.id }));
+  const [done, setDone] = useState<string | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.session.pathKey() });
+  const revoke = useMutation(
+    trpc.session.revoke.mutationOptions({
+      onSuccess: () => {
+        setDone('The session was revoked.');
+        return refresh();
+      },
+    }),
+  );
+  const revokeAll = useMutation(
+    trpc.session.revokeAllForUser.mutationOptions({
+      onSuccess: ({ revoked }) => {
+        setDone(`Revoked ${revoked} session${revoked === 1 ? '' : 's'}.`);
+        return refresh();
+      },
+    }),
+  );
+  const count = sessions.data?.length ?? 0;
+  return (
+    <section className="card card-wide" aria-labelledby="user-sessions-heading">
+      <div className="section-head">
+        <h2 id="user-sessions-heading">Sessions of {user.name}</h2>
+        <ConfirmButton
+          label="Revoke all sessions"
+          question={`Sign ${user.name} out of all ${count} session${count === 1 ? '' : 's'}?`}
+          confirmLabel="Revoke all"
+          busy={revokeAll.isPending}
+          disabled={count === 0}
+          onConfirm={() => revokeAll.mutate({ userId: user.id })}
+        />
+      </div>
+      {done ? <SuccessNote>{done}</SuccessNote> : null}
+      <ErrorNote error={revoke.error ?? revokeAll.error} />
+      {sessions.isPending ? <Loading label="Loading sessions…" /> : null}
+      {sessions.isError ? <ErrorNote error={sessions.error} /> : null}
+      {sessions.data ? (
+        <SessionList
+          sessions={sessions.data}
+          emptyText={`${user.name} is not signed in anywhere.`}
+          action={(s) => (
+            <button type="button" className="secondary" onClick={() => revoke.mutate({ id: s.id })} disabled={revoke.isPending}>
+              Revoke
+            </button>
+          )}
+        />
+      ) : null}
+    </section>
+  );
+}

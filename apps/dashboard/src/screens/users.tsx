@@ -1,0 +1,212 @@
+import { useRef, useState, type FormEvent } from 'react';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useTRPC } from '@gatehouse/client/react';
+import { ROLES, userCreateInput } from '@gatehouse/api/schemas';
+import { Badge, Empty, Loading, Page, Pager, useDebounced, usePager } from '../components.js';
+import type { FieldErrors } from '../errors.js';
+import { formatRelative } from '../format.js';
+import { ErrorNote, Field, fieldErrorsOf, focusFirstError, parseWith, SelectField, SuccessNote } from '../forms.js';
+import { href } from '../router.js';
+
+const PAGE_SIZE = 20;
+type Role = (typeof ROLES)[number];
+const ROLE_LABEL: Record<Role, string> = { admin: 'Administrator', member: 'Member' };
+
+export function UsersScreen() {
+  const trpc = useTRPC();
+  const [search, setSearch] = useState('');
+  const [role, setRole] = useState<'' | Role>('');
+  const [status, setStatus] = useState<'' | 'active' | 'inactive'>('');
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<{ id: string; name: string } | null>(null);
+  const pager = usePager();
+  const debouncedSearch = useDebounced(search.trim(), 300);
+  const users = useQuery(
+    trpc.user.list.queryOptions(
+      {
+        limit: PAGE_SIZE,
+        cursor: pager.cursor,
+        ...(debouncedSearch ? { search: debouncedSearch } : {}),
+        ...(role ? { role } : {}),
+        ...(status ? { status } : {}),
+      },
+      { placeholderData: keepPreviousData },
+    ),
+  );
+  const filterChanged = <T,>(setter: (v: T) => void) => (value: T) => {
+    setter(value);
+    pager.reset();
+  };
+  const firstIndex = (pager.page - 1) * PAGE_SIZE + 1;
+
+  return (
+    <Page
+      title="Users"
+      actions={
+        <button type="button" onClick={() => setCreating((v) => !v)} aria-expanded={creating} aria-controls="create-user">
+          {creating ? 'Close the form' : 'New user'}
+        </button>
+      }
+    >
+      {creating ? (
+        <CreateUserForm
+          onCreated={(user) => {
+            setCreated(user);
+            setCreating(false);
+          }}
+        />
+      ) : null}
+      {created ? (
+        <SuccessNote>
+          Created <a href={href({ name: 'user', id: created.id })}>{created.name}</a>.
+        </SuccessNote>
+      ) : null}
+
+      <form className="filters" role="search" aria-label="Find users" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Search" name="search" type="search" value={search} onValue={filterChanged(setSearch)} placeholder="Name, email or username" />
+        <SelectField
+          label="Role"
+          name="role"
+          value={role}
+          onValue={(v) => filterChanged(setRole)(v as '' | Role)}
+          options={[{ value: '', label: 'Any role' }, ...ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))]}
+        />
+        <SelectField
+          label="Status"
+          name="status"
+          value={status}
+          onValue={(v) => filterChanged(setStatus)(v as '' | 'active' | 'inactive')}
+          options={[
+            { value: '', label: 'Any status' },
+            { value: 'active', label: 'Active' },
+            { value: 'inactive', label: 'Deactivated' },
+          ]}
+        />
+      </form>
+
+      {users.isPending ? <Loading label="Loading users…" /> : null}
+      {users.isError ? <ErrorNote error={users.error} /> : null}
+      {users.data ? (
+        users.data.items.length === 0 ? (
+          <Empty>{debouncedSearch || role || status ? 'No user matches these filters.' : 'There are no users yet.'}</Empty>
+        ) : (
+          <>
+            <div className="table-wrap">
+              <table className="table" aria-busy={users.isFetching}>
+                <caption className="visually-hidden">Users</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col" className="hide-narrow">Email</th>
+                    <th scope="col" className="hide-narrow">Username</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">Status</th>
+                    <th scope="col" className="hide-narrow">Last sign-in</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {users.data.items.map((u) => (
+                    <tr key={u.id}>
+                      <th scope="row">
+                        <a href={href({ name: 'user', id: u.id })}>{u.name}</a>
+                        <span className="show-narrow muted break">{u.email}</span>
+                      </th>
+                      <td className="break hide-narrow">{u.email}</td>
+                      <td className="hide-narrow">{u.username ?? '—'}</td>
+                      <td>{u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}</td>
+                      <td>{u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}</td>
+                      <td className="hide-narrow">{formatRelative(u.lastSignInAt)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager
+              label="Pages of users"
+              page={pager.page}
+              hasNext={users.data.nextCursor !== null && !users.isPlaceholderData}
+              onPrevious={pager.previous}
+              onNext={() => users.data.nextCursor && pager.next(users.data.nextCursor)}
+              summary={users.isPlaceholderData ? 'Loading…' : `${firstIndex}–${firstIndex + users.data.items.length - 1} of ${users.data.total}`}
+            />
+          </>
+        )
+      ) : null}
+    </Page>
+  );
+}
+
+function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: string }) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const form = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState({ name: '', email: '', username: '', password: '', role: 'member' });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const create = useMutation(
+    trpc.user.create.mutationOptions({
+      onSuccess: async (user) => {
+        await queryClient.invalidateQueries({ queryKey: trpc.user.list.pathKey() });
+        onCreated({ id: user.id, name: user.name });
+      },
+      onError: (error) => {
+        const all = fieldErrorsOf({}, error);
+        setErrors(all);
+        focusFirstError(form.current, all);
+      },
+    }),
+  );
+  const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const parsed = parseWith(userCreateInput, {
+      name: values.name,
+      email: values.email,
+      username: values.username.trim() === '' ? undefined : values.username,
+      password: values.password,
+      role: values.role,
+    });
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      focusFirstError(form.current, parsed.errors);
+      return;
+    }
+    setErrors({});
+    create.mutate(parsed.data);
+  }
+
+  return (
+    <section className="card" id="create-user" aria-labelledby="create-heading">
+      <h2 id="create-heading">New user</h2>
+      <form ref={form} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
+        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" autoFocus />
+        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
+        <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" />
+        <Field
+          label="Initial password"
+          name="password"
+          type="password"
+          value={values.password}
+          onValue={set('password')}
+          error={errors.password}
+          autoComplete="new-password"
+          hint="At least 8 characters. Give it to the person through a safe channel."
+        />
+        <SelectField
+          label="Role"
+          name="role"
+          value={values.role}
+          onValue={set('role')}
+          error={errors.role}
+          options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))}
+        />
+        <div className="form-end">
+          <ErrorNote error={create.error} />
+          <button type="submit" disabled={create.isPending}>
+            {create.isPending ? 'Creating…' : 'Create user'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

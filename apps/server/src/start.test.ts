@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const dashboardIndex = fileURLToPath(new URL('../../dashboard/dist/index.html', import.meta.url));
+
+/**
+ * What `pnpm start` runs: the bundled server, as a separate process with only environment
+ * variables. `pnpm test` builds it first; this proves the bundle resolves its dependencies.
+ */
+describe('the production build (pnpm start)', () => {
+  let dir: string;
+  let child: ReturnType<typeof spawn>;
+  let url: string;
+  let stderr = '';
+
+  beforeAll(async () => {
+    if (!existsSync(built)) throw new Error(`${built} is missing: run "pnpm build" (pnpm test builds it first)`);
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
+    child = spawn(process.execPath, [built], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no address within 20 s; stderr: ${stderr}`)), 20_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /Gatehouse listening on (http:\/\/\S+)/.exec(out);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
+    });
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves /health and /ready on a fresh SQLite file under ./data', async () => {
+    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: 'ready' });
+    expect(existsSync(join(dir, 'data', 'gatehouse.db'))).toBe(true);
+  });
+
+  it('serves the dashboard page at /', async () => {
+    expect(existsSync(dashboardIndex)).toBe(true);
+    const res = await fetch(`${url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('<div id="root">');
+  });
+
+  it('creates the audit signing key with mode 0600', async () => {
+    const { statSync } = await import('node:fs');
+    const key = join(dir, 'data', 'audit-signing.key');
+    expect(existsSync(key)).toBe(true);
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+  });
+
+  it('exits cleanly on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * bench/http: one run, interleaved rounds, one load generator (autocannon), every server in its
+ * own child process:
+ *   A  raw Fastify route, small JSON (the ceiling)
+ *   B  bare tRPC ping on Gatehouse's Fastify + tRPC adapter setup
+ *   C  Gatehouse `auth.me` with a bearer token, SQLite
+ *   D  the same on PostgreSQL (a fresh schema)
+ *   E  better-auth get-session behind its Fastify integration on better-sqlite3, cookie cache off / on
+ * Each round runs every target once, in an order rotated per round; the figures are the medians
+ * over the rounds. Every answer must be 2xx: a target with errors is reported as such.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
+import { freePort, startChild, TSX, type Child } from './lib/child.js';
+import { createFirstUser, startGatehouse } from './lib/gatehouse.js';
+import { load, median, type LoadResult } from './lib/load.js';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export interface HttpBenchOptions {
+  rounds: number;
+  /** Seconds per measurement. */
+  duration: number;
+  connections: number;
+  log: (line: string) => void;
+}
+
+interface Target {
+  key: string;
+  label: string;
+  child: Child;
+  url: string;
+  headers: Record<string, string>;
+  results: LoadResult[];
+  /** Server CPU milliseconds per answered request, per round. */
+  cpuMs: number[];
+}
+
+export interface HttpBenchResult {
+  markdown: string;
+  summary: Record<string, { rps: number; p50: number; p99: number; cpuMs: number }>;
+}
+
+async function betterAuthTarget(key: string, cookieCache: boolean, cleanups: (() => Promise<void>)[]): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-ba-'));
+  const port = await freePort();
+  const child = await startChild({
+    name: key,
+    args: [...TSX, here('./servers/better-auth.ts')],
+    env: { PORT: String(port), DB_FILE: join(dir, 'ba.db'), COOKIE_CACHE: cookieCache ? 'on' : 'off' },
+  });
+  cleanups.push(async () => {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const response = await fetch(`${child.url}/api/auth/sign-up/email`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: child.url },
+    body: JSON.stringify({ email: 'bench@bench.local', password: 'bench-User-pass-3141', name: 'Bench' }),
+  });
+  if (!response.ok) throw new Error(`${key}: sign-up failed: ${response.status} ${await response.text()}`);
+  const cookie = response.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0]!)
+    .join('; ');
+  const check = await fetch(`${child.url}/api/auth/get-session`, { headers: { cookie } });
+  const session = (await check.json()) as { user?: { email?: string } } | null;
+  if (session?.user?.email !== 'bench@bench.local') throw new Error(`${key}: get-session did not return the user`);
+  return {
+    key,
+    label: `better-auth get-session, cookie cache ${cookieCache ? 'on' : 'off'}`,
+    child,
+    url: `${child.url}/api/auth/get-session`,
+    headers: { cookie },
+    results: [],
+    cpuMs: [],
+  };
+}
+
+async function gatehouseTarget(key: string, label: string, env: Record<string, string>, cleanups: (() => Promise<void>)[]): Promise<Target> {
+  const child = await startGatehouse(key, env);
+  cleanups.push(() => child.stop());
+  const { token } = await createFirstUser(child.url);
+  const check = await fetch(`${child.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } });
+  if (!check.ok) throw new Error(`${key}: auth.me failed: ${check.status} ${await check.text()}`);
+  return { key, label, child, url: `${child.url}/trpc/auth.me`, headers: { authorization: `Bearer ${token}` }, results: [], cpuMs: [] };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
+  const { log } = options;
+  const cleanups: (() => Promise<void>)[] = [];
+  let pgDatabase: TestDatabase | null = null;
+  try {
+    log('http: starting servers');
+    const simple = async (key: string, label: string, script: string): Promise<Target> => {
+      const child = await startChild({ name: key, args: [...TSX, here(script)] });
+      cleanups.push(() => child.stop());
+      return { key, label, child, url: child.url, headers: {}, results: [], cpuMs: [] };
+    };
+    const targets: Target[] = [];
+    targets.push(await simple('A', 'raw Fastify route, small JSON', './servers/raw.ts'));
+    targets.push(await simple('B', 'bare tRPC ping (Gatehouse adapter setup)', './servers/trpc.ts'));
+    targets.push(await gatehouseTarget('C', 'Gatehouse auth.me, bearer, SQLite', {}, cleanups));
+    // The same server answering a public procedure: splits C's cost into the server's plugin
+    // stack (security headers, CORS, cookies, request ids, logging) and the session check.
+    const stack = await gatehouseTarget('S', 'Gatehouse system.version (full server stack, no session), SQLite', {}, cleanups);
+    targets.push({ ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} });
+    // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
+    if (testDialects.includes('postgres')) {
+      pgDatabase = await createTestDatabase('postgres');
+      targets.push(await gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: pgDatabase.url }, cleanups));
+    } else {
+      log('http: PostgreSQL unreachable: target D left out');
+    }
+    targets.push(await betterAuthTarget('E-off', false, cleanups));
+    targets.push(await betterAuthTarget('E-on', true, cleanups));
+
+    log('http: warm-up');
+    for (const target of targets) {
+      await load({ url: target.url, headers: target.headers, connections: options.connections, duration: 2 });
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const target of order) {
+        const cpuBefore = target.child.cpuSeconds();
+        const result = await load({ url: target.url, headers: target.headers, connections: options.connections, duration: options.duration });
+        const cpuMs = ((target.child.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests);
+        target.results.push(result);
+        target.cpuMs.push(cpuMs);
+        log(`http: round ${round + 1} ${target.key.padEnd(5)} ${fmt(result.rps).padStart(7)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuMs.toFixed(3)} ms/req${result.non2xx || result.errors ? `  non-2xx ${result.non2xx} errors ${result.errors}` : ''}`);
+      }
+    }
+
+    const summary: HttpBenchResult['summary'] = {};
+    const rows: string[] = [];
+    for (const target of targets) {
+      const rps = median(target.results.map((r) => r.rps));
+      const p50 = median(target.results.map((r) => r.p50));
+      const p99 = median(target.results.map((r) => r.p99));
+      const cpuMs = median(target.cpuMs);
+      const bad = target.results.reduce((n, r) => n + r.non2xx + r.errors, 0);
+      summary[target.key] = { rps, p50, p99, cpuMs };
+      rows.push(
+        `| ${target.key} | ${target.label} | **${fmt(rps)}** | ${target.results.map((r) => fmt(r.rps)).join(' / ')} | ${p50} | ${p99} | **${cpuMs.toFixed(3)}** | ${fmt(1000 / cpuMs)} | ${bad === 0 ? '0' : `**${bad}**`} |`,
+      );
+    }
+    const ratio = (a: string, b: string) => summary[a]!.rps / summary[b]!.rps;
+    /** Requests per CPU-second of a over those of b: capacity on a core, whatever else the machine runs. */
+    const cpuRatio = (a: string, b: string) => summary[b]!.cpuMs / summary[a]!.cpuMs;
+    const ratios: [string, string, string, string][] = [
+      ['C/A', 'A', 'C', '(share of the bare-Fastify ceiling)'],
+      ['C/B', 'B', 'C', 'target ≥ 0.9'],
+      ['S/B', 'B', 'S', "(Gatehouse's server stack on a public procedure vs the bare adapter)"],
+      ['C/S', 'S', 'C', '(the session check and the user in the response, on the same stack)'],
+      ['C/E (cookie cache off)', 'E-off', 'C', 'target ≥ 6'],
+      ['C/E (cookie cache on)', 'E-on', 'C', 'target ≥ 6'],
+      ['D/B', 'B', 'D', '(PostgreSQL; its server processes not counted in CPU)'],
+      ['D/E (cookie cache off)', 'E-off', 'D', ''],
+    ];
+    const markdown = [
+      `${options.rounds} interleaved rounds × ${options.duration} s per target (order rotated each round), ${options.connections} connections, no pipelining, after a 2 s warm-up each; medians over the rounds. **CPU ms/req** is the server process's user + system time (all threads, from /proc) divided by the requests it answered: on a machine shared with other work it is the stable figure, and requests per CPU-second is the capacity of one core.`,
+      '',
+      '| | server | req/s | req/s per round | p50 ms | p99 ms | CPU ms/req | req per CPU-s | non-2xx + errors |',
+      '|---|---|---:|---|---:|---:|---:|---:|---:|',
+      ...rows,
+      '',
+      '| ratio | by req/s | by CPU per request | |',
+      '|---|---:|---:|---|',
+      ...ratios.filter(([, b, a]) => summary[a] && summary[b]).map(([name, b, a, note]) => `| ${name} | ${ratio(a, b).toFixed(2)} | **${cpuRatio(a, b).toFixed(2)}** | ${note} |`),
+    ].join('\n');
+    return { markdown, summary };
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(error));
+    await pgDatabase?.drop().catch((error: unknown) => console.error(error));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Sign-in against the Argon2id ceiling, and `auth.me` latency while a sign-in storm runs.
+ *
+ * For each thread-pool size (UV_THREADPOOL_SIZE: Node's default 4, then 2 and 1):
+ *  1. the ceiling: Argon2id verifications per second with Gatehouse's parameters in a process of
+ *     its own with that pool (servers/argon2-ceiling.ts);
+ *  2. sign-in throughput: `auth.signIn` as fast as it answers, rotating over 16 users (so the
+ *     per-user session cap evicts as in real life), on SQLite;
+ *  3. `auth.me` p99 at a fixed 200 req/s, first idle, then while the sign-in storm runs.
+ */
+import { startChild, TSX } from './lib/child.js';
+import { createFirstUser, mutation, mutationBody, startGatehouse, type GatehouseChild } from './lib/gatehouse.js';
+import { load } from './lib/load.js';
+import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
+
+const USERS = 16;
+const PASSWORD = 'bench-User-pass-3141';
+
+export interface SignInBenchOptions {
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+interface Ceiling {
+  rate: number;
+  cpuMs: number;
+}
+
+async function ceiling(poolSize: number, seconds: number): Promise<Ceiling> {
+  const child = await startChild({
+    name: 'argon2-ceiling',
+    args: [...TSX, fileURLToPath(new URL('./servers/argon2-ceiling.ts', import.meta.url))],
+    env: { UV_THREADPOOL_SIZE: String(poolSize), DURATION: String(seconds), CONCURRENCY: String(Math.max(8, poolSize * 2)) },
+    // The ceiling prints RESULT instead of READY: wait for it with the same reader.
+    readyPattern: /RESULT (\S+ \S+)/,
+    timeoutMs: (seconds + 30) * 1000,
+  });
+  await child.stop();
+  const [rate, cpuMs] = child.url.split(' ').map(Number);
+  return { rate: rate!, cpuMs: cpuMs! };
+}
+
+export interface StormResult {
+  signInRps: number;
+  /** Server CPU ms (all threads) per sign-in, measured alone. */
+  signInCpuMs: number;
+  /** Sign-ins per second while auth.me runs beside them. */
+  signInStormRps: number;
+  signInStatuses: Record<string, number>;
+  meIdleP99: number;
+  meStormP99: number;
+  meStormP50: number;
+  meIdleP50: number;
+  meErrors: number;
+}
+
+async function prepare(server: GatehouseChild): Promise<{ token: string; identifiers: string[] }> {
+  const { token } = await createFirstUser(server.url);
+  const identifiers: string[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const email = `user${i}@bench.local`;
+    await mutation(server.url, 'user.create', { email, name: `User ${i}`, password: PASSWORD }, token);
+    identifiers.push(email);
+  }
+  return { token, identifiers };
+}
+
+function signInStorm(url: string, identifiers: string[], seconds: number) {
+  let next = 0;
+  return autocannon({
+    url: `${url}/trpc/auth.signIn`,
+    connections: 8,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: mutationBody({ identifier: identifiers[next++ % identifiers.length]!, password: PASSWORD }) }),
+      },
+    ],
+  });
+}
+
+export async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
+  const { token, identifiers } = await prepare(server);
+  const me = { url: `${server.url}/trpc/auth.me`, headers: { authorization: `Bearer ${token}` }, connections: 10, overallRate: 200, duration: seconds };
+  await load({ ...me, duration: 2 });
+  // Sign-in throughput on its own, then auth.me idle, then both at once.
+  const cpuBefore = server.cpuSeconds();
+  const signIns = await signInStorm(server.url, identifiers, seconds);
+  const signInCpuMs = ((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, signIns.requests.total);
+  const idle = await load(me);
+  const [stormed, busy] = await Promise.all([signInStorm(server.url, identifiers, seconds), load(me)]);
+  const signInStatuses: Record<string, number> = {};
+  for (const result of [signIns, stormed]) {
+    for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) signInStatuses[code] = (signInStatuses[code] ?? 0) + (stat.count ?? 0);
+  }
+  return {
+    signInRps: signIns.requests.average,
+    signInCpuMs,
+    signInStormRps: stormed.requests.average,
+    signInStatuses,
+    meIdleP50: idle.p50,
+    meIdleP99: idle.p99,
+    meStormP50: busy.p50,
+    meStormP99: busy.p99,
+    meErrors: idle.non2xx + idle.errors + busy.non2xx + busy.errors,
+  };
+}
+
+export async function runSignInBench(options: SignInBenchOptions): Promise<string> {
+  const seconds = options.quick ? 4 : 10;
+  const pools = options.quick ? [4] : [4, 2, 1];
+  const rows: string[] = [];
+  for (const pool of pools) {
+    // The ceiling is measured before and after the server runs (the mean is used), so a change in
+    // the machine's background load during the run shows up instead of skewing the ratio.
+    const before = await ceiling(pool, options.quick ? 3 : 5);
+    const server = await startGatehouse(`gatehouse-pool-${pool}`, { UV_THREADPOOL_SIZE: String(pool) });
+    let r: StormResult;
+    try {
+      r = await storm(server, seconds);
+    } finally {
+      await server.stop();
+    }
+    const after = await ceiling(pool, options.quick ? 3 : 5);
+    const ceil = (before.rate + after.rate) / 2;
+    const ceilCpu = (before.cpuMs + after.cpuMs) / 2;
+    const ratio = r.signInRps / ceil;
+    const cpuRatio = ceilCpu / r.signInCpuMs;
+    const meRatio = r.meStormP99 / Math.max(1, r.meIdleP99);
+    const statuses = Object.entries(r.signInStatuses).map(([code, n]) => `${code}: ${n}`).join(', ');
+    options.log(
+      `signin: pool ${pool}: ceiling ${before.rate.toFixed(1)} / ${after.rate.toFixed(1)} verifies/s (${ceilCpu.toFixed(1)} CPU ms each); ${r.signInRps.toFixed(1)} sign-ins/s (${r.signInCpuMs.toFixed(1)} CPU ms each; ${statuses}), ratio ${ratio.toFixed(2)} / by CPU ${cpuRatio.toFixed(2)}; me p99 idle ${r.meIdleP99} ms, storm ${r.meStormP99} ms`,
+    );
+    rows.push(
+      `| ${pool}${pool === 4 ? ' (Node default)' : ''} | ${ceil.toFixed(1)} (${before.rate.toFixed(1)} / ${after.rate.toFixed(1)}) | ${r.signInRps.toFixed(1)} | ${ratio.toFixed(2)} | ${ceilCpu.toFixed(1)} / ${r.signInCpuMs.toFixed(1)} | **${cpuRatio.toFixed(2)}** | ${r.meIdleP50} / ${r.meIdleP99} | ${r.meStormP50} / ${r.meStormP99} (sign-ins ${r.signInStormRps.toFixed(1)}/s) | **${meRatio.toFixed(1)}×** | ${statuses}${r.meErrors ? `; me errors ${r.meErrors}` : ''} |`,
+    );
+  }
+  return [
+    `Argon2id m=19456 KiB, t=2, p=1 (@node-rs/argon2, libuv thread pool). Ceiling: verifications/s with ≥ 8 in flight in a separate process with the same pool size, measured before and after the server runs (mean used). Ratio by CPU: CPU time of one bare verification ÷ the server's CPU time per sign-in (all threads) — robust to other load on the machine. Sign-in: \`auth.signIn\` over HTTP with 8 connections, ${USERS} users in rotation, SQLite, ${seconds} s. \`auth.me\`: 10 connections at a fixed 200 req/s for ${seconds} s, idle and then during the sign-in storm (the load generator shares the 2 cores).`,
+    '',
+    '| UV_THREADPOOL_SIZE | ceiling verifies/s (before / after) | sign-ins/s | ratio by rate | CPU ms per verify / per sign-in | ratio by CPU (target ≥ 0.9) | me p50 / p99 idle ms | me p50 / p99 storm ms | p99 storm ÷ idle (target ≤ 3×) | sign-in status codes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+}

@@ -1,0 +1,146 @@
+/**
+ * Database access for the audit tree (tables of migrations 001 and 002). Everything takes a
+ * `Kysely` that may be a transaction, so appends run inside the caller's transaction.
+ */
+import type { Database, DialectName, Kysely } from '@gatehouse/db';
+import { CompactRange, HASH_SIZE, hashComplete, type NodeId, type NodeReader } from './merkle.js';
+import type { AuditEvent } from './types.js';
+
+export type AuditHeadTable = {
+  id: number;
+  tree_size: number;
+  /** The compact range: 32-byte hashes concatenated, largest subtree first. */
+  frontier: Uint8Array;
+  root_hash: Uint8Array;
+};
+
+export type AuditNodesTable = {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+};
+
+export type AuditCheckpointsTable = {
+  tree_size: number;
+  root_hash: Uint8Array;
+  origin: string;
+  note: string;
+  signed_at: Date;
+};
+
+export type AuditTreeTables = {
+  audit_head: AuditHeadTable;
+  audit_nodes: AuditNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+};
+
+export type AuditDatabase = Database & AuditTreeTables;
+
+/** The same connection or transaction, typed with the tables of migration 002. */
+export function withAuditTables(db: Kysely<Database>): Kysely<AuditDatabase> {
+  return db.withTables<AuditTreeTables>();
+}
+
+/**
+ * Which complete subtrees audit_nodes keeps: levels 4, 8, 12, … (one row per 16 leaves, amortised
+ * 1/15 of a row per append). Any other subtree is at most 8 stored hashes away (≤ 7 hash ops).
+ */
+export const NODE_STRIDE = 4;
+export const isStoredLevel = (level: number): boolean => level > 0 && level % NODE_STRIDE === 0;
+
+export interface Head {
+  size: number;
+  range: CompactRange;
+  root: Buffer;
+}
+
+/** Reads the tree head; `lock` takes the PostgreSQL row lock that serializes appenders. */
+export async function readHead(db: Kysely<AuditDatabase>, dialect: DialectName, lock: boolean): Promise<Head> {
+  const row = await db
+    .selectFrom('audit_head')
+    .select(['tree_size', 'frontier', 'root_hash'])
+    .where('id', '=', 1)
+    .$if(lock && dialect === 'postgres', (qb) => qb.forUpdate())
+    .executeTakeFirst();
+  if (row === undefined) throw new Error('audit_head row is missing: run the migrations');
+  const size = Number(row.tree_size);
+  return { size, range: CompactRange.deserialize(size, row.frontier), root: Buffer.from(row.root_hash) };
+}
+
+/**
+ * A NodeReader over audit_events.leaf_hash (level 0) and audit_nodes (levels 4k). A level in
+ * between is rebuilt from its ≤ 8 descendants at the stored level below it. Two queries per call.
+ */
+export function nodeReader(db: Kysely<AuditDatabase>): NodeReader {
+  return async (ids: readonly NodeId[]) => {
+    const plans = ids.map(({ level, index }) => {
+      const base = level - (level % NODE_STRIDE);
+      const count = 2 ** (level - base);
+      return { base, first: index * count, count };
+    });
+    const leafPlans = plans.filter((p) => p.base === 0);
+    const nodePlans = plans.filter((p) => p.base > 0);
+    const found = new Map<string, Uint8Array>();
+    if (leafPlans.length > 0) {
+      const seqs = leafPlans.flatMap((p) => Array.from({ length: p.count }, (_, i) => p.first + i + 1));
+      const rows = await db.selectFrom('audit_events').select(['seq', 'leaf_hash']).where('seq', 'in', seqs).execute();
+      for (const r of rows) found.set(`0/${Number(r.seq) - 1}`, r.leaf_hash);
+    }
+    if (nodePlans.length > 0) {
+      const rows = await db
+        .selectFrom('audit_nodes')
+        .select(['level', 'idx', 'hash'])
+        .where((eb) =>
+          eb.or(
+            nodePlans.map((p) =>
+              eb.and([eb('level', '=', p.base), eb('idx', '>=', p.first), eb('idx', '<', p.first + p.count)]),
+            ),
+          ),
+        )
+        .execute();
+      for (const r of rows) found.set(`${r.level}/${Number(r.idx)}`, r.hash);
+    }
+    return plans.map(({ base, first, count }) => {
+      const children: Uint8Array[] = [];
+      for (let i = first; i < first + count; i++) {
+        const h = found.get(`${base}/${i}`);
+        if (h === undefined || h.length !== HASH_SIZE) throw new Error(`audit tree node ${base}/${i} is missing or corrupt`);
+        children.push(h);
+      }
+      return count === 1 ? Buffer.from(children[0] as Uint8Array) : hashComplete(children);
+    });
+  };
+}
+
+export type AuditEventDbRow = {
+  seq: number;
+  at: Date | string;
+  type: string;
+  actor_id: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: string;
+  leaf_hash: Uint8Array;
+};
+
+/** SQLite hands `at` back as its ISO text, PostgreSQL as a Date; the leaf uses the ISO form. */
+export function atIso(at: Date | string): string {
+  return typeof at === 'string' ? at : at.toISOString();
+}
+
+export function rowToEvent(row: AuditEventDbRow): AuditEvent {
+  return {
+    seq: Number(row.seq),
+    at: typeof row.at === 'string' ? new Date(row.at) : row.at,
+    type: row.type,
+    actorId: row.actor_id,
+    targetId: row.target_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    leafHash: Buffer.from(row.leaf_hash).toString('hex'),
+  };
+}
+
+export const EVENT_COLUMNS = ['seq', 'at', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data', 'leaf_hash'] as const;

@@ -1,0 +1,86 @@
+/** Public audit types (design §7 AuditEvent, §8 event types). */
+
+export const AUDIT_EVENT_TYPES = [
+  'auth.setup',
+  'auth.sign_up',
+  'auth.sign_in',
+  'auth.sign_in_failed',
+  'auth.throttled',
+  'auth.sign_out',
+  'auth.password_changed',
+  'auth.profile_updated',
+  'user.created',
+  'user.updated',
+  'user.role_changed',
+  'user.deactivated',
+  'user.reactivated',
+  'user.password_set',
+  'user.deleted',
+  'session.revoked',
+  'session.revoked_all',
+  'session.evicted',
+  'session.expired_cleanup',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export interface AuditEvent {
+  seq: number;
+  at: Date;
+  type: string;
+  actorId: string | null;
+  targetId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  data: Record<string, unknown>;
+  /** Lowercase hex SHA-256(0x00 ‖ JCS(event)). */
+  leafHash: string;
+}
+
+/** What a caller records; seq, time and hash are assigned by the log. */
+export interface AuditEventInput {
+  type: AuditEventType;
+  actorId?: string | null;
+  targetId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** JSON object; never a password, token or hash (design §8). */
+  data?: Record<string, unknown>;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  /** Number of events whose leaf hash was recomputed. */
+  checked: number;
+  treeSize: number;
+  rootHash: string;
+  firstInvalidSeq: number | null;
+  reason: string | null;
+}
+
+export interface AuditCheckpointInfo {
+  origin: string;
+  treeSize: number;
+  rootHash: string;
+  signedAt: Date;
+  /** The C2SP signed note text. */
+  note: string;
+  /** Signed-note verifier key `<origin>+<key id>+<base64 key>`. */
+  publicKey: string;
+}
+
+export interface InclusionProofResult {
+  leafIndex: number;
+  treeSize: number;
+  leafHash: string;
+  rootHash: string;
+  proof: string[];
+}
+
+export interface ConsistencyProofResult {
+  fromSize: number;
+  toSize: number;
+  fromRoot: string;
+  toRoot: string;
+  proof: string[];
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../errors.js';
+import { assertPasswordPolicy, isCommonPassword, passwordPolicyViolation } from './password-policy.js';
+
+describe('password policy', () => {
+  it('accepts a long, uncommon password', () => {
+    expect(passwordPolicyViolation('violet tractor umbrella 42')).toBeNull();
+  });
+
+  it('needs 8 to 256 characters', () => {
+    expect(passwordPolicyViolation('x7$kQ2!')).toMatch(/at least 8/);
+    expect(passwordPolicyViolation('a'.repeat(257))).toMatch(/at most 256/);
+    expect(passwordPolicyViolation(`${'q'.repeat(200)}z9!${'w'.repeat(53)}`)).toBeNull();
+  });
+
+  it('refuses common passwords whatever their case', () => {
+    expect(isCommonPassword('password1')).toBe(true);
+    expect(isCommonPassword('PassWord1')).toBe(true);
+    expect(passwordPolicyViolation('12345678')).toMatch(/too common/);
+    expect(passwordPolicyViolation('iloveyou')).toMatch(/too common/);
+  });
+
+  it('refuses the email, its local part or the username', () => {
+    const account = { email: 'ada.lovelace@example.com', username: 'countess-ada' };
+    expect(passwordPolicyViolation('ADA.LOVELACE@example.com', account)).toMatch(/email or username/);
+    expect(passwordPolicyViolation('ada.lovelace', account)).toMatch(/email or username/);
+    expect(passwordPolicyViolation('Countess-Ada', account)).toMatch(/email or username/);
+  });
+
+  it('throws BAD_REQUEST naming the field', () => {
+    let error: unknown;
+    try {
+      assertPasswordPolicy('qwerty123', {}, 'newPassword');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe('BAD_REQUEST');
+    expect((error as DomainError).details).toEqual({ field: 'newPassword' });
+  });
+});

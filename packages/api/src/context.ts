@@ -1,0 +1,60 @@
+import type { Services } from './services.js';
+import type { ValidatedSession } from './sessions/types.js';
+
+/** What a procedure may know of the HTTP request. The server fills it; tests construct it. */
+export interface RequestInfo {
+  ip: string | null;
+  userAgent: string | null;
+  /** The `Origin` header, for the CSRF check on cookie-authenticated mutations. */
+  origin: string | null;
+  /** The session token, from the `Authorization: Bearer` header or the session cookie. */
+  token: string | null;
+  tokenSource: 'cookie' | 'bearer' | null;
+}
+
+/** How a procedure changes the HTTP response: only the session cookie and extra headers. */
+export interface ResponseControl {
+  setSessionCookie(token: string, expiresAt: Date): void;
+  clearSessionCookie(): void;
+}
+
+export interface Context {
+  services: Services;
+  req: RequestInfo;
+  res: ResponseControl;
+}
+
+/** The context of a signed-in call (after `protectedProcedure`). */
+export interface AuthedContext extends Context {
+  auth: ValidatedSession;
+}
+
+const anonymousRequest: RequestInfo = { ip: null, userAgent: null, origin: null, token: null, tokenSource: null };
+
+const ignoreResponse: ResponseControl = { setSessionCookie: () => {}, clearSessionCookie: () => {} };
+
+/**
+ * The inner context: services plus whatever of the request is known. The server calls it for
+ * each HTTP request; router tests call it directly and go through `createCaller`.
+ */
+export function createContext(
+  services: Services,
+  req: Partial<RequestInfo> = {},
+  res: ResponseControl = ignoreResponse,
+): Context {
+  return { services, req: { ...anonymousRequest, ...req }, res };
+}
+
+/** A ResponseControl that remembers the last cookie operation, for tests. */
+export function recordingResponse(): ResponseControl & { cookie: { token: string; expiresAt: Date } | 'cleared' | null } {
+  const recorder = {
+    cookie: null as { token: string; expiresAt: Date } | 'cleared' | null,
+    setSessionCookie(token: string, expiresAt: Date) {
+      recorder.cookie = { token, expiresAt };
+    },
+    clearSessionCookie() {
+      recorder.cookie = 'cleared';
+    },
+  };
+  return recorder;
+}

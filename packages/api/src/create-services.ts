@@ -1,0 +1,134 @@
+/**
+ * Builds the services container the server (and every router test) hands to tRPC: passwords,
+ * sessions with their invalidation bus, sign-in throttling and the audit log, on one database.
+ */
+import type { Db } from '@gatehouse/db';
+import type { Redis } from 'ioredis';
+import { createPasswordHasher } from './auth/passwords.js';
+import { AuditService } from './audit/service.js';
+import type { Signer } from './audit/checkpoint.js';
+import { systemClock, type Clock } from './clock.js';
+import type { ApiConfig } from './config.js';
+import type { PasswordHasher, Services } from './services.js';
+import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './sessions/invalidation.js';
+import { SessionManager } from './sessions/manager.js';
+import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
+import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
+import { warmDummyHash } from './auth/service.js';
+import { sql } from '@gatehouse/db';
+
+export interface CreateServicesOptions {
+  db: Db;
+  /** Kept by reference: `services.config` is this very object. */
+  config: ApiConfig;
+  clock?: Clock;
+  /**
+   * A Redis connection for shared throttling and cache invalidation. When absent and
+   * `config.redisUrl` is set, one is opened (and closed by `close()`).
+   */
+  redis?: Redis | null;
+  /** Throttle limits (defaults: 5 failures per account, 50 per IP, per 15 minutes). */
+  throttle?: Partial<ThrottleOptions> & { keyPrefix?: string };
+  /** Session cache bound (entries, default 10 000). */
+  sessionCacheSize?: number;
+  /** A ready audit signer (otherwise AUDIT_KEY_FILE is loaded or created). */
+  auditSigner?: Signer;
+  /** Start the background work: the session sweep timer and audit checkpointing (default true). */
+  background?: boolean;
+  onError?: (error: unknown) => void;
+}
+
+/** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
+export interface AssembleOptions extends CreateServicesOptions {
+  passwords?: PasswordHasher;
+}
+
+export async function assembleServices(options: AssembleOptions): Promise<Services> {
+  const { db, config } = options;
+  const clock = options.clock ?? systemClock;
+  const background = options.background ?? true;
+  const onError = options.onError ?? ((error: unknown) => console.error('[gatehouse]', error));
+
+  let redis = options.redis ?? null;
+  const ownsRedis = !redis && !!config.redisUrl;
+  if (!redis && config.redisUrl) {
+    // Loaded only when configured, so a single instance does not pay for it at start.
+    const { Redis } = await import('ioredis');
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+    // ioredis reports every failed reconnect: say it once per outage, not once per retry.
+    let healthy = true;
+    redis.on('ready', () => {
+      healthy = true;
+    });
+    redis.on('error', (error: unknown) => {
+      if (healthy) onError(new Error('Redis connection lost (REDIS_URL); retrying', { cause: error }));
+      healthy = false;
+    });
+  }
+
+  const passwords = options.passwords ?? createPasswordHasher();
+  const audit = new AuditService({
+    db,
+    clock,
+    config,
+    ...(options.auditSigner ? { signer: options.auditSigner } : {}),
+    onError,
+  });
+
+  let bus: InvalidationBus;
+  if (redis) bus = new RedisBus(redis);
+  else if (db.dialect === 'postgres') {
+    bus = new PostgresBus({ connectionString: db.url }, async (channel, payload) => {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db.kysely);
+    });
+  } else bus = new LocalBus();
+
+  const sessions = new SessionManager({
+    db,
+    clock,
+    config,
+    audit,
+    bus,
+    ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
+    onError,
+  });
+
+  const store: CounterStore = redis
+    ? new RedisCounterStore(redis, options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {})
+    : new MemoryCounterStore();
+  const { keyPrefix: _prefix, ...limits } = options.throttle ?? {};
+  const throttle = createLoginThrottle(store, clock, limits);
+
+  await sessions.start({ sweep: background });
+  if (background) audit.start();
+  // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
+  // hash now, in the background (sign-in awaits the same promise), not before the first request.
+  warmDummyHash(passwords).catch(onError);
+
+  let closed = false;
+  return {
+    db,
+    config,
+    clock,
+    passwords,
+    sessions,
+    throttle,
+    audit,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sessions.close();
+      await audit.close();
+      if (ownsRedis && redis) await redis.quit().catch(() => redis?.disconnect());
+    },
+  };
+}
+
+/**
+ * The production container: Argon2id with the OWASP parameters, the session sweep at start and
+ * every SESSION_CLEANUP_INTERVAL, audit checkpointing, Redis when REDIS_URL is set.
+ */
+export function createServices(options: CreateServicesOptions): Promise<Services> {
+  // Production hashing only: cheaper parameters can be injected by the test helper alone.
+  return assembleServices({ ...options, passwords: undefined });
+}

@@ -1,0 +1,23 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import { createCallerFactory, router } from './trpc.js';
+import { systemRouter } from './routers/system.js';
+import { auditRouter } from './routers/audit.js';
+import { authRouter } from './routers/auth.js';
+import { sessionRouter } from './routers/session.js';
+import { userRouter } from './routers/user.js';
+
+/** The whole API. One line per router; each router lives in its own file under routers/. */
+export const appRouter = router({
+  system: systemRouter,
+  audit: auditRouter,
+  auth: authRouter,
+  session: sessionRouter,
+  user: userRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+/** Calls procedures without HTTP: `createCaller(createContext(services, req))`. */
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,52 @@
+import type { Context } from '../context.js';
+import {
+  changePassword,
+  createFirstUser,
+  me,
+  setupStatus,
+  signIn,
+  signOut,
+  signUp,
+  updateProfile,
+} from '../auth/service.js';
+import type { RequestMeta, SignInResult } from '../auth/types.js';
+import { changePasswordInput, newAccountInput, signInInput, updateProfileInput } from '../schemas.js';
+import { protectedProcedure, publicProcedure, router } from '../trpc.js';
+import { toSession } from '../users/mapping.js';
+
+const metaOf = (ctx: Context): RequestMeta => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
+
+/** A signed-in result sets the session cookie (the server ignores it for bearer-only clients). */
+function withCookie(ctx: Context, result: SignInResult): SignInResult {
+  if (result.status === 'signed-in') ctx.res.setSessionCookie(result.token, result.expiresAt);
+  return result;
+}
+
+/** First run, accounts and one's own credentials (design §7 `auth.*`). */
+export const authRouter = router({
+  setupStatus: publicProcedure.query(({ ctx }) => setupStatus(ctx.services)),
+  createFirstUser: publicProcedure
+    .input(newAccountInput)
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await createFirstUser(ctx.services, input, metaOf(ctx)))),
+  signUp: publicProcedure
+    .input(newAccountInput)
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await signUp(ctx.services, input, metaOf(ctx)))),
+  signIn: publicProcedure
+    .input(signInInput)
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await signIn(ctx.services, input, metaOf(ctx)))),
+  signOut: protectedProcedure.mutation(async ({ ctx }) => {
+    const result = await signOut(ctx.services, ctx.auth, metaOf(ctx));
+    ctx.res.clearSessionCookie();
+    return result;
+  }),
+  me: protectedProcedure.query(({ ctx }) => ({
+    user: me(ctx.auth),
+    session: toSession(ctx.auth.session, ctx.auth.session.id),
+  })),
+  changePassword: protectedProcedure
+    .input(changePasswordInput)
+    .mutation(({ ctx, input }) => changePassword(ctx.services, ctx.auth, input, metaOf(ctx))),
+  updateProfile: protectedProcedure
+    .input(updateProfileInput)
+    .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.auth, input, metaOf(ctx))),
+});

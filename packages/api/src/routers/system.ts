@@ -1,0 +1,8 @@
+import { publicProcedure, router } from '../trpc.js';
+
+export const GATEHOUSE_VERSION = '0.1.0';
+
+export const systemRouter = router({
+  /** The server's version, for clients checking compatibility. */
+  version: publicProcedure.query(() => ({ version: GATEHOUSE_VERSION })),
+});

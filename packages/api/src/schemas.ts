@@ -1,0 +1,131 @@
+/**
+ * Input schemas of every procedure (design §7). This module imports nothing but zod, so the
+ * dashboard validates its forms with exactly these schemas (`@gatehouse/api/schemas`) without
+ * pulling server code into the browser.
+ */
+import { z } from 'zod';
+
+// The audit event types (a plain list, no server code) for filters and labels in browsers.
+export { AUDIT_EVENT_TYPES, type AuditEventType } from './audit/types.js';
+
+export const ROLES = ['admin', 'member'] as const;
+export const roleSchema = z.enum(ROLES);
+
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** Length only: the common-password and "not your email" rules need context (auth/password-policy). */
+export const passwordSchema = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters`);
+
+/** Emails are trimmed and lower-cased, so uniqueness and sign-in ignore case. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'That email is too long')
+  .pipe(z.email('Enter a valid email address'))
+  .transform((email) => email.toLowerCase());
+
+export const usernameSchema = z
+  .string()
+  .trim()
+  .min(3, 'Use at least 3 characters')
+  .max(32, 'Use at most 32 characters')
+  .regex(/^[a-zA-Z0-9_.-]+$/, 'Use letters, digits, dot, dash and underscore only')
+  .refine((u) => !u.includes('@'), 'A username cannot contain @');
+
+/**
+ * Control characters (NUL cannot be stored by PostgreSQL at all) and unpaired UTF-16 surrogates
+ * (not valid Unicode: neither database stores them exactly) have no place in names or searches.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSTORABLE_TEXT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const storableText = (text: string) => !UNSTORABLE_TEXT.test(text);
+
+export const nameSchema = z
+  .string()
+  .trim()
+  .min(1, 'Enter a name')
+  .max(100, 'Use at most 100 characters')
+  .refine(storableText, 'Use printable characters only');
+
+export const idSchema = z.string().min(1).max(128);
+export const userIdSchema = z.uuid('Not a valid user id');
+
+export const newAccountInput = z.object({
+  email: emailSchema,
+  username: usernameSchema.optional(),
+  name: nameSchema,
+  password: passwordSchema,
+});
+
+export const signInInput = z.object({
+  identifier: z.string().trim().min(1, 'Enter your email or username').max(254),
+  // Not the policy: an old password that no longer meets it must still be checked, not rejected.
+  password: z.string().min(1, 'Enter your password').max(PASSWORD_MAX_LENGTH),
+  rememberMe: z.boolean().optional(),
+});
+
+export const changePasswordInput = z.object({
+  currentPassword: z.string().min(1, 'Enter your current password').max(PASSWORD_MAX_LENGTH),
+  newPassword: passwordSchema,
+});
+
+export const updateProfileInput = z.object({
+  name: nameSchema.optional(),
+  email: emailSchema.optional(),
+  /** `null` removes the username. */
+  username: usernameSchema.nullable().optional(),
+});
+
+export const userListInput = z
+  .object({
+    limit: z.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(512).nullish(),
+    search: z.string().trim().max(100).refine(storableText, 'Use printable characters only').optional(),
+    role: roleSchema.optional(),
+    status: z.enum(['active', 'inactive']).optional(),
+  })
+  .default({ limit: 20 });
+
+export const userCreateInput = newAccountInput.extend({ role: roleSchema.default('member') });
+
+export const userUpdateInput = z.object({
+  id: userIdSchema,
+  name: nameSchema.optional(),
+  email: emailSchema.optional(),
+  username: usernameSchema.nullable().optional(),
+  role: roleSchema.optional(),
+  isActive: z.boolean().optional(),
+});
+
+export const userSetPasswordInput = z.object({ id: userIdSchema, newPassword: passwordSchema });
+export const userIdInput = z.object({ id: userIdSchema });
+export const forUserInput = z.object({ userId: userIdSchema });
+export const sessionIdInput = z.object({ id: idSchema });
+
+const seqSchema = z.number().int().min(1);
+
+export const auditListInput = z
+  .object({
+    limit: z.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(64).nullish(),
+    type: z.string().max(64).optional(),
+    actorId: idSchema.optional(),
+    targetId: idSchema.optional(),
+    since: z.date().optional(),
+    until: z.date().optional(),
+  })
+  .default({ limit: 50 });
+
+export const auditInclusionProofInput = z.object({ seq: seqSchema, treeSize: z.number().int().min(1).optional() });
+export const auditConsistencyProofInput = z.object({
+  fromSize: z.number().int().min(1),
+  toSize: z.number().int().min(1).optional(),
+});
+export const auditEventsInput = z.object({ afterSeq: z.number().int().min(0).optional() }).optional();
+
+export type SignInInput = z.input<typeof signInInput>;
+export type NewAccountInput = z.input<typeof newAccountInput>;

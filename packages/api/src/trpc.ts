@@ -1,0 +1,128 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ForeignKeyViolationError, UniqueViolationError } from '@gatehouse/db';
+import superjson from 'superjson';
+import { allowedOrigins } from './config.js';
+import type { AuthedContext, Context } from './context.js';
+import { DomainError } from './errors.js';
+
+interface ValidationIssue {
+  code?: string;
+  path: PropertyKey[];
+  message: string;
+}
+
+function validationIssues(cause: unknown): ValidationIssue[] | null {
+  if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return null;
+  const { issues } = cause as { issues: unknown };
+  return Array.isArray(issues) ? (issues as ValidationIssue[]) : null;
+}
+
+/** zod's `flattenError` shape plus the raw issues, built from any Standard Schema failure. */
+function describeValidationError(issues: ValidationIssue[]) {
+  const fieldErrors: Record<string, string[]> = {};
+  const formErrors: string[] = [];
+  for (const issue of issues) {
+    const key = issue.path.map(String).join('.');
+    if (key === '') formErrors.push(issue.message);
+    else (fieldErrors[key] ??= []).push(issue.message);
+  }
+  return {
+    formErrors,
+    fieldErrors,
+    issues: issues.map((i) => ({ code: i.code ?? 'invalid', path: i.path.map(String), message: i.message })),
+  };
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  // Stack traces only in development: production errors carry the code and message alone.
+  isDev: process.env.NODE_ENV === 'development',
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
+  errorFormatter({ shape, error }) {
+    const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
+    const details = error.cause instanceof DomainError ? error.cause.details : {};
+    const internal = error.code === 'INTERNAL_SERVER_ERROR';
+    return {
+      ...shape,
+      // Never leak driver or library messages of unexpected failures.
+      message: internal ? 'Internal server error' : issues ? 'Invalid input' : shape.message,
+      data: {
+        ...shape.data,
+        zodError: issues ? describeValidationError(issues) : null,
+        retryAfterSeconds: typeof details.retryAfterSeconds === 'number' ? details.retryAfterSeconds : null,
+        field: typeof details.field === 'string' ? details.field : null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const mergeRouters = t.mergeRouters;
+
+/** Turns the domain's deliberate errors into tRPC errors with the matching code. */
+const mapDomainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof DomainError) {
+    throw new TRPCError({ code: cause.code, message: cause.message, cause });
+  }
+  if (cause instanceof UniqueViolationError) {
+    const field = cause.field;
+    throw new TRPCError({
+      code: 'CONFLICT',
+      message: field ? `That ${field} is already taken` : 'Already exists',
+      cause: new DomainError('CONFLICT', 'Already exists', field ? { field } : {}),
+    });
+  }
+  if (cause instanceof ForeignKeyViolationError) {
+    throw new TRPCError({ code: 'NOT_FOUND', message: 'Referenced record not found', cause });
+  }
+  return result;
+});
+
+/**
+ * CSRF defence (design §3): a browser mutation must come from an allowed origin. Bearer calls
+ * carry no ambient credentials and are exempt; cookie calls must send a matching Origin.
+ */
+const checkOrigin = t.middleware(({ ctx, type, next }) => {
+  if (type === 'mutation' && ctx.req.tokenSource !== 'bearer') {
+    const origin = ctx.req.origin;
+    const allowed = origin !== null && allowedOrigins(ctx.services.config).has(origin);
+    const cookieWithoutOrigin = ctx.req.tokenSource === 'cookie' && origin === null;
+    if ((origin !== null && !allowed) || cookieWithoutOrigin) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'Cross-origin request refused' });
+    }
+  }
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin);
+
+/** Any signed-in user: validates the session token (sliding its expiry) on every call. */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const { token, tokenSource } = ctx.req;
+  const auth = token ? await ctx.services.sessions.validate(token, { ip: ctx.req.ip, userAgent: ctx.req.userAgent }) : null;
+  if (!auth) {
+    if (tokenSource === 'cookie') ctx.res.clearSessionCookie();
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
+  }
+  if (auth.renewed && tokenSource === 'cookie' && token) ctx.res.setSessionCookie(token, auth.session.expiresAt);
+  return next({ ctx: { ...ctx, auth } satisfies AuthedContext });
+});
+
+/**
+ * Admins only. The role is read from the database on every call, so a demotion or
+ * deactivation takes effect on the very next request, whatever any cache holds.
+ */
+export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
+  const current = await ctx.services.db.kysely
+    .selectFrom('users')
+    .select(['role', 'is_active'])
+    .where('id', '=', ctx.auth.user.id)
+    .executeTakeFirst();
+  if (!current || !current.is_active) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
+  if (current.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'Administrators only' });
+  return next({ ctx: { ...ctx, auth: { ...ctx.auth, user: { ...ctx.auth.user, role: current.role } } } });
+});

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { Role, SessionRow, UserRow } from '@gatehouse/db';
+import type { AuthUser, SessionInfo } from '../sessions/types.js';
+
+export interface NewUserFields {
+  email: string;
+  username: string | null;
+  name: string;
+  role: Role;
+  /** Already hashed (Argon2id): a plain password never reaches a row. */
+  passwordHash: string;
+  now: Date;
+  /** Set when the account is created signed in (setup, sign-up). */
+  signedIn?: boolean;
+}
+
+/** The row of a new, active account without MFA: one definition for the API and the CLI. */
+export function newUserRow(fields: NewUserFields): UserRow {
+  return {
+    id: randomUUID(),
+    email: fields.email,
+    username: fields.username,
+    name: fields.name,
+    password_hash: fields.passwordHash,
+    role: fields.role,
+    is_active: true,
+    created_at: fields.now,
+    updated_at: fields.now,
+    last_sign_in_at: fields.signedIn ? fields.now : null,
+    mfa_enabled: false,
+    mfa_secret: null,
+  };
+}
+
+/** The API's User (design §7). Built field by field so a hash can never leak into a response. */
+export type User = AuthUser;
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    name: row.name,
+    role: row.role,
+    isActive: row.is_active,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSignInAt: row.last_sign_in_at,
+    mfaEnabled: row.mfa_enabled,
+  };
+}
+
+/** The API's Session (design §7); `current` marks the caller's own session. */
+export interface Session {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  lastSeenAt: Date;
+  rememberMe: boolean;
+  ip: string | null;
+  userAgent: string | null;
+  current: boolean;
+}
+
+export function toSessionInfo(row: SessionRow): SessionInfo {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastSeenAt: row.last_seen_at,
+    rememberMe: row.remember_me,
+    ip: row.ip,
+    userAgent: row.user_agent,
+  };
+}
+
+export function toSession(info: SessionInfo, currentSessionId: string | null): Session {
+  return {
+    id: info.id,
+    createdAt: info.createdAt,
+    expiresAt: info.expiresAt,
+    lastSeenAt: info.lastSeenAt,
+    rememberMe: info.rememberMe,
+    ip: info.ip,
+    userAgent: info.userAgent,
+    current: info.id === currentSessionId,
+  };
+}

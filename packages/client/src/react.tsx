@@ -1,0 +1,73 @@
+/**
+ * `@gatehouse/client/react`: TanStack Query integration through `@trpc/tanstack-react-query`.
+ *
+ * ```tsx
+ * <GatehouseProvider url="">            // '' = same origin, session cookie
+ *   <App />
+ * </GatehouseProvider>
+ *
+ * function Me() {
+ *   const trpc = useTRPC();
+ *   const me = useQuery(trpc.auth.me.queryOptions());
+ * }
+ * ```
+ */
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { createTRPCContext } from '@trpc/tanstack-react-query';
+import { useState, type ReactNode } from 'react';
+import { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions } from './client.js';
+import { isGatehouseError } from './errors.js';
+import type { AppRouter } from './types.js';
+
+type GatehouseTRPCContext = ReturnType<typeof createTRPCContext<AppRouter>>;
+const context: GatehouseTRPCContext = createTRPCContext<AppRouter>();
+
+/** Provides a tRPC client and QueryClient you created yourself (see GatehouseProvider for the easy way). */
+export const TRPCProvider: GatehouseTRPCContext['TRPCProvider'] = context.TRPCProvider;
+/** The typed options proxy: `useQuery(useTRPC().user.list.queryOptions({ limit: 20 }))`. */
+export const useTRPC: GatehouseTRPCContext['useTRPC'] = context.useTRPC;
+/** The raw typed client, for imperative calls: `await useTRPCClient().auth.signOut.mutate()`. */
+export const useTRPCClient: GatehouseTRPCContext['useTRPCClient'] = context.useTRPCClient;
+
+/** Client errors (4xx) are answers, not glitches: retrying them only delays the message. */
+function shouldRetry(failureCount: number, error: unknown): boolean {
+  if (isGatehouseError(error) && error.data.httpStatus >= 400 && error.data.httpStatus < 500) return false;
+  return failureCount < 2;
+}
+
+/** A QueryClient with defaults suited to Gatehouse (no retries on 4xx, 30 s freshness). */
+export function createGatehouseQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: { staleTime: 30_000, retry: shouldRetry },
+      mutations: { retry: false },
+    },
+  });
+}
+
+export interface GatehouseProviderProps extends Partial<GatehouseClientOptions> {
+  children?: ReactNode;
+  /** Use this QueryClient instead of creating one. */
+  queryClient?: QueryClient;
+  /** Use this client instead of creating one from the options. */
+  client?: GatehouseClient;
+}
+
+/**
+ * Creates (once) a QueryClient and a Gatehouse client — browser mode with the session cookie
+ * unless a token is given, the same links as `createGatehouseClient` — and provides both.
+ * `url` defaults to '' (the page's own origin).
+ */
+export function GatehouseProvider({ children, queryClient, client, url = '', ...options }: GatehouseProviderProps) {
+  const [qc] = useState(() => queryClient ?? createGatehouseQueryClient());
+  const [trpcClient] = useState(() => client ?? createGatehouseClient({ url, ...options }));
+  return (
+    <QueryClientProvider client={qc}>
+      <TRPCProvider trpcClient={trpcClient} queryClient={qc}>
+        {children}
+      </TRPCProvider>
+    </QueryClientProvider>
+  );
+}
+
+export type { AppRouter, RouterInputs, RouterOutputs } from './types.js';

@@ -1,0 +1,101 @@
+import { createRequire } from 'node:module';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import type pg from 'pg';
+import type { Database } from './schema.js';
+import { openSqlite } from './sqlite.js';
+import { translateDbError } from './errors.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** One open database: the Kysely instance every service uses, plus what differs by dialect. */
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** The `DATABASE_URL` it was opened with (credentials included: never log it). */
+  readonly url: string;
+  /** PostgreSQL only: the pool, for LISTEN/NOTIFY clients and pool statistics. */
+  readonly pgPool: pg.Pool | null;
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+}
+
+export type DatabaseLocation =
+  | { dialect: 'sqlite'; path: string }
+  | { dialect: 'postgres'; connectionString: string };
+
+/** `file:<path>` (or `:memory:`) is SQLite; `postgres://` / `postgresql://` is PostgreSQL. */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path.length === 0) throw new Error('DATABASE_URL file: needs a path, e.g. file:./data/gatehouse.db');
+    return { dialect: 'sqlite', path };
+  }
+  if (url === ':memory:') return { dialect: 'sqlite', path: ':memory:' };
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', connectionString: url };
+  throw new Error('DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL)');
+}
+
+const loadModule = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+
+/**
+ * node-postgres, loaded on first use: a server on SQLite never pays for loading it at start
+ * (docs/benchmarks.md, start time).
+ */
+export function loadPg(): typeof pg {
+  pgModule ??= loadModule('pg') as typeof pg;
+  return pgModule;
+}
+
+// int8 (COUNT(*), bigint seq) as a JS number: our counters stay far below 2^53.
+function pgTypes(driver: typeof pg) {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+}
+
+export function createDb(url: string, options: CreateDbOptions = {}): Db {
+  const location = parseDatabaseUrl(url);
+  if (location.dialect === 'sqlite') {
+    const { dialect } = openSqlite(location.path);
+    const kysely = new Kysely<Database>({ dialect });
+    return { kysely, dialect: 'sqlite', url, pgPool: null, close: () => kysely.destroy() };
+  }
+  const driver = loadPg();
+  const pool = new driver.Pool({
+    connectionString: location.connectionString,
+    max: options.poolSize ?? 10,
+    types: pgTypes(driver),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { kysely, dialect: 'postgres', url, pgPool: pool, close: () => kysely.destroy() };
+}
+
+/**
+ * Runs `fn` in one transaction: everything it writes (the change and its audit event) commits
+ * together or not at all. Constraint violations come out as typed errors (see errors.ts).
+ */
+export async function withTransaction<T>(db: Db, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  try {
+    return await db.kysely.transaction().execute(fn);
+  } catch (error) {
+    throw translateDbError(error);
+  }
+}
+
+/** True when the database answers a trivial query (for `/ready`). */
+export async function isDatabaseReady(db: Db): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db.kysely);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,23 @@
+import type { Kysely, Migration } from 'kysely';
+import type { DialectName } from '../database.js';
+import * as m001 from './001_initial.js';
+import * as m002 from './002_audit_tree.js';
+
+export interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/**
+ * Every migration, in order. Names are permanent: never rename or edit a released migration;
+ * add a new one. One set serves both dialects (each receives the dialect for its column types).
+ */
+export const migrations: ReadonlyArray<readonly [name: string, migration: DialectMigration]> = [
+  ['001_initial', m001],
+  ['002_audit_tree', m002],
+];
+
+export function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  return Object.fromEntries(
+    migrations.map(([name, m]) => [name, { up: (db: Kysely<unknown>) => m.up(db, dialect) }]),
+  );
+}
