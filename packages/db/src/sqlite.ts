@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3Module from 'better-sqlite3';
 import {
   CompiledQuery,
   SqliteDialect,
@@ -12,6 +13,17 @@ import {
   type SqliteStatement,
 } from 'kysely';
 import { isBooleanColumn, TIMESTAMP_COLUMN_SUFFIX } from './schema.js';
+
+/**
+ * The better-sqlite3 build this Node can run. Version 12 is a classic V8 addon: on Node 24 its
+ * destructors trip an assertion inside Node whenever the GC finalizes a statement, which aborts
+ * the process (WiseLibs/better-sqlite3#1515; reproduced here on Node 24.21). Version 13 is built
+ * on Node-API 10, which Node 20 lacks (it segfaults on load there). Both are installed; the
+ * Node-API level picks one. Same API, so one type serves both.
+ */
+export const BetterSqlite3: typeof BetterSqlite3Module = createRequire(import.meta.url)(
+  Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3',
+) as typeof BetterSqlite3Module;
 
 /** Parameters SQLite cannot bind natively become text/integers. */
 function toSqliteParam(value: unknown): unknown {
@@ -43,9 +55,9 @@ function fromSqliteRow(row: unknown): unknown {
 const STATEMENT_CACHE_SIZE = 256;
 
 /** Wraps better-sqlite3 so Kysely sees `Date` and `boolean` in and out, as it does with pg. */
-function wrapDatabase(db: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3.Statement>();
-  const statementFor = (sql: string): BetterSqlite3.Statement => {
+function wrapDatabase(db: BetterSqlite3Module.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3Module.Statement>();
+  const statementFor = (sql: string): BetterSqlite3Module.Statement => {
     let statement = statements.get(sql);
     if (statement) return statement;
     statement = db.prepare(sql);
@@ -97,7 +109,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
 export interface OpenSqlite {
   dialect: SqliteDialect;
-  raw: BetterSqlite3.Database;
+  raw: BetterSqlite3Module.Database;
 }
 
 /**

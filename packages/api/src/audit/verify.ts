@@ -20,8 +20,7 @@
  */
 import { hash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
-import { parseDatabaseUrl, sql, type Db, type Kysely } from '@gatehouse/db';
+import { BetterSqlite3, parseDatabaseUrl, sql, type Db, type Kysely } from '@gatehouse/db';
 import { parseCheckpointBody, verifyCheckpointNoteAsync, type Verifier } from './checkpoint.js';
 import { leafInputFromStored } from './leaf.js';
 import { EMPTY_ROOT, toHex } from './merkle.js';
