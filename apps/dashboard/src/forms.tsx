@@ -1,4 +1,4 @@
-import { useId, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
 
@@ -31,6 +31,49 @@ export function focusFirstError(form: HTMLFormElement | null, errors: FieldError
 /** Merges client-side messages with what the server said about each field. */
 export function fieldErrorsOf(local: FieldErrors, serverError: unknown): FieldErrors {
   return { ...serverFieldErrors(serverError), ...local };
+}
+
+/**
+ * What every form here keeps: the values as typed, the messages shown beside the fields, and the
+ * form element, so that the first field with a message gets the keyboard focus. `onEdit` runs on
+ * every keystroke (forms use it to take back a "Saved." note).
+ */
+export function useForm<V extends Record<string, string>>(initial: V | (() => V), onEdit?: () => void) {
+  const ref = useRef<HTMLFormElement>(null);
+  const [values, setValues] = useState<V>(initial);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const showErrors = (shown: FieldErrors) => {
+    setErrors(shown);
+    focusFirstError(ref.current, shown);
+  };
+  return {
+    ref,
+    values,
+    setValues,
+    errors,
+    setErrors,
+    /** The change handler of the input for `key`. */
+    set: (key: keyof V) => (value: string) => {
+      onEdit?.();
+      setValues((v) => ({ ...v, [key]: value }));
+    },
+    /**
+     * Checks `input` with the API's schema, plus `extra` messages of the form's own (a repeated
+     * password): the parsed input when all is well, otherwise `undefined` with the messages shown.
+     */
+    validate<S extends z.ZodType>(schema: S, input: unknown, extra: FieldErrors = {}): z.output<S> | undefined {
+      const parsed = parseWith(schema, input);
+      const shown = { ...(parsed.ok ? {} : parsed.errors), ...extra };
+      if (!parsed.ok || Object.keys(shown).length > 0) {
+        showErrors(shown);
+        return undefined;
+      }
+      setErrors({});
+      return parsed.data;
+    },
+    /** A mutation's `onError`: what the server said about each field (a taken email…), beside it. */
+    showServerErrors: (error: unknown) => showErrors(fieldErrorsOf({}, error)),
+  };
 }
 
 interface FieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'onChange' | 'value'> {

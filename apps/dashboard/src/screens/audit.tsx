@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { AuditEvent } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
@@ -6,9 +6,9 @@ import { useSubscription } from '@trpc/tanstack-react-query';
 import { AUDIT_EVENT_TYPES, auditListInput, type AuditEventType } from '@gatehouse/api/schemas';
 import { reportCallError } from '../api.js';
 import { Badge, Empty, Loading, Page, Pager, usePager } from '../components.js';
-import { errorMessage, type FieldErrors } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { formatDate, formatRelative } from '../format.js';
-import { ErrorNote, Field, focusFirstError, parseWith } from '../forms.js';
+import { ErrorNote, Field, useForm } from '../forms.js';
 import { href } from '../router.js';
 import { VerifyPanel } from './audit-integrity.js';
 
@@ -98,10 +98,8 @@ export function AuditScreen() {
 }
 
 function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState({ type: '', actorId: '', since: '', until: '' });
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
+  const form = useForm({ type: '', actorId: '', since: '', until: '' });
+  const { values, errors, set } = form;
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -113,19 +111,13 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
       ...(since ? { since } : {}),
       ...(until ? { until } : {}),
     };
-    const parsed = parseWith(auditListInput, { limit: PAGE_SIZE, ...candidate });
-    const local: FieldErrors = parsed.ok ? {} : { ...parsed.errors };
-    if (since && until && since > until) local.until = 'The end must come after the start';
-    setErrors(local);
-    if (Object.keys(local).length > 0) {
-      focusFirstError(form.current, local);
-      return;
-    }
+    const inOrder = !(since && until && since > until);
+    if (!form.validate(auditListInput, { limit: PAGE_SIZE, ...candidate }, inOrder ? {} : { until: 'The end must come after the start' })) return;
     onApply(candidate);
   }
 
   return (
-    <form ref={form} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
+    <form ref={form.ref} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
       <Field label="Type" name="type" value={values.type} onValue={set('type')} error={errors.type} list="audit-types" placeholder="e.g. user.created" />
       <datalist id="audit-types">
         {AUDIT_EVENT_TYPES.map((t) => (
@@ -143,8 +135,8 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
           type="button"
           className="secondary"
           onClick={() => {
-            setValues({ type: '', actorId: '', since: '', until: '' });
-            setErrors({});
+            form.setValues({ type: '', actorId: '', since: '', until: '' });
+            form.setErrors({});
             onApply({});
           }}
         >

@@ -1,11 +1,10 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import { changePasswordInput, updateProfileInput } from '@gatehouse/api/schemas';
 import type { Me } from '../app.js';
 import { Page } from '../components.js';
-import type { FieldErrors } from '../errors.js';
-import { ErrorNote, Field, fieldErrorsOf, focusFirstError, identityChanges, parseWith, SuccessNote } from '../forms.js';
+import { ErrorNote, Field, identityChanges, SuccessNote, useForm } from '../forms.js';
 
 export function ProfileScreen({ me }: { me: Me }) {
   return (
@@ -21,49 +20,35 @@ export function ProfileScreen({ me }: { me: Me }) {
 function ProfileForm({ me }: { me: Me }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' });
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [saved, setSaved] = useState(false);
+  const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () => setSaved(false));
+  const { values, errors, set } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({
       onSuccess: async () => {
         setSaved(true);
         await queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
       },
-      onError: (error) => {
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
-      },
+      onError: form.showServerErrors,
     }),
   );
-  const set = (key: keyof typeof values) => (value: string) => {
-    setSaved(false);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
 
   function submit(event: FormEvent) {
     event.preventDefault();
     const changes = identityChanges(values, me.user);
-    const parsed = parseWith(updateProfileInput, changes);
-    if (!parsed.ok) {
-      setErrors(parsed.errors);
-      focusFirstError(form.current, parsed.errors);
-      return;
-    }
-    setErrors({});
+    const input = form.validate(updateProfileInput, changes);
+    if (!input) return;
     if (Object.keys(changes).length === 0) {
       setSaved(true);
       return;
     }
-    update.mutate(parsed.data);
+    update.mutate(input);
   }
 
   return (
     <section className="card" aria-labelledby="profile-heading">
       <h2 id="profile-heading">Profile</h2>
-      <form ref={form} onSubmit={submit} noValidate aria-labelledby="profile-heading">
+      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="profile-heading">
         <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="name" />
         <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="email" />
         <Field
@@ -88,14 +73,13 @@ function ProfileForm({ me }: { me: Me }) {
 function ChangePasswordForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState({ currentPassword: '', newPassword: '', confirm: '' });
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [done, setDone] = useState<string | null>(null);
+  const form = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
+  const { values, errors, set } = form;
   const change = useMutation(
     trpc.auth.changePassword.mutationOptions({
       onSuccess: async ({ revokedSessions }) => {
-        setValues({ currentPassword: '', newPassword: '', confirm: '' });
+        form.setValues({ currentPassword: '', newPassword: '', confirm: '' });
         setDone(
           revokedSessions === 0
             ? 'Your password is changed.'
@@ -103,36 +87,25 @@ function ChangePasswordForm() {
         );
         await queryClient.invalidateQueries({ queryKey: trpc.session.list.queryKey() });
       },
-      onError: (error) => {
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
-      },
+      onError: form.showServerErrors,
     }),
   );
-  const set = (key: keyof typeof values) => (value: string) => {
-    setDone(null);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const parsed = parseWith(changePasswordInput, { currentPassword: values.currentPassword, newPassword: values.newPassword });
-    const local: FieldErrors = parsed.ok ? {} : { ...parsed.errors };
-    if (values.newPassword !== values.confirm) local.confirm = 'The two new passwords are not the same';
-    setErrors(local);
-    if (!parsed.ok || local.confirm) {
-      focusFirstError(form.current, local);
-      return;
-    }
-    change.mutate(parsed.data);
+    const input = form.validate(
+      changePasswordInput,
+      { currentPassword: values.currentPassword, newPassword: values.newPassword },
+      values.newPassword === values.confirm ? {} : { confirm: 'The two new passwords are not the same' },
+    );
+    if (input) change.mutate(input);
   }
 
   return (
     <section className="card" aria-labelledby="password-heading">
       <h2 id="password-heading">Change password</h2>
       <p className="muted">Changing your password signs out all your other sessions.</p>
-      <form ref={form} onSubmit={submit} noValidate aria-labelledby="password-heading">
+      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="password-heading">
         <Field
           label="Current password"
           name="currentPassword"

@@ -1,54 +1,43 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { isGatehouseError } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { Logo } from '../components.js';
 import { newAccountInput } from '@gatehouse/api/schemas';
-import type { FieldErrors } from '../errors.js';
-import { ErrorNote, Field, fieldErrorsOf, focusFirstError, parseWith } from '../forms.js';
+import { ErrorNote, Field, useForm } from '../forms.js';
 
 /** First run: nobody exists yet, so the first account becomes the administrator. */
 /** `onAlreadySetUp`: someone else finished setup first (PRECONDITION_FAILED): go to sign-in. */
 export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<void>; onAlreadySetUp: () => void }) {
   const trpc = useTRPC();
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState({ name: '', email: '', username: '', password: '', confirm: '' });
-  const [errors, setErrors] = useState<FieldErrors>({});
+  const form = useForm({ name: '', email: '', username: '', password: '', confirm: '' });
+  const { values, errors, set } = form;
   useEffect(() => {
     document.title = 'Set up · Gatehouse';
   }, []);
   const create = useMutation(trpc.auth.createFirstUser.mutationOptions({ onSuccess: () => onDone() }));
-  const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const parsed = parseWith(newAccountInput, {
-      name: values.name,
-      email: values.email,
-      username: values.username.trim() === '' ? undefined : values.username,
-      password: values.password,
-    });
-    const local: FieldErrors = parsed.ok ? {} : { ...parsed.errors };
-    if (values.password !== values.confirm) local.confirm = 'The two passwords are not the same';
-    setErrors(local);
-    if (!parsed.ok || local.confirm) {
-      focusFirstError(form.current, local);
-      return;
-    }
-    create.mutate(parsed.data, {
+    const input = form.validate(
+      newAccountInput,
+      {
+        name: values.name,
+        email: values.email,
+        username: values.username.trim() === '' ? undefined : values.username,
+        password: values.password,
+      },
+      values.password === values.confirm ? {} : { confirm: 'The two passwords are not the same' },
+    );
+    if (!input) return;
+    create.mutate(input, {
       onError: (error) => {
-        if (isGatehouseError(error, 'PRECONDITION_FAILED')) {
-          onAlreadySetUp();
-          return;
-        }
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
+        if (isGatehouseError(error, 'PRECONDITION_FAILED')) onAlreadySetUp();
+        else form.showServerErrors(error);
       },
     });
   }
 
-  const shown = errors;
   return (
     <main className="auth-page">
       <div className="auth-card">
@@ -57,15 +46,15 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
         </p>
         <h1>Set up Gatehouse</h1>
         <p className="intro">Nobody has an account yet. Create the first one: it becomes the administrator.</p>
-        <form ref={form} onSubmit={submit} noValidate aria-label="Create the administrator account">
-          <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={shown.name} autoComplete="name" required />
-          <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={shown.email} autoComplete="email" required />
+        <form ref={form.ref} onSubmit={submit} noValidate aria-label="Create the administrator account">
+          <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="name" required />
+          <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="email" required />
           <Field
             label="Username (optional)"
             name="username"
             value={values.username}
             onValue={set('username')}
-            error={shown.username}
+            error={errors.username}
             autoComplete="username"
             hint="3–32 letters, digits, dots, dashes or underscores. You can sign in with it instead of your email."
           />
@@ -75,12 +64,12 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
             type="password"
             value={values.password}
             onValue={set('password')}
-            error={shown.password}
+            error={errors.password}
             autoComplete="new-password"
             hint="At least 8 characters; not a common password, your email or your username."
             required
           />
-          <Field label="Repeat the password" name="confirm" type="password" value={values.confirm} onValue={set('confirm')} error={shown.confirm} autoComplete="new-password" required />
+          <Field label="Repeat the password" name="confirm" type="password" value={values.confirm} onValue={set('confirm')} error={errors.confirm} autoComplete="new-password" required />
           <ErrorNote error={create.error} />
           <button type="submit" disabled={create.isPending}>
             {create.isPending ? 'Creating the account…' : 'Create administrator account'}

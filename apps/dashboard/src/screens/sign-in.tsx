@@ -1,18 +1,14 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import { Logo } from '../components.js';
 import { signInInput } from '@gatehouse/api/schemas';
-import type { FieldErrors } from '../errors.js';
-import { Checkbox, ErrorNote, Field, fieldErrorsOf, focusFirstError, parseWith } from '../forms.js';
+import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js';
 
 export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
   const trpc = useTRPC();
-  const form = useRef<HTMLFormElement>(null);
-  const [identifier, setIdentifier] = useState('');
-  const [password, setPassword] = useState('');
+  const form = useForm({ identifier: '', password: '' });
   const [rememberMe, setRememberMe] = useState(false);
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [mfaNote, setMfaNote] = useState<string | null>(null);
   useEffect(() => {
     document.title = 'Sign in · Gatehouse';
@@ -26,10 +22,10 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         }
         await onSignedIn();
       },
+      // No focus move: "Invalid credentials" belongs to no one field, and the person retypes.
       onError: (error) => {
-        const server = fieldErrorsOf({}, error);
-        setErrors(server);
-        setPassword('');
+        form.setErrors(fieldErrorsOf({}, error));
+        form.setValues((v) => ({ ...v, password: '' }));
       },
     }),
   );
@@ -37,14 +33,8 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
   function submit(event: FormEvent) {
     event.preventDefault();
     setMfaNote(null);
-    const parsed = parseWith(signInInput, { identifier, password, rememberMe });
-    if (!parsed.ok) {
-      setErrors(parsed.errors);
-      focusFirstError(form.current, parsed.errors);
-      return;
-    }
-    setErrors({});
-    signIn.mutate(parsed.data);
+    const input = form.validate(signInInput, { ...form.values, rememberMe });
+    if (input) signIn.mutate(input);
   }
 
   return (
@@ -59,13 +49,13 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
             {notice}
           </p>
         ) : null}
-        <form ref={form} onSubmit={submit} noValidate aria-label="Sign in">
+        <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
           <Field
             label="Email or username"
             name="identifier"
-            value={identifier}
-            onValue={setIdentifier}
-            error={errors.identifier}
+            value={form.values.identifier}
+            onValue={form.set('identifier')}
+            error={form.errors.identifier}
             autoComplete="username"
             autoFocus
             required
@@ -74,9 +64,9 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
             label="Password"
             name="password"
             type="password"
-            value={password}
-            onValue={setPassword}
-            error={errors.password}
+            value={form.values.password}
+            onValue={form.set('password')}
+            error={form.errors.password}
             autoComplete="current-password"
             required
           />

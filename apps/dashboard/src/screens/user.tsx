@@ -5,9 +5,8 @@ import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userSetPasswordInput, userUpdateInput } from '@gatehouse/api/schemas';
 import type { Me } from '../app.js';
 import { Badge, ConfirmButton, Loading, Page } from '../components.js';
-import type { FieldErrors } from '../errors.js';
 import { formatDate, formatRelative } from '../format.js';
-import { ErrorNote, Field, fieldErrorsOf, focusFirstError, identityChanges, parseWith, SelectField, SuccessNote } from '../forms.js';
+import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
 import { SessionList } from './session-list.js';
 
@@ -87,10 +86,9 @@ function valuesOf(user: User) {
 function EditUserForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState(() => valuesOf(user));
-  const [errors, setErrors] = useState<FieldErrors>({});
   const [saved, setSaved] = useState(false);
+  const form = useForm(() => valuesOf(user), () => setSaved(false));
+  const { values, setValues, errors, set } = form;
   // When the user changes on the server (this save, or another admin's), show what is stored now.
   const version = user.updatedAt.getTime();
   const latest = useRef(user);
@@ -102,40 +100,27 @@ function EditUserForm({ user }: { user: User }) {
         setSaved(true);
         await invalidate();
       },
-      onError: (error) => {
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
-      },
+      onError: form.showServerErrors,
     }),
   );
-  const set = (key: keyof typeof values) => (value: string) => {
-    setSaved(false);
-    setValues((v) => ({ ...v, [key]: value }));
-  };
 
   function submit(event: FormEvent) {
     event.preventDefault();
     const changes: Record<string, unknown> = { id: user.id, ...identityChanges(values, user) };
     if (values.role !== user.role) changes.role = values.role;
-    const parsed = parseWith(userUpdateInput, changes);
-    if (!parsed.ok) {
-      setErrors(parsed.errors);
-      focusFirstError(form.current, parsed.errors);
-      return;
-    }
-    setErrors({});
+    const input = form.validate(userUpdateInput, changes);
+    if (!input) return;
     if (Object.keys(changes).length === 1) {
       setSaved(true);
       return;
     }
-    update.mutate(parsed.data);
+    update.mutate(input);
   }
 
   return (
     <section className="card" aria-labelledby="edit-heading">
       <h2 id="edit-heading">Details</h2>
-      <form ref={form} onSubmit={submit} noValidate aria-labelledby="edit-heading">
+      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="edit-heading">
         <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" />
         <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
         <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" hint="Leave empty to remove it." />
@@ -209,44 +194,32 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
 function SetPasswordForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
-  const form = useRef<HTMLFormElement>(null);
-  const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
+  const form = useForm({ newPassword: '' });
   const [done, setDone] = useState<string | null>(null);
   const setPasswordMutation = useMutation(
     trpc.user.setPassword.mutationOptions({
       onSuccess: async ({ revokedSessions }) => {
-        setPassword('');
+        form.setValues({ newPassword: '' });
         setDone(`Password set. ${revokedSessions} session${revokedSessions === 1 ? ' was' : 's were'} signed out.`);
         await invalidate();
       },
-      onError: (error) => {
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
-      },
+      onError: form.showServerErrors,
     }),
   );
 
   function submit(event: FormEvent) {
     event.preventDefault();
     setDone(null);
-    const parsed = parseWith(userSetPasswordInput, { id: user.id, newPassword: password });
-    if (!parsed.ok) {
-      setErrors(parsed.errors);
-      focusFirstError(form.current, parsed.errors);
-      return;
-    }
-    setErrors({});
-    setPasswordMutation.mutate(parsed.data);
+    const input = form.validate(userSetPasswordInput, { id: user.id, newPassword: form.values.newPassword });
+    if (input) setPasswordMutation.mutate(input);
   }
 
   return (
     <section className="card" aria-labelledby="set-password-heading">
       <h2 id="set-password-heading">Set a new password</h2>
       <p className="muted">For someone who lost theirs. All their sessions end.</p>
-      <form ref={form} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
-        <Field label="New password" name="newPassword" type="password" value={password} onValue={setPassword} error={errors.newPassword} autoComplete="new-password" />
+      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
+        <Field label="New password" name="newPassword" type="password" value={form.values.newPassword} onValue={form.set('newPassword')} error={form.errors.newPassword} autoComplete="new-password" />
         <ErrorNote error={setPasswordMutation.error} />
         {done ? <SuccessNote>{done}</SuccessNote> : null}
         <button type="submit" disabled={setPasswordMutation.isPending}>

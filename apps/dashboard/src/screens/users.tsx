@@ -1,11 +1,10 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userCreateInput } from '@gatehouse/api/schemas';
 import { Badge, Empty, Loading, Page, Pager, useDebounced, usePager } from '../components.js';
-import type { FieldErrors } from '../errors.js';
 import { formatRelative } from '../format.js';
-import { ErrorNote, Field, fieldErrorsOf, focusFirstError, parseWith, SelectField, SuccessNote } from '../forms.js';
+import { ErrorNote, Field, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href } from '../router.js';
 
 const PAGE_SIZE = 20;
@@ -139,46 +138,34 @@ export function UsersScreen() {
 function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const form = useRef<HTMLFormElement>(null);
-  const [values, setValues] = useState({ name: '', email: '', username: '', password: '', role: 'member' });
-  const [errors, setErrors] = useState<FieldErrors>({});
+  const form = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
+  const { values, errors, set } = form;
   const create = useMutation(
     trpc.user.create.mutationOptions({
       onSuccess: async (user) => {
         await queryClient.invalidateQueries({ queryKey: trpc.user.list.pathKey() });
         onCreated({ id: user.id, name: user.name });
       },
-      onError: (error) => {
-        const all = fieldErrorsOf({}, error);
-        setErrors(all);
-        focusFirstError(form.current, all);
-      },
+      onError: form.showServerErrors,
     }),
   );
-  const set = (key: keyof typeof values) => (value: string) => setValues((v) => ({ ...v, [key]: value }));
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const parsed = parseWith(userCreateInput, {
+    const input = form.validate(userCreateInput, {
       name: values.name,
       email: values.email,
       username: values.username.trim() === '' ? undefined : values.username,
       password: values.password,
       role: values.role,
     });
-    if (!parsed.ok) {
-      setErrors(parsed.errors);
-      focusFirstError(form.current, parsed.errors);
-      return;
-    }
-    setErrors({});
-    create.mutate(parsed.data);
+    if (input) create.mutate(input);
   }
 
   return (
     <section className="card" id="create-user" aria-labelledby="create-heading">
       <h2 id="create-heading">New user</h2>
-      <form ref={form} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
+      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
         <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" autoFocus />
         <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
         <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" />
