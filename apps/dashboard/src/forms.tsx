@@ -42,6 +42,10 @@ export function useForm<V extends Record<string, string>>(initial: V | (() => V)
   const ref = useRef<HTMLFormElement>(null);
   const [values, setValues] = useState<V>(initial);
   const [errors, setErrors] = useState<FieldErrors>({});
+  const set = (key: keyof V) => (value: string) => {
+    onEdit?.();
+    setValues((v) => ({ ...v, [key]: value }));
+  };
   const showErrors = (shown: FieldErrors) => {
     setErrors(shown);
     focusFirstError(ref.current, shown);
@@ -53,10 +57,9 @@ export function useForm<V extends Record<string, string>>(initial: V | (() => V)
     errors,
     setErrors,
     /** The change handler of the input for `key`. */
-    set: (key: keyof V) => (value: string) => {
-      onEdit?.();
-      setValues((v) => ({ ...v, [key]: value }));
-    },
+    set,
+    /** What ties a `<Field>` or `<SelectField>` to `key`: its name, value, change handler, message. */
+    field: (key: keyof V & string) => ({ name: key, value: values[key], onValue: set(key), error: errors[key] }),
     /**
      * Checks `input` with the API's schema, plus `extra` messages of the form's own (a repeated
      * password): the parsed input when all is well, otherwise `undefined` with the messages shown.

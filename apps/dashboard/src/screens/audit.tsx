@@ -99,7 +99,7 @@ export function AuditScreen() {
 
 function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
   const form = useForm({ type: '', actorId: '', since: '', until: '' });
-  const { values, errors, set } = form;
+  const { values } = form;
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -118,7 +118,7 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
 
   return (
     <form ref={form.ref} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
-      <Field label="Type" name="type" value={values.type} onValue={set('type')} error={errors.type} list="audit-types" placeholder="e.g. user.created" />
+      <Field label="Type" {...form.field('type')} list="audit-types" placeholder="e.g. user.created" />
       <datalist id="audit-types">
         {AUDIT_EVENT_TYPES.map((t) => (
           <option key={t} value={t}>
@@ -126,9 +126,9 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
           </option>
         ))}
       </datalist>
-      <Field label="Actor (user id)" name="actorId" value={values.actorId} onValue={set('actorId')} error={errors.actorId} />
-      <Field label="From" name="since" type="datetime-local" value={values.since} onValue={set('since')} error={errors.since} />
-      <Field label="Until" name="until" type="datetime-local" value={values.until} onValue={set('until')} error={errors.until} />
+      <Field label="Actor (user id)" {...form.field('actorId')} />
+      <Field label="From" type="datetime-local" {...form.field('since')} />
+      <Field label="Until" type="datetime-local" {...form.field('until')} />
       <div className="filter-buttons">
         <button type="submit">Apply filters</button>
         <button

@@ -22,7 +22,7 @@ function ProfileForm({ me }: { me: Me }) {
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
   const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () => setSaved(false));
-  const { values, errors, set } = form;
+  const { values } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({
       onSuccess: async () => {
@@ -49,14 +49,11 @@ function ProfileForm({ me }: { me: Me }) {
     <section className="card" aria-labelledby="profile-heading">
       <h2 id="profile-heading">Profile</h2>
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="profile-heading">
-        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="name" />
-        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="email" />
+        <Field label="Full name" {...form.field('name')} autoComplete="name" />
+        <Field label="Email" {...form.field('email')} type="email" autoComplete="email" />
         <Field
           label="Username (optional)"
-          name="username"
-          value={values.username}
-          onValue={set('username')}
-          error={errors.username}
+          {...form.field('username')}
           autoComplete="username"
           hint="Leave empty to remove it."
         />
@@ -75,7 +72,7 @@ function ChangePasswordForm() {
   const queryClient = useQueryClient();
   const [done, setDone] = useState<string | null>(null);
   const form = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
-  const { values, errors, set } = form;
+  const { values } = form;
   const change = useMutation(
     trpc.auth.changePassword.mutationOptions({
       onSuccess: async ({ revokedSessions }) => {
@@ -108,24 +105,18 @@ function ChangePasswordForm() {
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="password-heading">
         <Field
           label="Current password"
-          name="currentPassword"
+          {...form.field('currentPassword')}
           type="password"
-          value={values.currentPassword}
-          onValue={set('currentPassword')}
-          error={errors.currentPassword}
           autoComplete="current-password"
         />
         <Field
           label="New password"
-          name="newPassword"
+          {...form.field('newPassword')}
           type="password"
-          value={values.newPassword}
-          onValue={set('newPassword')}
-          error={errors.newPassword}
           autoComplete="new-password"
           hint="At least 8 characters; not a common password, your email or your username."
         />
-        <Field label="Repeat the new password" name="confirm" type="password" value={values.confirm} onValue={set('confirm')} error={errors.confirm} autoComplete="new-password" />
+        <Field label="Repeat the new password" {...form.field('confirm')} type="password" autoComplete="new-password" />
         <ErrorNote error={change.error} />
         {done ? <SuccessNote>{done}</SuccessNote> : null}
         <button type="submit" disabled={change.isPending}>

@@ -11,7 +11,7 @@ import { ErrorNote, Field, useForm } from '../forms.js';
 export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<void>; onAlreadySetUp: () => void }) {
   const trpc = useTRPC();
   const form = useForm({ name: '', email: '', username: '', password: '', confirm: '' });
-  const { values, errors, set } = form;
+  const { values } = form;
   useEffect(() => {
     document.title = 'Set up · Gatehouse';
   }, []);
@@ -47,29 +47,23 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
         <h1>Set up Gatehouse</h1>
         <p className="intro">Nobody has an account yet. Create the first one: it becomes the administrator.</p>
         <form ref={form.ref} onSubmit={submit} noValidate aria-label="Create the administrator account">
-          <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="name" required />
-          <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="email" required />
+          <Field label="Full name" {...form.field('name')} autoComplete="name" required />
+          <Field label="Email" {...form.field('email')} type="email" autoComplete="email" required />
           <Field
             label="Username (optional)"
-            name="username"
-            value={values.username}
-            onValue={set('username')}
-            error={errors.username}
+            {...form.field('username')}
             autoComplete="username"
             hint="3–32 letters, digits, dots, dashes or underscores. You can sign in with it instead of your email."
           />
           <Field
             label="Password"
-            name="password"
+            {...form.field('password')}
             type="password"
-            value={values.password}
-            onValue={set('password')}
-            error={errors.password}
             autoComplete="new-password"
             hint="At least 8 characters; not a common password, your email or your username."
             required
           />
-          <Field label="Repeat the password" name="confirm" type="password" value={values.confirm} onValue={set('confirm')} error={errors.confirm} autoComplete="new-password" required />
+          <Field label="Repeat the password" {...form.field('confirm')} type="password" autoComplete="new-password" required />
           <ErrorNote error={create.error} />
           <button type="submit" disabled={create.isPending}>
             {create.isPending ? 'Creating the account…' : 'Create administrator account'}

@@ -52,21 +52,15 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
           <Field
             label="Email or username"
-            name="identifier"
-            value={form.values.identifier}
-            onValue={form.set('identifier')}
-            error={form.errors.identifier}
+            {...form.field('identifier')}
             autoComplete="username"
             autoFocus
             required
           />
           <Field
             label="Password"
-            name="password"
+            {...form.field('password')}
             type="password"
-            value={form.values.password}
-            onValue={form.set('password')}
-            error={form.errors.password}
             autoComplete="current-password"
             required
           />

@@ -88,7 +88,7 @@ function EditUserForm({ user }: { user: User }) {
   const invalidate = useInvalidateUser();
   const [saved, setSaved] = useState(false);
   const form = useForm(() => valuesOf(user), () => setSaved(false));
-  const { values, setValues, errors, set } = form;
+  const { values, setValues } = form;
   // When the user changes on the server (this save, or another admin's), show what is stored now.
   const version = user.updatedAt.getTime();
   const latest = useRef(user);
@@ -121,10 +121,10 @@ function EditUserForm({ user }: { user: User }) {
     <section className="card" aria-labelledby="edit-heading">
       <h2 id="edit-heading">Details</h2>
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="edit-heading">
-        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" />
-        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
-        <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" hint="Leave empty to remove it." />
-        <SelectField label="Role" name="role" value={values.role} onValue={set('role')} error={errors.role} options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))} />
+        <Field label="Full name" {...form.field('name')} autoComplete="off" />
+        <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
+        <Field label="Username (optional)" {...form.field('username')} autoComplete="off" hint="Leave empty to remove it." />
+        <SelectField label="Role" {...form.field('role')} options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))} />
         <ErrorNote error={update.error} />
         {saved && !update.isPending ? <SuccessNote>Saved.</SuccessNote> : null}
         <button type="submit" disabled={update.isPending}>
@@ -219,7 +219,7 @@ function SetPasswordForm({ user }: { user: User }) {
       <h2 id="set-password-heading">Set a new password</h2>
       <p className="muted">For someone who lost theirs. All their sessions end.</p>
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
-        <Field label="New password" name="newPassword" type="password" value={form.values.newPassword} onValue={form.set('newPassword')} error={form.errors.newPassword} autoComplete="new-password" />
+        <Field label="New password" {...form.field('newPassword')} type="password" autoComplete="new-password" />
         <ErrorNote error={setPasswordMutation.error} />
         {done ? <SuccessNote>{done}</SuccessNote> : null}
         <button type="submit" disabled={setPasswordMutation.isPending}>

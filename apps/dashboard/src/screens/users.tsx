@@ -139,7 +139,7 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const form = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
-  const { values, errors, set } = form;
+  const { values } = form;
   const create = useMutation(
     trpc.user.create.mutationOptions({
       onSuccess: async (user) => {
@@ -166,25 +166,19 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
     <section className="card" id="create-user" aria-labelledby="create-heading">
       <h2 id="create-heading">New user</h2>
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
-        <Field label="Full name" name="name" value={values.name} onValue={set('name')} error={errors.name} autoComplete="off" autoFocus />
-        <Field label="Email" name="email" type="email" value={values.email} onValue={set('email')} error={errors.email} autoComplete="off" />
-        <Field label="Username (optional)" name="username" value={values.username} onValue={set('username')} error={errors.username} autoComplete="off" />
+        <Field label="Full name" {...form.field('name')} autoComplete="off" autoFocus />
+        <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
+        <Field label="Username (optional)" {...form.field('username')} autoComplete="off" />
         <Field
           label="Initial password"
-          name="password"
+          {...form.field('password')}
           type="password"
-          value={values.password}
-          onValue={set('password')}
-          error={errors.password}
           autoComplete="new-password"
           hint="At least 8 characters. Give it to the person through a safe channel."
         />
         <SelectField
           label="Role"
-          name="role"
-          value={values.role}
-          onValue={set('role')}
-          error={errors.role}
+          {...form.field('role')}
           options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))}
         />
         <div className="form-end">
