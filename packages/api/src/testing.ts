@@ -13,6 +13,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import { withTransaction, type Db, type Role, type UserRow } from '@gatehouse/db';
+import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
 import { createPasswordHasher, type Argon2Parameters } from './auth/passwords.js';
 import { signerFromPrivateKey } from './audit/checkpoint.js';
@@ -155,4 +156,15 @@ export async function connectTestRedis(): Promise<Redis | null> {
 /** A key prefix no other test shares. */
 export function uniqueTestPrefix(label = 'test'): string {
   return `gatehouse-test:${label}:${randomUUID()}:`;
+}
+
+/** The TRPCError a call rejects with; anything else (success, another error) fails the test. */
+export async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail with a TRPCError, but it succeeded');
 }

@@ -2,7 +2,7 @@ import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
-import { TRPCError } from '@trpc/server';
+import type { TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OWASP_ARGON2ID } from '../auth/passwords.js';
 import { ManualClock } from '../clock.js';
@@ -11,21 +11,12 @@ import { createContext, recordingResponse, type RequestInfo } from '../context.j
 import { DomainError } from '../errors.js';
 import { createCaller } from '../root.js';
 import type { Services } from '../services.js';
-import { callerFor, createTestServices, createTestUser, type TestServicesOverrides } from '../testing.js';
+import { callerFor, createTestServices, createTestUser, trpcError, type TestServicesOverrides } from '../testing.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const ORIGIN = 'http://localhost:3000';
 const PASSWORD = 'violet tractor umbrella';
-
-async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
 
 function details(error: TRPCError): Record<string, string | number> {
   return error.cause instanceof DomainError ? { ...error.cause.details } : {};

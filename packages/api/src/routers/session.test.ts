@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
-import { TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import { createContext, recordingResponse } from '../context.js';
 import { createCaller } from '../root.js';
 import type { Services } from '../services.js';
-import { callerFor, createTestServices, createTestUser } from '../testing.js';
+import { callerFor, createTestServices, createTestUser, trpcError } from '../testing.js';
 
 const PASSWORD = 'violet tractor umbrella';
 const DAY = 86_400_000;
-
-async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
 
 describe.each(testDialects)('session router on %s', (dialect) => {
   let db: Db;

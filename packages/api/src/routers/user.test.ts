@@ -1,21 +1,11 @@
 import { withTransaction, type Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
-import { TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import type { DomainError } from '../errors.js';
 import type { Services } from '../services.js';
-import { callerFor, createTestServices, createTestUser } from '../testing.js';
+import { callerFor, createTestServices, createTestUser, trpcError } from '../testing.js';
 import type { User } from '../users/mapping.js';
-
-async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
 
 describe.each(testDialects)('user router on %s', (dialect) => {
   let db: Db;
