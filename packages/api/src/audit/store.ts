@@ -2,7 +2,7 @@
  * Database access for the audit tree (tables of migrations 001 and 002). Everything takes a
  * `Kysely` that may be a transaction, so appends run inside the caller's transaction.
  */
-import type { Database, DialectName, Kysely } from '@gatehouse/db';
+import type { AuditEventsTable, Database, DialectName, Kysely } from '@gatehouse/db';
 import { CompactRange, HASH_SIZE, hashComplete, type NodeId, type NodeReader } from './merkle.js';
 import type { AuditEvent } from './types.js';
 
@@ -112,17 +112,8 @@ export function nodeReader(db: Kysely<AuditDatabase>): NodeReader {
   };
 }
 
-export type AuditEventDbRow = {
-  seq: number;
-  at: Date | string;
-  type: string;
-  actor_id: string | null;
-  target_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  data: string;
-  leaf_hash: Uint8Array;
-};
+/** An `audit_events` row as raw reads return it: on SQLite `at` may still be its ISO text. */
+export type AuditEventDbRow = Omit<AuditEventsTable, 'at'> & { at: Date | string };
 
 /** SQLite hands `at` back as its ISO text, PostgreSQL as a Date; the leaf uses the ISO form. */
 export function atIso(at: Date | string): string {
