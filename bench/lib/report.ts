@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { BETTER_SQLITE3_MODULE } from '@gatehouse/db';
 
 export const BENCHMARKS_MD = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 
@@ -21,7 +22,8 @@ function cpuModel(): string {
 const requireFromBench = createRequire(new URL('../package.json', import.meta.url));
 const requireFromServer = createRequire(new URL('../../apps/server/package.json', import.meta.url));
 
-function versionOf(name: string, from: NodeJS.Require = requireFromBench): string {
+/** `packageName` differs from `name` for an npm alias (better-sqlite3-napi is better-sqlite3@13). */
+function versionOf(name: string, from: NodeJS.Require = requireFromBench, packageName = name): string {
   // Some packages do not export ./package.json: find it beside the resolved entry instead.
   try {
     return (from(`${name}/package.json`) as { version: string }).version;
@@ -32,7 +34,7 @@ function versionOf(name: string, from: NodeJS.Require = requireFromBench): strin
       const candidate = `${dir}/package.json`;
       if (existsSync(candidate)) {
         const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === name && pkg.version) return pkg.version;
+        if (pkg.name === packageName && pkg.version) return pkg.version;
       }
     }
     return '?';
@@ -50,7 +52,8 @@ export function environmentLine(extra: string[] = []): string {
     `Node ${process.version}`,
     `fastify ${versionOf('fastify', requireFromServer)}`,
     `@trpc/server ${versionOf('@trpc/server', requireFromServer)}`,
-    `better-sqlite3 ${versionOf('better-sqlite3', requireFromServer)}`,
+    // The build this Node loads: 13 on Node-API 10 (Node 24), 12 on Node 20 (packages/db/src/sqlite.ts).
+    `better-sqlite3 ${versionOf(BETTER_SQLITE3_MODULE, requireFromServer, 'better-sqlite3')}`,
     `pg ${versionOf('pg', requireFromServer)}`,
     `@node-rs/argon2 ${versionOf('@node-rs/argon2', requireFromServer)}`,
     `better-auth ${versionOf('better-auth')}`,

@@ -4,9 +4,12 @@
  * better-sqlite3 (WAL, like Gatehouse). Rate limiter off. COOKIE_CACHE=on enables
  * `session.cookieCache` (the session is then read from a signed cookie, not the database).
  *
+ * It opens SQLite with the better-sqlite3 build Gatehouse loads on this Node (12 on Node 20, 13 on
+ * Node 24: packages/db/src/sqlite.ts), so both sides run the same SQLite code.
+ *
  * Env: PORT, DB_FILE, COOKIE_CACHE (on|off).
  */
-import Database from 'better-sqlite3';
+import { BetterSqlite3 as Database } from '@gatehouse/db';
 import { betterAuth } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';
 import { fromNodeHeaders } from 'better-auth/node';

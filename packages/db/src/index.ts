@@ -1,7 +1,7 @@
 export * from './schema.js';
 export * from './database.js';
 export * from './errors.js';
-export { BetterSqlite3 } from './sqlite.js';
+export { BETTER_SQLITE3_MODULE, BetterSqlite3 } from './sqlite.js';
 export { migrateToLatest, type MigrateResult } from './migrate.js';
 export { migrations } from './migrations/index.js';
 export { sql, type Kysely, type Transaction, type Selectable, type Insertable, type Updateable } from 'kysely';
