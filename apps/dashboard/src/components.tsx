@@ -150,6 +150,21 @@ export function useDebounced<T>(value: T, ms: number): T {
 }
 
 /** The Gatehouse mark (a shield with a check), drawn inline: no font or image request needed. */
+/** The page of a signed-out screen (setup, sign-in): the brand above a card with the screen's title. */
+export function AuthPage({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <main className="auth-page">
+      <div className="auth-card">
+        <p className="brand-large" aria-hidden="true">
+          <Logo size={28} /> Gatehouse
+        </p>
+        <h1>{title}</h1>
+        {children}
+      </div>
+    </main>
+  );
+}
+
 export function Logo({ size = 22 }: { size?: number }) {
   return (
     <svg className="logo" aria-hidden="true" focusable="false" viewBox="0 0 24 24" width={size} height={size}>

@@ -2,7 +2,7 @@ import { useEffect, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { isGatehouseError } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
-import { Logo } from '../components.js';
+import { AuthPage } from '../components.js';
 import { newAccountInput } from '@gatehouse/api/schemas';
 import { ErrorNote, Field, useForm } from '../forms.js';
 
@@ -39,37 +39,31 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
   }
 
   return (
-    <main className="auth-page">
-      <div className="auth-card">
-        <p className="brand-large" aria-hidden="true">
-          <Logo size={28} /> Gatehouse
-        </p>
-        <h1>Set up Gatehouse</h1>
-        <p className="intro">Nobody has an account yet. Create the first one: it becomes the administrator.</p>
-        <form ref={form.ref} onSubmit={submit} noValidate aria-label="Create the administrator account">
-          <Field label="Full name" {...form.field('name')} autoComplete="name" required />
-          <Field label="Email" {...form.field('email')} type="email" autoComplete="email" required />
-          <Field
-            label="Username (optional)"
-            {...form.field('username')}
-            autoComplete="username"
-            hint="3–32 letters, digits, dots, dashes or underscores. You can sign in with it instead of your email."
-          />
-          <Field
-            label="Password"
-            {...form.field('password')}
-            type="password"
-            autoComplete="new-password"
-            hint="At least 8 characters; not a common password, your email or your username."
-            required
-          />
-          <Field label="Repeat the password" {...form.field('confirm')} type="password" autoComplete="new-password" required />
-          <ErrorNote error={create.error} />
-          <button type="submit" disabled={create.isPending}>
-            {create.isPending ? 'Creating the account…' : 'Create administrator account'}
-          </button>
-        </form>
-      </div>
-    </main>
+    <AuthPage title="Set up Gatehouse">
+      <p className="intro">Nobody has an account yet. Create the first one: it becomes the administrator.</p>
+      <form ref={form.ref} onSubmit={submit} noValidate aria-label="Create the administrator account">
+        <Field label="Full name" {...form.field('name')} autoComplete="name" required />
+        <Field label="Email" {...form.field('email')} type="email" autoComplete="email" required />
+        <Field
+          label="Username (optional)"
+          {...form.field('username')}
+          autoComplete="username"
+          hint="3–32 letters, digits, dots, dashes or underscores. You can sign in with it instead of your email."
+        />
+        <Field
+          label="Password"
+          {...form.field('password')}
+          type="password"
+          autoComplete="new-password"
+          hint="At least 8 characters; not a common password, your email or your username."
+          required
+        />
+        <Field label="Repeat the password" {...form.field('confirm')} type="password" autoComplete="new-password" required />
+        <ErrorNote error={create.error} />
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? 'Creating the account…' : 'Create administrator account'}
+        </button>
+      </form>
+    </AuthPage>
   );
 }

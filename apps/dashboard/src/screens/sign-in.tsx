@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
-import { Logo } from '../components.js';
+import { AuthPage } from '../components.js';
 import { signInInput } from '@gatehouse/api/schemas';
 import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js';
 
@@ -38,40 +38,34 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
   }
 
   return (
-    <main className="auth-page">
-      <div className="auth-card">
-        <p className="brand-large" aria-hidden="true">
-          <Logo size={28} /> Gatehouse
+    <AuthPage title="Sign in">
+      {notice && !signIn.isError ? (
+        <p className="note note-info" role="status">
+          {notice}
         </p>
-        <h1>Sign in</h1>
-        {notice && !signIn.isError ? (
-          <p className="note note-info" role="status">
-            {notice}
-          </p>
-        ) : null}
-        <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
-          <Field
-            label="Email or username"
-            {...form.field('identifier')}
-            autoComplete="username"
-            autoFocus
-            required
-          />
-          <Field
-            label="Password"
-            {...form.field('password')}
-            type="password"
-            autoComplete="current-password"
-            required
-          />
-          <Checkbox label="Keep me signed in on this device" name="rememberMe" checked={rememberMe} onChecked={setRememberMe} />
-          <ErrorNote error={signIn.error} />
-          {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
-          <button type="submit" disabled={signIn.isPending}>
-            {signIn.isPending ? 'Signing in…' : 'Sign in'}
-          </button>
-        </form>
-      </div>
-    </main>
+      ) : null}
+      <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
+        <Field
+          label="Email or username"
+          {...form.field('identifier')}
+          autoComplete="username"
+          autoFocus
+          required
+        />
+        <Field
+          label="Password"
+          {...form.field('password')}
+          type="password"
+          autoComplete="current-password"
+          required
+        />
+        <Checkbox label="Keep me signed in on this device" name="rememberMe" checked={rememberMe} onChecked={setRememberMe} />
+        <ErrorNote error={signIn.error} />
+        {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
+        <button type="submit" disabled={signIn.isPending}>
+          {signIn.isPending ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </AuthPage>
   );
 }
