@@ -45,6 +45,20 @@ describe('the HTTP server', () => {
     expect(res.headers.get('x-request-id')).toBe('trace-42');
   });
 
+  it('asks browsers for HTTPS (HSTS, upgrade-insecure-requests) only when PUBLIC_ORIGIN is https', async () => {
+    const plain = await fetch(`${server.url}/health`);
+    expect(plain.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
+    const behindTls = await startTestServer({ PUBLIC_ORIGIN: 'https://auth.example.com' });
+    try {
+      const res = await fetch(`${behindTls.url}/health`);
+      expect(res.headers.get('content-security-policy')).toContain('upgrade-insecure-requests');
+      expect(res.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+    } finally {
+      await behindTls.stop();
+    }
+  });
+
   it('serves the tRPC router at /trpc with superjson', async () => {
     const res = await fetch(`${server.url}/trpc/system.version`);
     expect(res.status).toBe(200);

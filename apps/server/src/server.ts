@@ -75,6 +75,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     return reply.code(statusCode).send({ statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message });
   });
 
+  const servedOverHttps = config.api.publicOrigin.startsWith('https:');
   await app.register(securityHeaders, {
     // The dashboard is a same-origin SPA: scripts and styles from 'self' only.
     contentSecurityPolicy: {
@@ -86,10 +87,13 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
         connectSrc: ["'self'"],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
+        // Only behind HTTPS: on a plain-HTTP deployment (a LAN address) browsers would rewrite the
+        // dashboard's own script and API URLs to https:// and the page would not load.
+        upgradeInsecureRequests: servedOverHttps ? [] : null,
       },
     },
     crossOriginResourcePolicy: { policy: 'same-origin' },
-    strictTransportSecurity: config.api.publicOrigin.startsWith('https:'),
+    strictTransportSecurity: servedOverHttps,
   });
   await app.register(cors, {
     origin: [...allowedOrigins(config.api)],
