@@ -61,51 +61,44 @@ export const createCallerFactory = t.createCallerFactory;
 export const mergeRouters = t.mergeRouters;
 
 /** Turns the domain's deliberate errors into tRPC errors with the matching code. */
-function toTrpcError(cause: unknown): TRPCError | null {
-  if (cause instanceof DomainError) return new TRPCError({ code: cause.code, message: cause.message, cause });
+const mapDomainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof DomainError) {
+    throw new TRPCError({ code: cause.code, message: cause.message, cause });
+  }
   if (cause instanceof UniqueViolationError) {
     const field = cause.field;
-    return new TRPCError({
+    throw new TRPCError({
       code: 'CONFLICT',
       message: field ? `That ${field} is already taken` : 'Already exists',
       cause: new DomainError('CONFLICT', 'Already exists', field ? { field } : {}),
     });
   }
   if (cause instanceof ForeignKeyViolationError) {
-    return new TRPCError({ code: 'NOT_FOUND', message: 'Referenced record not found', cause });
+    throw new TRPCError({ code: 'NOT_FOUND', message: 'Referenced record not found', cause });
   }
-  return null;
-}
+  return result;
+});
 
 /**
  * CSRF defence (design §3): a browser mutation must come from an allowed origin. Bearer calls
  * carry no ambient credentials and are exempt; cookie calls must send a matching Origin.
  */
-function assertAllowedOrigin(ctx: Context, type: string): void {
-  if (type !== 'mutation' || ctx.req.tokenSource === 'bearer') return;
-  const origin = ctx.req.origin;
-  const allowed = origin !== null && allowedOrigins(ctx.services.config).has(origin);
-  const cookieWithoutOrigin = ctx.req.tokenSource === 'cookie' && origin === null;
-  if ((origin !== null && !allowed) || cookieWithoutOrigin) {
-    throw new TRPCError({ code: 'FORBIDDEN', message: 'Cross-origin request refused' });
+const checkOrigin = t.middleware(({ ctx, type, next }) => {
+  if (type === 'mutation' && ctx.req.tokenSource !== 'bearer') {
+    const origin = ctx.req.origin;
+    const allowed = origin !== null && allowedOrigins(ctx.services.config).has(origin);
+    const cookieWithoutOrigin = ctx.req.tokenSource === 'cookie' && origin === null;
+    if ((origin !== null && !allowed) || cookieWithoutOrigin) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'Cross-origin request refused' });
+    }
   }
-}
-
-/**
- * What every procedure runs first: the CSRF check, then the procedure, with domain errors mapped
- * on the way out. One middleware rather than two: each level of tRPC's middleware chain copies
- * the call's options, and one level fewer saved about 3 % of auth.me's CPU per request.
- */
-const baseMiddleware = t.middleware(async ({ ctx, type, next }) => {
-  assertAllowedOrigin(ctx, type);
-  const result = await next();
-  if (result.ok) return result;
-  const mapped = toTrpcError(result.error.cause);
-  if (mapped) throw mapped;
-  return result;
+  return next();
 });
 
-export const publicProcedure = t.procedure.use(baseMiddleware);
+export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin);
 
 /** Any signed-in user: validates the session token (sliding its expiry) on every call. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
