@@ -20,6 +20,12 @@ describe('password policy', () => {
     expect(passwordPolicyViolation('iloveyou')).toMatch(/too common/);
   });
 
+  it('judges the password in the form it is hashed in (Unicode NFKC)', () => {
+    // Full-width "１２３４５６７８" is "12345678" once normalized; 7 letters + combining accents stay 7.
+    expect(passwordPolicyViolation('\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18')).toMatch(/too common/);
+    expect(passwordPolicyViolation('e\u0301te\u0301 ra')).toMatch(/at least 8/);
+  });
+
   it('refuses the email, its local part or the username', () => {
     const account = { email: 'ada.lovelace@example.com', username: 'countess-ada' };
     expect(passwordPolicyViolation('ADA.LOVELACE@example.com', account)).toMatch(/email or username/);

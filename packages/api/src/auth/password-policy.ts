@@ -8,6 +8,7 @@
  */
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { DomainError } from '../errors.js';
+import { normalizePassword } from './passwords.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../schemas.js';
 
 let common: ReadonlySet<string> | null = null;
@@ -27,7 +28,9 @@ export interface PasswordContext {
 }
 
 /** The reason a password is refused, or null when it meets the policy. */
-export function passwordPolicyViolation(password: string, context: PasswordContext = {}): string | null {
+export function passwordPolicyViolation(typed: string, context: PasswordContext = {}): string | null {
+  // Judged in the form it is hashed in, so the length is what is stored and "Ｐａｓｓｗｏｒｄ１" is common.
+  const password = normalizePassword(typed);
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) return `Use at least ${PASSWORD_MIN_LENGTH} characters`;
   if (length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters`;

@@ -18,6 +18,18 @@ describe('password hashing', () => {
     expect(await hasher.verify(hash, 'correct horse battery stapler')).toBe(false);
   });
 
+  it('compares Unicode passwords in NFKC form: composed or decomposed accents, full-width letters', async () => {
+    const hash = await hasher.hash('caf\u00e9 se\u00f1or 2024');
+    expect(await hasher.verify(hash, 'cafe\u0301 sen\u0303or 2024')).toBe(true);
+    expect(await hasher.verify(hash, 'caf\u00e9 se\u00f1or \uff12\uff10\uff12\uff14')).toBe(true);
+    expect(await hasher.verify(hash, 'cafe se\u00f1or 2024')).toBe(false);
+  });
+
+  it('checks an imported bcrypt hash against the password as typed', async () => {
+    const typed = 'cafe\u0301 import';
+    expect(await hasher.verify(bcryptHashSync(typed, 4), typed)).toBe(true);
+  });
+
   it('salts every hash', async () => {
     expect(await hasher.hash('same password')).not.toBe(await hasher.hash('same password'));
   });

@@ -30,6 +30,15 @@ export function isBcryptHash(hash: string): boolean {
   return BCRYPT_PREFIX.test(hash);
 }
 
+/**
+ * The form a password is hashed and compared in: Unicode NFKC (NIST SP 800-63B 5.1.1.2), so "é"
+ * typed as one code point or as "e" plus a combining accent, or a full-width "Ａ", is the same
+ * password on every keyboard and operating system. ASCII passwords are unchanged.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
 export interface Argon2PasswordHasher extends PasswordHasher {
   readonly parameters: Readonly<Argon2Parameters>;
 }
@@ -72,11 +81,12 @@ export function createPasswordHasher(
   const limited = createLimiter(Math.max(1, maxConcurrent));
   return {
     parameters: Object.freeze({ ...parameters }),
-    hash: (password) => limited(() => argon2Hash(password, options)),
+    hash: (password) => limited(() => argon2Hash(normalizePassword(password), options)),
     async verify(hash, password) {
       try {
-        if (hash.startsWith(ARGON2_PREFIX)) return await limited(() => argon2Verify(hash, password));
-        // bcrypt only looks at the first 72 bytes; the policy's 256-character limit is ours.
+        if (hash.startsWith(ARGON2_PREFIX)) return await limited(() => argon2Verify(hash, normalizePassword(password)));
+        // Imported bcrypt hashes were made elsewhere from the password as typed: compare it as
+        // typed (bcrypt only looks at the first 72 bytes; the 256-character limit is ours).
         if (isBcryptHash(hash)) return await limited(() => bcryptVerify(password, hash));
       } catch {
         // A malformed stored hash never matches; it is not the caller's fault.
