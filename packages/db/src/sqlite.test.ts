@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BETTER_SQLITE3_MODULE, BetterSqlite3 } from './sqlite.js';
+import { BETTER_SQLITE3_MODULE, BetterSqlite3, openSqlite } from './sqlite.js';
 
 describe('the better-sqlite3 build', () => {
   it('is the one this Node can load: version 13 on Node-API 10 (Node 24), else 12 (Node 20)', () => {
@@ -36,5 +39,23 @@ describe('the better-sqlite3 build', () => {
       signal: null,
       stdout: 'finished',
     });
+  });
+});
+
+describe('a new SQLite database', () => {
+  it.skipIf(process.platform === 'win32')('is readable by the server\'s user only, with its WAL and directory', () => {
+    const root = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-mode-'));
+    try {
+      const file = join(root, 'data', 'gatehouse.db');
+      const { raw } = openSqlite(file);
+      raw.exec('create table t (x integer); insert into t values (1)');
+      const mode = (path: string) => statSync(path).mode & 0o777;
+      expect(mode(join(root, 'data'))).toBe(0o700);
+      expect(mode(file)).toBe(0o600);
+      expect(mode(`${file}-wal`)).toBe(0o600);
+      raw.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3Module from 'better-sqlite3';
@@ -117,7 +117,12 @@ export interface OpenSqlite {
  * power loss), foreign keys on, and a busy timeout for other processes holding the write lock.
  */
 export function openSqlite(path: string): OpenSqlite {
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:') {
+    // Password hashes live here: a new database, and any directory made for it, is private to
+    // the server's user. SQLite gives the -wal and -shm files the database file's permissions.
+    mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  }
   const raw = new BetterSqlite3(path);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = FULL');
