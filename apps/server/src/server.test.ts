@@ -45,6 +45,15 @@ describe('the HTTP server', () => {
     expect(res.headers.get('x-request-id')).toBe('trace-42');
   });
 
+  it('keeps a caller\'s request id only when it looks like one', async () => {
+    const traced = await fetch(`${server.url}/health`, { headers: { 'x-request-id': 'b7f0c2e4-1a2b-4c3d-9e8f-0a1b2c3d4e5f' } });
+    expect(traced.headers.get('x-request-id')).toBe('b7f0c2e4-1a2b-4c3d-9e8f-0a1b2c3d4e5f');
+    for (const odd of ['x'.repeat(129), 'has spaces', '{"json":1}']) {
+      const res = await fetch(`${server.url}/health`, { headers: { 'x-request-id': odd } });
+      expect(res.headers.get('x-request-id')).toMatch(/^req-[0-9a-z]+$/);
+    }
+  });
+
   it('asks browsers for HTTPS (HSTS, upgrade-insecure-requests) only when PUBLIC_ORIGIN is https', async () => {
     const plain = await fetch(`${server.url}/health`);
     expect(plain.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');

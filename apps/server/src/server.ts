@@ -27,6 +27,9 @@ export interface GatehouseServer {
  * `app.listen({ port: 0 })` in tests; `app.close()` finishes in-flight requests and closes
  * the services and the database.
  */
+const TRACEABLE_ID = /^[\w.:/+=-]{1,128}$/;
+let nextRequestId = 1;
+
 export async function buildServer(config: ServerConfig, options: BuildServerOptions = {}): Promise<GatehouseServer> {
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize });
   try {
@@ -47,7 +50,13 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     // A hop count as proxy-addr applies it (Fastify's types list no number form).
     trustProxy:
       typeof config.trustProxy === 'number' ? (_address: string, hop: number) => hop < (config.trustProxy as number) : config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // A caller's (or proxy's) X-Request-Id is kept for tracing when it looks like an id; anything
+    // else (overlong, odd characters) gets an id of ours, so it cannot bloat or garble the logs.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && TRACEABLE_ID.test(given) ? given : `req-${(nextRequestId++).toString(36)}`;
+    },
     routerOptions: { maxParamLength: 5000 },
     forceCloseConnections: 'idle',
   });
