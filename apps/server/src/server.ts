@@ -22,14 +22,15 @@ export interface GatehouseServer {
   db: Db;
 }
 
+/** A caller's X-Request-Id is kept when it matches this; otherwise the server numbers requests. */
+const TRACEABLE_ID = /^[\w.:/+=-]{1,128}$/;
+let nextRequestId = 1;
+
 /**
  * Assembles Gatehouse: database (migrated), services, then one plugin per concern. Call
  * `app.listen({ port: 0 })` in tests; `app.close()` finishes in-flight requests and closes
  * the services and the database.
  */
-const TRACEABLE_ID = /^[\w.:/+=-]{1,128}$/;
-let nextRequestId = 1;
-
 export async function buildServer(config: ServerConfig, options: BuildServerOptions = {}): Promise<GatehouseServer> {
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize });
   try {
