@@ -128,7 +128,11 @@ async function seed(file: string, users: number, perUser: number): Promise<strin
         }
         await trx.insertInto('users').values(userRows).execute();
         // SQLite allows ~32k bound parameters per statement: 9 columns × 1000 rows stays below.
-        for (let i = 0; i < sessionRows.length; i += 1000) await trx.insertInto('sessions').values(sessionRows.slice(i, i + 1000)).execute();
+        for (let i = 0; i < sessionRows.length; i += 1000)
+          await trx
+            .insertInto('sessions')
+            .values(sessionRows.slice(i, i + 1000))
+            .execute();
       });
     }
     return tokens;
@@ -161,7 +165,9 @@ export async function runFootprintBench(options: FootprintBenchOptions): Promise
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  log(`footprint: start→first response fresh ${fresh.map((n) => n.toFixed(0)).join(', ')} ms; existing ${existing.map((n) => n.toFixed(0)).join(', ')} ms`);
+  log(
+    `footprint: start→first response fresh ${fresh.map((n) => n.toFixed(0)).join(', ')} ms; existing ${existing.map((n) => n.toFixed(0)).join(', ')} ms`,
+  );
 
   // Memory with 100k sessions in the database, with the default settings and with knobs that
   // bound what the process keeps: V8's young and old generations and glibc's malloc arenas
@@ -198,13 +204,25 @@ export async function runFootprintBench(options: FootprintBenchOptions): Promise
           url: `${server.url}/trpc/auth.me`,
           connections: 10,
           amount: validate,
-          requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } }) }],
+          requests: [
+            {
+              method: 'GET',
+              setupRequest: (request) => ({
+                ...request,
+                headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` },
+              }),
+            },
+          ],
         });
         const failures = result.non2xx + result.errors;
         await sleep(1000);
         const after = server.rss();
-        log(`footprint: ${name}: RSS idle ${mb(idle)} MB, after ${validate} distinct validations ${mb(after)} MB (${failures} failures)`);
-        rssRows.push(`| ${name} | ${mb(idle)} MB | **${mb(after)} MB** | ${result.requests.average.toFixed(0)} | ${failures} |`);
+        log(
+          `footprint: ${name}: RSS idle ${mb(idle)} MB, after ${validate} distinct validations ${mb(after)} MB (${failures} failures)`,
+        );
+        rssRows.push(
+          `| ${name} | ${mb(idle)} MB | **${mb(after)} MB** | ${result.requests.average.toFixed(0)} | ${failures} |`,
+        );
       } finally {
         await server.stop();
       }
@@ -228,4 +246,3 @@ export async function runFootprintBench(options: FootprintBenchOptions): Promise
     ...rssRows,
   ].join('\n');
 }
-

@@ -80,16 +80,30 @@ async function betterAuthTarget(key: string, cookieCache: boolean, cleanups: (()
   };
 }
 
-async function gatehouseTarget(key: string, label: string, env: Record<string, string>, cleanups: (() => Promise<void>)[]): Promise<Target> {
+async function gatehouseTarget(
+  key: string,
+  label: string,
+  env: Record<string, string>,
+  cleanups: (() => Promise<void>)[],
+): Promise<Target> {
   const child = await startGatehouse(key, env);
   cleanups.push(() => child.stop());
   const { token } = await createFirstUser(child.url);
   const check = await fetch(`${child.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } });
   if (!check.ok) throw new Error(`${key}: auth.me failed: ${check.status} ${await check.text()}`);
-  return { key, label, child, url: `${child.url}/trpc/auth.me`, headers: { authorization: `Bearer ${token}` }, results: [], cpuMs: [] };
+  return {
+    key,
+    label,
+    child,
+    url: `${child.url}/trpc/auth.me`,
+    headers: { authorization: `Bearer ${token}` },
+    results: [],
+    cpuMs: [],
+  };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
   const { log } = options;
@@ -108,12 +122,19 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     targets.push(await gatehouseTarget('C', 'Gatehouse auth.me, bearer, SQLite', {}, cleanups));
     // The same server answering a public procedure: splits C's cost into the server's plugin
     // stack (security headers, CORS, cookies, request ids, logging) and the session check.
-    const stack = await gatehouseTarget('S', 'Gatehouse system.version (full server stack, no session), SQLite', {}, cleanups);
+    const stack = await gatehouseTarget(
+      'S',
+      'Gatehouse system.version (full server stack, no session), SQLite',
+      {},
+      cleanups,
+    );
     targets.push({ ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} });
     // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
     if (testDialects.includes('postgres')) {
       pgDatabase = await createTestDatabase('postgres');
-      targets.push(await gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: pgDatabase.url }, cleanups));
+      targets.push(
+        await gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: pgDatabase.url }, cleanups),
+      );
     } else {
       log('http: PostgreSQL unreachable: target D left out');
     }
@@ -128,11 +149,18 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const target of order) {
         const cpuBefore = target.child.cpuSeconds();
-        const result = await load({ url: target.url, headers: target.headers, connections: options.connections, duration: options.duration });
+        const result = await load({
+          url: target.url,
+          headers: target.headers,
+          connections: options.connections,
+          duration: options.duration,
+        });
         const cpuMs = ((target.child.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests);
         target.results.push(result);
         target.cpuMs.push(cpuMs);
-        log(`http: round ${round + 1} ${target.key.padEnd(5)} ${fmt(result.rps).padStart(7)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuMs.toFixed(3)} ms/req${result.non2xx || result.errors ? `  non-2xx ${result.non2xx} errors ${result.errors}` : ''}`);
+        log(
+          `http: round ${round + 1} ${target.key.padEnd(5)} ${fmt(result.rps).padStart(7)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuMs.toFixed(3)} ms/req${result.non2xx || result.errors ? `  non-2xx ${result.non2xx} errors ${result.errors}` : ''}`,
+        );
       }
     }
 
@@ -171,7 +199,12 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       '',
       '| ratio | by req/s | by CPU per request | |',
       '|---|---:|---:|---|',
-      ...ratios.filter(([, b, a]) => summary[a] && summary[b]).map(([name, b, a, note]) => `| ${name} | ${ratio(a, b).toFixed(2)} | **${cpuRatio(a, b).toFixed(2)}** | ${note} |`),
+      ...ratios
+        .filter(([, b, a]) => summary[a] && summary[b])
+        .map(
+          ([name, b, a, note]) =>
+            `| ${name} | ${ratio(a, b).toFixed(2)} | **${cpuRatio(a, b).toFixed(2)}** | ${note} |`,
+        ),
     ].join('\n');
     return { markdown, summary };
   } finally {

@@ -45,7 +45,9 @@ const measured = async (run: () => Promise<string>): Promise<string> => {
 };
 
 if (parts.has('http')) {
-  const body = await measured(async () => (await runHttpBench({ rounds: quick ? 1 : 3, duration: quick ? 3 : 8, connections: 20, log })).markdown);
+  const body = await measured(
+    async () => (await runHttpBench({ rounds: quick ? 1 : 3, duration: quick ? 3 : 8, connections: 20, log })).markdown,
+  );
   output('http', 'HTTP: Gatehouse auth.me against the ceiling and better-auth (issue 8)', body);
 }
 if (parts.has('signin')) {

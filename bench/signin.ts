@@ -31,7 +31,11 @@ async function ceiling(poolSize: number, seconds: number): Promise<Ceiling> {
   const child = await startChild({
     name: 'argon2-ceiling',
     args: [...TSX, fileURLToPath(new URL('./servers/argon2-ceiling.ts', import.meta.url))],
-    env: { UV_THREADPOOL_SIZE: String(poolSize), DURATION: String(seconds), CONCURRENCY: String(Math.max(8, poolSize * 2)) },
+    env: {
+      UV_THREADPOOL_SIZE: String(poolSize),
+      DURATION: String(seconds),
+      CONCURRENCY: String(Math.max(8, poolSize * 2)),
+    },
     // The ceiling prints RESULT instead of READY: wait for it with the same reader.
     readyPattern: /RESULT (\S+ \S+)/,
     timeoutMs: (seconds + 30) * 1000,
@@ -76,7 +80,10 @@ function signInStorm(url: string, identifiers: string[], seconds: number) {
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => ({ ...request, body: mutationBody({ identifier: identifiers[next++ % identifiers.length]!, password: PASSWORD }) }),
+        setupRequest: (request) => ({
+          ...request,
+          body: mutationBody({ identifier: identifiers[next++ % identifiers.length]!, password: PASSWORD }),
+        }),
       },
     ],
   });
@@ -84,7 +91,13 @@ function signInStorm(url: string, identifiers: string[], seconds: number) {
 
 export async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
   const { token, identifiers } = await prepare(server);
-  const me = { url: `${server.url}/trpc/auth.me`, headers: { authorization: `Bearer ${token}` }, connections: 10, overallRate: 200, duration: seconds };
+  const me = {
+    url: `${server.url}/trpc/auth.me`,
+    headers: { authorization: `Bearer ${token}` },
+    connections: 10,
+    overallRate: 200,
+    duration: seconds,
+  };
   await load({ ...me, duration: 2 });
   // Sign-in throughput on its own, then auth.me idle, then both at once.
   const cpuBefore = server.cpuSeconds();
@@ -94,7 +107,8 @@ export async function storm(server: GatehouseChild, seconds: number): Promise<St
   const [stormed, busy] = await Promise.all([signInStorm(server.url, identifiers, seconds), load(me)]);
   const signInStatuses: Record<string, number> = {};
   for (const result of [signIns, stormed]) {
-    for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) signInStatuses[code] = (signInStatuses[code] ?? 0) + (stat.count ?? 0);
+    for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
+      signInStatuses[code] = (signInStatuses[code] ?? 0) + (stat.count ?? 0);
   }
   return {
     signInRps: signIns.requests.average,
@@ -130,7 +144,9 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
     const ratio = r.signInRps / ceil;
     const cpuRatio = ceilCpu / r.signInCpuMs;
     const meRatio = r.meStormP99 / Math.max(1, r.meIdleP99);
-    const statuses = Object.entries(r.signInStatuses).map(([code, n]) => `${code}: ${n}`).join(', ');
+    const statuses = Object.entries(r.signInStatuses)
+      .map(([code, n]) => `${code}: ${n}`)
+      .join(', ');
     options.log(
       `signin: pool ${pool}: ceiling ${before.rate.toFixed(1)} / ${after.rate.toFixed(1)} verifies/s (${ceilCpu.toFixed(1)} CPU ms each); ${r.signInRps.toFixed(1)} sign-ins/s (${r.signInCpuMs.toFixed(1)} CPU ms each; ${statuses}), ratio ${ratio.toFixed(2)} / by CPU ${cpuRatio.toFixed(2)}; me p99 idle ${r.meIdleP99} ms, storm ${r.meStormP99} ms`,
     );

@@ -77,11 +77,30 @@ async function populate(db: Db, range: CompactRange, from: number, to: number, s
         const e = sampleEvent(seq);
         const data = normalizeData(e.data);
         const at = new Date(start + seq * 1000);
-        const hash = leafHash({ seq, at, type: e.type, actorId: e.actorId, targetId: e.targetId, ip: e.ip, userAgent: e.userAgent, data: data.value });
+        const hash = leafHash({
+          seq,
+          at,
+          type: e.type,
+          actorId: e.actorId,
+          targetId: e.targetId,
+          ip: e.ip,
+          userAgent: e.userAgent,
+          data: data.value,
+        });
         range.append(hash, (level, idx, h) => {
           if (isStoredLevel(level)) nodes.push({ level, idx, hash: h });
         });
-        events.push({ seq, at, type: e.type, actor_id: e.actorId, target_id: e.targetId, ip: e.ip, user_agent: e.userAgent, data: data.json, leaf_hash: hash });
+        events.push({
+          seq,
+          at,
+          type: e.type,
+          actor_id: e.actorId,
+          target_id: e.targetId,
+          ip: e.ip,
+          user_agent: e.userAgent,
+          data: data.json,
+          leaf_hash: hash,
+        });
         if (seq % 100 === 0) {
           const root = range.root();
           const note = signCheckpoint({ origin: signer.name, treeSize: seq, rootHash: root }, signer);
@@ -102,13 +121,23 @@ async function populate(db: Db, range: CompactRange, from: number, to: number, s
 
 async function benchAppend(): Promise<void> {
   const db = await openDb('append.db');
-  const audit = new AuditService({ db, clock: new ManualClock(), config: { publicOrigin: 'http://bench.local', auditKeyFile: '' }, signer });
+  const audit = new AuditService({
+    db,
+    clock: new ManualClock(),
+    config: { publicOrigin: 'http://bench.local', auditKeyFile: '' },
+    signer,
+  });
   try {
     for (let i = 0; i < 50; i++) await withTransaction(db, (trx) => audit.append(trx, sampleEvent(i))); // warm-up
     const start = process.hrtime.bigint();
     for (let i = 0; i < APPENDS; i++) await withTransaction(db, (trx) => audit.append(trx, sampleEvent(i)));
     const elapsed = ms(start);
-    rows.push(['append (own transaction each, WAL + synchronous=FULL)', `${APPENDS} events`, `${Math.round((APPENDS / elapsed) * 1000)} events/s`, `${(elapsed / APPENDS).toFixed(3)} ms/event`]);
+    rows.push([
+      'append (own transaction each, WAL + synchronous=FULL)',
+      `${APPENDS} events`,
+      `${Math.round((APPENDS / elapsed) * 1000)} events/s`,
+      `${(elapsed / APPENDS).toFixed(3)} ms/event`,
+    ]);
     const v = await audit.verify();
     if (!v.ok) throw new Error(`append log does not verify: ${v.reason}`);
   } finally {
@@ -147,15 +176,25 @@ async function benchProofs(audit: AuditService, size: number): Promise<void> {
     let start = process.hrtime.bigint();
     const p = await audit.log.inclusionProof(seq);
     inclusion.push(ms(start));
-    if (!verifyInclusion(p.leafIndex, p.treeSize, fromHex(p.leafHash), p.proof.map(fromHex), fromHex(p.rootHash))) throw new Error('bad inclusion proof');
+    if (!verifyInclusion(p.leafIndex, p.treeSize, fromHex(p.leafHash), p.proof.map(fromHex), fromHex(p.rootHash)))
+      throw new Error('bad inclusion proof');
     start = process.hrtime.bigint();
     const c = await audit.log.consistencyProof(seq);
     consistency.push(ms(start));
-    if (!verifyConsistency(c.fromSize, c.toSize, fromHex(c.fromRoot), fromHex(c.toRoot), c.proof.map(fromHex))) throw new Error('bad consistency proof');
+    if (!verifyConsistency(c.fromSize, c.toSize, fromHex(c.fromRoot), fromHex(c.toRoot), c.proof.map(fromHex)))
+      throw new Error('bad consistency proof');
   }
-  for (const [name, list] of [['inclusion proof', inclusion], ['consistency proof (to head)', consistency]] as const) {
+  for (const [name, list] of [
+    ['inclusion proof', inclusion],
+    ['consistency proof (to head)', consistency],
+  ] as const) {
     list.sort((a, b) => a - b);
-    rows.push([name, `${size.toLocaleString('en-US')} events`, `${percentile(list, 50).toFixed(2)} ms p50`, `${percentile(list, 99).toFixed(2)} ms p99 (${PROOFS} random seqs)`]);
+    rows.push([
+      name,
+      `${size.toLocaleString('en-US')} events`,
+      `${percentile(list, 50).toFixed(2)} ms p50`,
+      `${percentile(list, 99).toFixed(2)} ms p99 (${PROOFS} random seqs)`,
+    ]);
   }
 }
 
@@ -163,7 +202,12 @@ async function main(): Promise<void> {
   await benchAppend();
 
   const db = await openDb('bulk.db');
-  const audit = new AuditService({ db, clock: new ManualClock(), config: { publicOrigin: 'http://bench.local', auditKeyFile: '' }, signer });
+  const audit = new AuditService({
+    db,
+    clock: new ManualClock(),
+    config: { publicOrigin: 'http://bench.local', auditKeyFile: '' },
+    signer,
+  });
   try {
     const range = CompactRange.empty();
     const start = Date.UTC(2026, 0, 1);

@@ -10,7 +10,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Node arguments that run a TypeScript file in the child itself (no tsx CLI wrapper), so pid and RSS are the server's. */
-export const TSX = ['--import', pathToFileURL(fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url))).href];
+export const TSX = [
+  '--import',
+  pathToFileURL(fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url))).href,
+];
 
 export interface Child {
   name: string;
@@ -70,10 +73,12 @@ export function startChild(options: StartOptions): Promise<Child> {
   });
   const tail = () => stderr.join('').slice(-2000);
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
 
   return new Promise<Child>((resolve, reject) => {
     const timer = setTimeout(() => {

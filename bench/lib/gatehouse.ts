@@ -13,7 +13,9 @@ export const SERVER_MAIN = fileURLToPath(new URL('../../apps/server/dist/main.js
 
 export function assertBuilt(): void {
   if (!existsSync(SERVER_MAIN)) {
-    throw new Error(`${SERVER_MAIN} is missing: run \`pnpm --filter @gatehouse/server build\` (or \`pnpm build\`) first`);
+    throw new Error(
+      `${SERVER_MAIN} is missing: run \`pnpm --filter @gatehouse/server build\` (or \`pnpm build\`) first`,
+    );
   }
 }
 

@@ -72,7 +72,9 @@ export function writeSection(name: string, title: string, body: string): void {
   const start = `<!-- bench:${name} -->`;
   const end = `<!-- /bench:${name} -->`;
   const block = `${start}\n## ${title}\n\n${body.trim()}\n${end}`;
-  const current = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, 'utf8') : '# Benchmarks\n\nRun them with `pnpm bench` after `pnpm install` and `pnpm build`.\n';
+  const current = existsSync(BENCHMARKS_MD)
+    ? readFileSync(BENCHMARKS_MD, 'utf8')
+    : '# Benchmarks\n\nRun them with `pnpm bench` after `pnpm install` and `pnpm build`.\n';
   const from = current.indexOf(start);
   const to = current.indexOf(end);
   const next =

@@ -60,7 +60,11 @@ app.route({
 });
 const url = await app.listen({ port, host: '127.0.0.1' });
 process.stdout.write(`READY ${url}\n`);
-process.once('SIGTERM', () => void app.close().then(() => {
-  database.close();
-  process.exit(0);
-}));
+process.once(
+  'SIGTERM',
+  () =>
+    void app.close().then(() => {
+      database.close();
+      process.exit(0);
+    }),
+);

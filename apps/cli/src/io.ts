@@ -40,7 +40,13 @@ export function printTable(io: CliIO, columns: readonly string[], rows: readonly
   const text = [columns, ...rows.map((row) => row.map(cell))];
   const widths = columns.map((_, i) => Math.max(...text.map((row) => String(row[i] ?? '').length)));
   for (const row of text) {
-    print(io, row.map((value, i) => String(value).padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+    print(
+      io,
+      row
+        .map((value, i) => String(value).padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
   }
 }
 

@@ -64,7 +64,13 @@ export async function migrate(io: CliIO): Promise<{ applied: string[] }> {
   return withDb(io, (db) => migrateToLatest(db));
 }
 
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown, option: string): T {
+function parse<T>(
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+  },
+  value: unknown,
+  option: string,
+): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new UsageError(`${option}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   return result.data;
@@ -104,7 +110,9 @@ export async function createAdmin(io: CliIO, input: CreateAdminInput): Promise<{
       const taken = await trx
         .selectFrom('users')
         .select('id')
-        .where((eb) => (username ? eb.or([eb('email', '=', email), eb('username', '=', username)]) : eb('email', '=', email)))
+        .where((eb) =>
+          username ? eb.or([eb('email', '=', email), eb('username', '=', username)]) : eb('email', '=', email),
+        )
         .executeTakeFirst();
       if (taken) throw new CliError(`a user with that ${username ? 'email or username' : 'email'} already exists`);
       const first = (await trx.selectFrom('users').select('id').limit(1).executeTakeFirst()) === undefined;
@@ -152,7 +160,11 @@ export async function resetPassword(
     const passwordHash = await services.passwords.hash(password);
     const now = services.clock.now();
     const revokedSessions = await withTransaction(services.db, async (trx) => {
-      await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', row.id).execute();
+      await trx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: now })
+        .where('id', '=', row.id)
+        .execute();
       const revoked = await services.sessions.revokeAllForUser(trx, row.id);
       await services.audit.append(trx, {
         type: 'user.password_set',

@@ -18,7 +18,15 @@ function positiveInt(value: string): number {
 const userColumns = ['id', 'email', 'username', 'name', 'role', 'active', 'last sign-in'] as const;
 const userRow = (u: User) => [u.id, u.email, u.username, u.name, u.role, u.isActive ? 'yes' : 'no', u.lastSignInAt];
 const sessionColumns = ['id', 'created', 'expires', 'last seen', 'ip', 'user agent', 'current'] as const;
-const sessionRow = (s: Session) => [s.id, s.createdAt, s.expiresAt, s.lastSeenAt, s.ip, s.userAgent, s.current ? 'yes' : ''];
+const sessionRow = (s: Session) => [
+  s.id,
+  s.createdAt,
+  s.expiresAt,
+  s.lastSeenAt,
+  s.ip,
+  s.userAgent,
+  s.current ? 'yes' : '',
+];
 const eventLine = (e: AuditEvent) =>
   `${e.seq}\t${e.at.toISOString()}\t${e.type}\tactor=${e.actorId ?? '-'}\ttarget=${e.targetId ?? '-'}\t${JSON.stringify(e.data)}`;
 
@@ -51,7 +59,8 @@ Local commands (migrate, create-admin, reset-password) work on DATABASE_URL dire
 the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     );
   const json = () => program.opts<{ json?: boolean }>().json === true;
-  const remote = async (cmd: Command) => (await remoteModule()).remoteClient(io, cmd.optsWithGlobals<{ url?: string }>().url);
+  const remote = async (cmd: Command) =>
+    (await remoteModule()).remoteClient(io, cmd.optsWithGlobals<{ url?: string }>().url);
   const urlOption = () => new Option('--url <url>', 'the server (overrides GATEHOUSE_URL)');
 
   // ---- local ------------------------------------------------------------------------------------
@@ -82,7 +91,7 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
 
   program
     .command('reset-password')
-    .description('set a user\'s password and revoke all their sessions (recovery when nobody can sign in)')
+    .description("set a user's password and revoke all their sessions (recovery when nobody can sign in)")
     .argument('<user>', 'email, username or id')
     .option('--password-stdin', 'read the new password from standard input')
     .addHelpText('after', `${LOCAL_HELP}\n${PASSWORD_HELP}`)
@@ -94,7 +103,10 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     });
 
   // ---- users ------------------------------------------------------------------------------------
-  const users = program.command('users').description('manage users on a running server').addHelpText('after', REMOTE_HELP);
+  const users = program
+    .command('users')
+    .description('manage users on a running server')
+    .addHelpText('after', REMOTE_HELP);
   users
     .command('list')
     .description('list users (newest first)')
@@ -104,19 +116,30 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     .option('--limit <n>', 'page size (1-100)', positiveInt, 20)
     .option('--all', 'follow every page')
     .addOption(urlOption())
-    .action(async (opts: { search?: string; role?: 'admin' | 'member'; status?: 'active' | 'inactive'; limit: number; all?: boolean }, cmd: Command) => {
-      const gh = await remote(cmd);
-      const filter = {
-        limit: opts.limit,
-        ...(opts.search ? { search: opts.search } : {}),
-        ...(opts.role ? { role: opts.role } : {}),
-        ...(opts.status ? { status: opts.status } : {}),
-      };
-      const page = await (await remoteModule()).listUsers(io, gh, filter, opts.all === true);
-      if (json()) return printJson(io, page);
-      printTable(io, userColumns, page.items.map(userRow));
-      note(io, `${page.items.length} of ${page.total} user(s)${page.nextCursor ? ' (more: --all)' : ''}`);
-    });
+    .action(
+      async (
+        opts: {
+          search?: string;
+          role?: 'admin' | 'member';
+          status?: 'active' | 'inactive';
+          limit: number;
+          all?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const gh = await remote(cmd);
+        const filter = {
+          limit: opts.limit,
+          ...(opts.search ? { search: opts.search } : {}),
+          ...(opts.role ? { role: opts.role } : {}),
+          ...(opts.status ? { status: opts.status } : {}),
+        };
+        const page = await (await remoteModule()).listUsers(io, gh, filter, opts.all === true);
+        if (json()) return printJson(io, page);
+        printTable(io, userColumns, page.items.map(userRow));
+        note(io, `${page.items.length} of ${page.total} user(s)${page.nextCursor ? ' (more: --all)' : ''}`);
+      },
+    );
 
   users
     .command('create')
@@ -128,21 +151,29 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     .option('--password-stdin', 'read the password from standard input')
     .addOption(urlOption())
     .addHelpText('after', PASSWORD_HELP)
-    .action(async (opts: { email: string; name: string; username?: string; role: 'admin' | 'member'; passwordStdin?: boolean }, cmd: Command) => {
-      const gh = await remote(cmd);
-      const password = await readPassword(io, opts);
-      const user = await gh.user.create.mutate({
-        email: opts.email,
-        name: opts.name,
-        role: opts.role,
-        password,
-        ...(opts.username ? { username: opts.username } : {}),
-      });
-      if (json()) printJson(io, user);
-      else print(io, `created ${user.role} ${user.email} (${user.id})`);
-    });
+    .action(
+      async (
+        opts: { email: string; name: string; username?: string; role: 'admin' | 'member'; passwordStdin?: boolean },
+        cmd: Command,
+      ) => {
+        const gh = await remote(cmd);
+        const password = await readPassword(io, opts);
+        const user = await gh.user.create.mutate({
+          email: opts.email,
+          name: opts.name,
+          role: opts.role,
+          password,
+          ...(opts.username ? { username: opts.username } : {}),
+        });
+        if (json()) printJson(io, user);
+        else print(io, `created ${user.role} ${user.email} (${user.id})`);
+      },
+    );
 
-  for (const [name, isActive] of [['deactivate', false], ['activate', true]] as const) {
+  for (const [name, isActive] of [
+    ['deactivate', false],
+    ['activate', true],
+  ] as const) {
     users
       .command(name)
       .description(isActive ? 'reactivate a user' : 'deactivate a user (their sessions are revoked)')
@@ -158,7 +189,10 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
   }
 
   // ---- sessions ---------------------------------------------------------------------------------
-  const sessions = program.command('sessions').description('inspect and revoke sessions on a running server').addHelpText('after', REMOTE_HELP);
+  const sessions = program
+    .command('sessions')
+    .description('inspect and revoke sessions on a running server')
+    .addHelpText('after', REMOTE_HELP);
   sessions
     .command('list')
     .description("list your sessions, or a user's with --user")
@@ -172,7 +206,7 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
 
   sessions
     .command('revoke')
-    .description('revoke one session by id, or all of a user\'s with --user')
+    .description("revoke one session by id, or all of a user's with --user")
     .argument('[id]', 'session id')
     .option('--user <user>', 'revoke every session of this user (email, username or id)')
     .addOption(urlOption())
@@ -192,7 +226,10 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     });
 
   // ---- audit ------------------------------------------------------------------------------------
-  const audit = program.command('audit').description('verify, export and follow the audit log').addHelpText('after', REMOTE_HELP);
+  const audit = program
+    .command('audit')
+    .description('verify, export and follow the audit log')
+    .addHelpText('after', REMOTE_HELP);
   audit
     .command('verify')
     .description('verify the whole log on the server, or an export offline (no server) with --offline')
@@ -204,7 +241,8 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
       let result: object;
       let summary: string;
       if (opts.offline !== undefined) {
-        if (!opts.publicKey) throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
+        if (!opts.publicKey)
+          throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
         const stop = ticker(io, `verifying ${opts.offline}`);
         const offline = await (await remoteModule()).verifyOffline(opts.offline, opts.publicKey).finally(stop);
         ok = offline.ok;
@@ -238,7 +276,10 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     .action(async (dir: string, _opts: unknown, cmd: Command) => {
       const result = await (await remoteModule()).exportAudit(io, await remote(cmd), dir);
       if (json()) return printJson(io, result);
-      print(io, `exported ${result.events} events to ${dir} (checkpoint at ${result.treeSize}, root ${result.rootHash})`);
+      print(
+        io,
+        `exported ${result.events} events to ${dir} (checkpoint at ${result.treeSize}, root ${result.rootHash})`,
+      );
       print(io, `verify offline with: gatehouse audit verify --offline ${dir} --public-key '${result.publicKey}'`);
     });
 
@@ -255,7 +296,9 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        await (await remoteModule()).tailAudit(gh, { afterSeq: opts.after, count: opts.count, signal: stop.signal }, (event) =>
+        await (
+          await remoteModule()
+        ).tailAudit(gh, { afterSeq: opts.after, count: opts.count, signal: stop.signal }, (event) =>
           print(io, json() ? JSON.stringify(event) : eventLine(event)),
         );
       } finally {
@@ -290,7 +333,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       const details = error.data.zodError
         ? Object.entries(error.data.zodError.fieldErrors).map(([field, messages]) => `${field}: ${messages.join(', ')}`)
         : [];
-      note(io, `gatehouse: ${error.message} (${error.data.code})${details.length ? `\n  ${details.join('\n  ')}` : ''}`);
+      note(
+        io,
+        `gatehouse: ${error.message} (${error.data.code})${details.length ? `\n  ${details.join('\n  ')}` : ''}`,
+      );
       return 1;
     }
     const message = error instanceof Error ? error.message : String(error);

@@ -98,7 +98,10 @@ export async function exportAudit(io: CliIO, gh: GatehouseClient, dir: string): 
     if (events.length - lastReport >= 1000 || cursor === null) {
       lastReport = events.length;
       const total = Math.max(checkpoint.treeSize, events[0]?.seq ?? 0);
-      note(io, `fetched ${events.length}/${total} events (${total === 0 ? 100 : Math.floor((events.length / total) * 100)}%)`);
+      note(
+        io,
+        `fetched ${events.length}/${total} events (${total === 0 ? 100 : Math.floor((events.length / total) * 100)}%)`,
+      );
     }
   } while (cursor !== null);
   events.sort((a, b) => a.seq - b.seq);
@@ -138,18 +141,21 @@ export function tailAudit(
 ): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let received = 0;
-    const subscription = gh.audit.events.subscribe(options.afterSeq === undefined ? undefined : { afterSeq: options.afterSeq }, {
-      onData: (event) => {
-        received += 1;
-        onEvent(event);
-        if (options.count !== undefined && received >= options.count) finish();
+    const subscription = gh.audit.events.subscribe(
+      options.afterSeq === undefined ? undefined : { afterSeq: options.afterSeq },
+      {
+        onData: (event) => {
+          received += 1;
+          onEvent(event);
+          if (options.count !== undefined && received >= options.count) finish();
+        },
+        onError: (error) => {
+          subscription.unsubscribe();
+          reject(error);
+        },
+        onComplete: () => finish(),
       },
-      onError: (error) => {
-        subscription.unsubscribe();
-        reject(error);
-      },
-      onComplete: () => finish(),
-    });
+    );
     const finish = () => {
       subscription.unsubscribe();
       options.signal.removeEventListener('abort', finish);

@@ -64,7 +64,8 @@ describe('usage', () => {
   test('--help describes the commands; usage errors exit 2', async () => {
     const help = await gatehouse(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['migrate', 'create-admin', 'reset-password', 'users', 'sessions', 'audit']) expect(help.stdout).toContain(command);
+    for (const command of ['migrate', 'create-admin', 'reset-password', 'users', 'sessions', 'audit'])
+      expect(help.stdout).toContain(command);
     const auditHelp = await gatehouse(['audit', 'verify', '--help']);
     expect(auditHelp.stdout).toContain('--offline <dir>');
 
@@ -73,7 +74,13 @@ describe('usage', () => {
     const noUrl = await gatehouse(['users', 'list']);
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toContain('GATEHOUSE_URL');
-    expect((await gatehouse(['users', 'list', '--limit', 'many'], { env: { GATEHOUSE_URL: 'http://x', GATEHOUSE_TOKEN: 't' } })).code).toBe(2);
+    expect(
+      (
+        await gatehouse(['users', 'list', '--limit', 'many'], {
+          env: { GATEHOUSE_URL: 'http://x', GATEHOUSE_TOKEN: 't' },
+        })
+      ).code,
+    ).toBe(2);
   });
 });
 
@@ -101,10 +108,13 @@ describe('local commands', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');
 
-    const weak = await gatehouse(['create-admin', '--email', 'weak@example.com', '--name', 'Weak', '--password-stdin'], {
-      env: localEnv,
-      input: 'password',
-    });
+    const weak = await gatehouse(
+      ['create-admin', '--email', 'weak@example.com', '--name', 'Weak', '--password-stdin'],
+      {
+        env: localEnv,
+        input: 'password',
+      },
+    );
     expect(weak.code).toBe(1);
     expect(weak.stderr).toContain('password refused');
 
@@ -134,7 +144,8 @@ describe('local commands', () => {
         child.stdout.on('data', (d: Buffer) => {
           stdout += d.toString();
           const prompts = (stdout.match(/Password( \(again\))?: /g) ?? []).length;
-          while (pending.length > 0 && answers.length - pending.length < prompts) child.stdin.write(`${pending.shift() ?? ''}\r`);
+          while (pending.length > 0 && answers.length - pending.length < prompts)
+            child.stdin.write(`${pending.shift() ?? ''}\r`);
         });
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);
@@ -167,12 +178,17 @@ describe('local commands', () => {
     await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password });
     const newPassword = 'brand new recovery passphrase';
     const reset = json<{ ok: true; revokedSessions: number; user: User }>(
-      await gatehouse(['reset-password', ADMIN.email, '--password-stdin', '--json'], { env: localEnv, input: newPassword }),
+      await gatehouse(['reset-password', ADMIN.email, '--password-stdin', '--json'], {
+        env: localEnv,
+        input: newPassword,
+      }),
     );
     expect(reset.revokedSessions).toBe(2);
     expect(reset.user.id).toBe(adminId);
 
-    const old = await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password }).catch((e: unknown) => e);
+    const old = await anonymous.auth.signIn
+      .mutate({ identifier: ADMIN.email, password: ADMIN.password })
+      .catch((e: unknown) => e);
     expect(isGatehouseError(old, 'UNAUTHORIZED')).toBe(true);
     const fresh = await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: newPassword });
     if (fresh.status !== 'signed-in') throw new Error('expected a session');
@@ -180,10 +196,18 @@ describe('local commands', () => {
 
     const gh = createGatehouseClient({ url: server.url, token: fresh.token });
     const events = await gh.audit.list.query({ type: 'user.password_set' });
-    expect(events.items[0]).toMatchObject({ targetId: adminId, actorId: null, userAgent: 'gatehouse-cli', data: { revokedSessions: 2, via: 'cli' } });
+    expect(events.items[0]).toMatchObject({
+      targetId: adminId,
+      actorId: null,
+      userAgent: 'gatehouse-cli',
+      data: { revokedSessions: 2, via: 'cli' },
+    });
     expect((await gh.audit.list.query({ type: 'auth.setup' })).items[0]?.targetId).toBe(adminId);
 
-    const unknown = await gatehouse(['reset-password', 'nobody@example.com', '--password-stdin'], { env: localEnv, input: newPassword });
+    const unknown = await gatehouse(['reset-password', 'nobody@example.com', '--password-stdin'], {
+      env: localEnv,
+      input: newPassword,
+    });
     expect(unknown.code).toBe(1);
   });
 });
@@ -191,16 +215,37 @@ describe('local commands', () => {
 describe('remote commands', () => {
   test('users create | list | deactivate', async () => {
     const created = json<User>(
-      await gatehouse(['users', 'create', '--email', 'Dana@Example.com', '--name', 'Dana', '--username', 'dana', '--password-stdin', '--json'], {
-        env: remoteEnv,
-        input: 'dana has a long passphrase',
-      }),
+      await gatehouse(
+        [
+          'users',
+          'create',
+          '--email',
+          'Dana@Example.com',
+          '--name',
+          'Dana',
+          '--username',
+          'dana',
+          '--password-stdin',
+          '--json',
+        ],
+        {
+          env: remoteEnv,
+          input: 'dana has a long passphrase',
+        },
+      ),
     );
     expect(created).toMatchObject({ email: 'dana@example.com', username: 'dana', role: 'member' });
 
-    const page = json<{ items: User[]; total: number }>(await gatehouse(['--json', 'users', 'list', '--all', '--limit', '1'], { env: remoteEnv }));
+    const page = json<{ items: User[]; total: number }>(
+      await gatehouse(['--json', 'users', 'list', '--all', '--limit', '1'], { env: remoteEnv }),
+    );
     expect(page.total).toBe(4);
-    expect(page.items.map((u) => u.email).sort()).toEqual(['dana@example.com', 'root@example.com', 'second@example.com', 'tty@example.com']);
+    expect(page.items.map((u) => u.email).sort()).toEqual([
+      'dana@example.com',
+      'root@example.com',
+      'second@example.com',
+      'tty@example.com',
+    ]);
 
     const table = await gatehouse(['users', 'list', '--role', 'member'], { env: remoteEnv });
     expect(table.code).toBe(0);
@@ -210,10 +255,13 @@ describe('remote commands', () => {
 
     const deactivated = json<User>(await gatehouse(['users', 'deactivate', 'dana', '--json'], { env: remoteEnv }));
     expect(deactivated.isActive).toBe(false);
-    const conflict = await gatehouse(['users', 'create', '--email', 'dana@example.com', '--name', 'D2', '--password-stdin'], {
-      env: remoteEnv,
-      input: 'dana has a long passphrase',
-    });
+    const conflict = await gatehouse(
+      ['users', 'create', '--email', 'dana@example.com', '--name', 'D2', '--password-stdin'],
+      {
+        env: remoteEnv,
+        input: 'dana has a long passphrase',
+      },
+    );
     expect(conflict.code).toBe(1);
     expect(conflict.stderr).toContain('CONFLICT');
   });
@@ -228,12 +276,18 @@ describe('remote commands', () => {
 
     const mine = json<Session[]>(await gatehouse(['sessions', 'list', '--json'], { env: remoteEnv }));
     expect(mine.some((s) => s.current)).toBe(true);
-    const theirs = json<Session[]>(await gatehouse(['sessions', 'list', '--user', 'second@example.com', '--json'], { env: remoteEnv }));
+    const theirs = json<Session[]>(
+      await gatehouse(['sessions', 'list', '--user', 'second@example.com', '--json'], { env: remoteEnv }),
+    );
     expect(theirs).toHaveLength(1);
 
-    const revoked = json<{ revoked: number }>(await gatehouse(['sessions', 'revoke', '--user', 'second@example.com', '--json'], { env: remoteEnv }));
+    const revoked = json<{ revoked: number }>(
+      await gatehouse(['sessions', 'revoke', '--user', 'second@example.com', '--json'], { env: remoteEnv }),
+    );
     expect(revoked.revoked).toBe(1);
-    const check = await createGatehouseClient({ url: server.url, token: second.token }).auth.me.query().catch((e: unknown) => e);
+    const check = await createGatehouseClient({ url: server.url, token: second.token })
+      .auth.me.query()
+      .catch((e: unknown) => e);
     expect(isGatehouseError(check, 'UNAUTHORIZED')).toBe(true);
     expect((await gatehouse(['sessions', 'revoke'], { env: remoteEnv })).code).toBe(2);
   });
@@ -248,7 +302,9 @@ describe('remote commands', () => {
     if (!server) throw new Error('no server');
     // Checkpoints are signed every minute or 100 events: make sure one covers the log now.
     await server.services.audit.checkpointer.tick(true);
-    const verified = json<{ ok: boolean; checked: number }>(await gatehouse(['audit', 'verify', '--json'], { env: remoteEnv }));
+    const verified = json<{ ok: boolean; checked: number }>(
+      await gatehouse(['audit', 'verify', '--json'], { env: remoteEnv }),
+    );
     expect(verified.ok).toBe(true);
     expect(verified.checked).toBeGreaterThan(5);
 
@@ -279,7 +335,10 @@ describe('remote commands', () => {
   test('audit tail follows the log', async () => {
     const result = await gatehouse(['audit', 'tail', '--after', '0', '--count', '3', '--json'], { env: remoteEnv });
     expect(result.code).toBe(0);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditEvent);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as AuditEvent);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(events[0]?.type).toBe('auth.setup');
   });

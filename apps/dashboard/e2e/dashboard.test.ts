@@ -25,7 +25,12 @@ interface AxeResult {
   violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }>;
 }
 
-const ADMIN = { name: 'Ada Admin', email: 'ada@example.test', username: 'ada', password: 'correct horse battery staple' };
+const ADMIN = {
+  name: 'Ada Admin',
+  email: 'ada@example.test',
+  username: 'ada',
+  password: 'correct horse battery staple',
+};
 const MEMBER = { name: 'Bob Member', email: 'bob@example.test', username: 'bob', password: 'tulip-quartz-harbor-71' };
 
 function freePort(): Promise<number> {
@@ -63,7 +68,10 @@ describe('dashboard in Chromium', () => {
   /** The second test changes it. */
   let adminPassword = ADMIN.password;
 
-  async function newPage(viewport = { width: 1280, height: 900 }, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  async function newPage(
+    viewport = { width: 1280, height: 900 },
+    colorScheme: 'light' | 'dark' = 'light',
+  ): Promise<Page> {
     const context = await browser.newContext({ viewport, colorScheme, locale: 'en-GB', timezoneId: 'UTC' });
     contexts.push(context);
     const page = await context.newPage();
@@ -76,13 +84,21 @@ describe('dashboard in Chromium', () => {
   async function shot(page: Page, name: string): Promise<void> {
     await page.evaluate(AXE_SOURCE);
     const result = await page.evaluate(() =>
-      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-        resultTypes: ['violations'],
-      }),
+      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(
+        document,
+        {
+          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+          resultTypes: ['violations'],
+        },
+      ),
     );
     for (const v of result.violations) {
-      accessibility.push(`${name}: [${v.impact}] ${v.id} — ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+      accessibility.push(
+        `${name}: [${v.impact}] ${v.id} — ${v.help} (${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(', ')})`,
+      );
     }
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   }
@@ -105,10 +121,14 @@ describe('dashboard in Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(join(DIST, 'index.html'))) {
-      throw new Error(`The dashboard build is missing (${DIST}). Run \`pnpm --filter @gatehouse/dashboard build\` (the root \`pnpm test\` does it).`);
+      throw new Error(
+        `The dashboard build is missing (${DIST}). Run \`pnpm --filter @gatehouse/dashboard build\` (the root \`pnpm test\` does it).`,
+      );
     }
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}. Install Debian's package: apt-get install -y chromium (nothing downloads a browser).`);
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}. Install Debian's package: apt-get install -y chromium (nothing downloads a browser).`,
+      );
     }
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
@@ -129,7 +149,15 @@ describe('dashboard in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -153,7 +181,9 @@ describe('dashboard in Chromium', () => {
       await flow();
     } catch (error) {
       let n = 0;
-      for (const context of contexts) for (const page of context.pages()) await page.screenshot({ path: join(SHOTS, `failure-${++n}.png`), fullPage: true }).catch(() => undefined);
+      for (const context of contexts)
+        for (const page of context.pages())
+          await page.screenshot({ path: join(SHOTS, `failure-${++n}.png`), fullPage: true }).catch(() => undefined);
       throw error;
     }
   }
@@ -272,10 +302,20 @@ describe('dashboard in Chromium', () => {
     await heading(admin, 'Audit log');
     const table = admin.getByTestId('audit-table');
     await table.waitFor();
-    for (const type of ['auth.setup', 'auth.sign_out', 'auth.sign_in_failed', 'auth.sign_in', 'user.created', 'session.revoked']) {
+    for (const type of [
+      'auth.setup',
+      'auth.sign_out',
+      'auth.sign_in_failed',
+      'auth.sign_in',
+      'user.created',
+      'session.revoked',
+    ]) {
       expect(await table.locator(`tr[data-type="${type}"]`).count(), type).toBeGreaterThan(0);
     }
-    await admin.getByRole('heading', { name: /Live feed/ }).getByText('Live').waitFor();
+    await admin
+      .getByRole('heading', { name: /Live feed/ })
+      .getByText('Live')
+      .waitFor();
     // Signing in again continues where the member was going.
     await signIn(member, MEMBER.username, MEMBER.password);
     await heading(member, 'My sessions');
@@ -317,7 +357,9 @@ describe('dashboard in Chromium', () => {
     await openNav(phone, 'Users');
     await heading(phone, 'Users');
     await shot(phone, '13b-phone-users');
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await phone.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
   }
 
@@ -435,7 +477,10 @@ describe('dashboard in Chromium', () => {
     await admin.getByTestId('session').nth(2).waitFor();
     const before = await admin.getByTestId('session').count();
     await shot(admin, '16-my-sessions-several');
-    await admin.getByRole('button', { name: /^Sign out the session/ }).first().click();
+    await admin
+      .getByRole('button', { name: /^Sign out the session/ })
+      .first()
+      .click();
     await admin.getByText('The session was signed out.').waitFor();
     await admin.waitForFunction((n) => document.querySelectorAll('[data-testid="session"]').length === n, before - 1);
     await admin.getByRole('button', { name: 'Sign out all other sessions' }).click();
@@ -475,11 +520,18 @@ describe('dashboard in Chromium', () => {
 
   async function pagingFlow(): Promise<void> {
     // Seed 22 more users through the typed client (bearer token, as an internal tool would).
-    const signedIn = await createGatehouseClient({ url }).auth.signIn.mutate({ identifier: ADMIN.email, password: adminPassword });
+    const signedIn = await createGatehouseClient({ url }).auth.signIn.mutate({
+      identifier: ADMIN.email,
+      password: adminPassword,
+    });
     if (signedIn.status !== 'signed-in') throw new Error(`unexpected sign-in result ${signedIn.status}`);
     const gh = createGatehouseClient({ url, token: signedIn.token });
     for (let i = 0; i < 22; i++) {
-      await gh.user.create.mutate({ email: `person${i}@example.test`, name: `Person ${String(i).padStart(2, '0')}`, password: `meadow-${i}-lantern-copper` });
+      await gh.user.create.mutate({
+        email: `person${i}@example.test`,
+        name: `Person ${String(i).padStart(2, '0')}`,
+        password: `meadow-${i}-lantern-copper`,
+      });
     }
     const total = (await gh.user.list.query({ limit: 1 })).total;
     expect(total).toBe(24);
@@ -521,15 +573,19 @@ describe('dashboard in Chromium', () => {
     // Audit: older events on the next page; a time window in the future holds nothing.
     await openNav(page, 'Audit log');
     await heading(page, 'Audit log');
-    const seqs = async () => (await page.locator('[data-testid="audit-table"] tbody tr td:first-child').allTextContents()).map(Number);
+    const seqs = async () =>
+      (await page.locator('[data-testid="audit-table"] tbody tr td:first-child').allTextContents()).map(Number);
     await page.getByTestId('audit-table').waitFor();
     const first = await seqs();
     expect(first).toHaveLength(25);
     await page.getByRole('button', { name: 'Next →' }).click();
-    await page.waitForFunction((top) => {
-      const cell = document.querySelector('[data-testid="audit-table"] tbody tr td');
-      return cell !== null && Number(cell.textContent) < top;
-    }, Math.min(...first));
+    await page.waitForFunction(
+      (top) => {
+        const cell = document.querySelector('[data-testid="audit-table"] tbody tr td');
+        return cell !== null && Number(cell.textContent) < top;
+      },
+      Math.min(...first),
+    );
     const second = await seqs();
     expect(Math.max(...second)).toBeLessThan(Math.min(...first));
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
@@ -553,7 +609,9 @@ describe('dashboard in Chromium', () => {
       if (said?.startsWith('Too many attempts')) break;
       expect(said).toBe('That email or username and password do not match.');
     }
-    expect(await guesser.getByRole('alert').textContent()).toMatch(/^Too many attempts\. Wait \d+ (seconds?|minutes?) and try again\.$/);
+    expect(await guesser.getByRole('alert').textContent()).toMatch(
+      /^Too many attempts\. Wait \d+ (seconds?|minutes?) and try again\.$/,
+    );
     await shot(guesser, '19-sign-in-throttled');
   }
 });

@@ -34,7 +34,9 @@ function retry(failureCount: number, error: unknown): boolean {
 export function createQueryClient(): QueryClient {
   return new QueryClient({
     queryCache: new QueryCache({ onError: (error, query) => handleError(error, query.queryKey) }),
-    mutationCache: new MutationCache({ onError: (error, _vars, _ctx, mutation) => handleError(error, mutation.options.mutationKey) }),
+    mutationCache: new MutationCache({
+      onError: (error, _vars, _ctx, mutation) => handleError(error, mutation.options.mutationKey),
+    }),
     defaultOptions: {
       // An admin console shows the truth: every screen asks again when it opens.
       queries: { staleTime: 0, retry, refetchOnWindowFocus: true },

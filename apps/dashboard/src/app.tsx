@@ -39,7 +39,9 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   const setup = useQuery(trpc.auth.setupStatus.queryOptions(undefined, { staleTime: Infinity }));
   const needsSetup = setup.data?.needsSetup;
-  const me = useQuery(trpc.auth.me.queryOptions(undefined, { enabled: needsSetup === false, retry: false, refetchOnWindowFocus: true }));
+  const me = useQuery(
+    trpc.auth.me.queryOptions(undefined, { enabled: needsSetup === false, retry: false, refetchOnWindowFocus: true }),
+  );
 
   useEffect(
     () =>
@@ -51,13 +53,20 @@ export function App() {
     [queryClient, trpc],
   );
 
-  if (setup.isPending) return <Centered><Loading label="Connecting to Gatehouse…" /></Centered>;
+  if (setup.isPending)
+    return (
+      <Centered>
+        <Loading label="Connecting to Gatehouse…" />
+      </Centered>
+    );
   if (setup.isError) {
     return (
       <Centered>
         <h1>Gatehouse</h1>
         <ErrorNote error={setup.error} />
-        <button type="button" onClick={() => void setup.refetch()}>Try again</button>
+        <button type="button" onClick={() => void setup.refetch()}>
+          Try again
+        </button>
       </Centered>
     );
   }
@@ -75,7 +84,12 @@ export function App() {
       />
     );
   }
-  if (me.isPending) return <Centered><Loading label="Checking your session…" /></Centered>;
+  if (me.isPending)
+    return (
+      <Centered>
+        <Loading label="Checking your session…" />
+      </Centered>
+    );
   const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED');
   // A failed re-check for another reason (the network) keeps the screens: the next call will tell.
   if (me.data && !signedOut) return <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />;
@@ -96,11 +110,17 @@ export function App() {
       <Centered>
         <h1>Gatehouse</h1>
         <ErrorNote>{errorMessage(me.error)}</ErrorNote>
-        <button type="button" onClick={() => void me.refetch()}>Try again</button>
+        <button type="button" onClick={() => void me.refetch()}>
+          Try again
+        </button>
       </Centered>
     );
   }
-  return <Centered><Loading label="Checking your session…" /></Centered>;
+  return (
+    <Centered>
+      <Loading label="Checking your session…" />
+    </Centered>
+  );
 }
 
 function Centered({ children }: { children: ReactNode }) {
@@ -153,7 +173,14 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
 
   return (
     <div className="shell">
-      <a className="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a
+        className="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">

@@ -33,11 +33,14 @@ export function errorMessage(error: unknown): string {
       if (message === 'Invalid credentials') return 'That email or username and password do not match.';
       return 'Your session has ended. Sign in again.';
     case 'FORBIDDEN':
-      if (/cross-origin/i.test(message)) return 'The request was refused because it did not come from this dashboard’s own address.';
+      if (/cross-origin/i.test(message))
+        return 'The request was refused because it did not come from this dashboard’s own address.';
       if (/sign ?up/i.test(message)) return 'Creating an account yourself is not enabled on this server.';
       return 'You do not have permission to do that.';
     case 'NOT_FOUND':
-      return message && message !== 'NOT_FOUND' ? `${message}. It may have been removed already.` : 'That could not be found. It may have been removed already.';
+      return message && message !== 'NOT_FOUND'
+        ? `${message}. It may have been removed already.`
+        : 'That could not be found. It may have been removed already.';
     case 'CONFLICT':
       if (field) return `That ${FIELD_WORDS[field] ?? field} is already in use.`;
       if (/last active admin/i.test(message)) {
@@ -68,7 +71,8 @@ export function serverFieldErrors(error: unknown): FieldErrors {
   }
   const field = error.data.field;
   if (field && !out[field]) {
-    out[field] = error.data.code === 'CONFLICT' ? `That ${FIELD_WORDS[field] ?? field} is already in use` : error.message;
+    out[field] =
+      error.data.code === 'CONFLICT' ? `That ${FIELD_WORDS[field] ?? field} is already in use` : error.message;
   }
   return out;
 }

@@ -135,7 +135,14 @@ export function SelectField({ label, name, value, onValue, options, error, disab
   return (
     <div className={error ? 'field field-invalid' : 'field'}>
       <label htmlFor={id}>{label}</label>
-      <select id={id} name={name} value={value} disabled={disabled} onChange={(e) => onValue(e.target.value)} aria-invalid={error ? true : undefined}>
+      <select
+        id={id}
+        name={name}
+        value={value}
+        disabled={disabled}
+        onChange={(e) => onValue(e.target.value)}
+        aria-invalid={error ? true : undefined}
+      >
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
@@ -147,7 +154,17 @@ export function SelectField({ label, name, value, onValue, options, error, disab
   );
 }
 
-export function Checkbox({ label, name, checked, onChecked }: { label: string; name: string; checked: boolean; onChecked: (v: boolean) => void }) {
+export function Checkbox({
+  label,
+  name,
+  checked,
+  onChecked,
+}: {
+  label: string;
+  name: string;
+  checked: boolean;
+  onChecked: (v: boolean) => void;
+}) {
   const id = useId();
   return (
     <div className="field field-check">

@@ -77,7 +77,8 @@ async function gatehouseError(promise: Promise<unknown>) {
   return error;
 }
 
-const bearer = (server: RunningServer, token: string): GatehouseClient => createGatehouseClient({ url: server.url, token });
+const bearer = (server: RunningServer, token: string): GatehouseClient =>
+  createGatehouseClient({ url: server.url, token });
 
 describe('auth over HTTP', () => {
   let server: RunningServer;
@@ -99,11 +100,20 @@ describe('auth over HTTP', () => {
     await start();
     const b = browser(server.url);
     expect(await b.client.auth.setupStatus.query()).toEqual({ needsSetup: true });
-    const created = await b.client.auth.createFirstUser.mutate({ email: 'admin@example.com', name: 'Admin', password: PASSWORD });
+    const created = await b.client.auth.createFirstUser.mutate({
+      email: 'admin@example.com',
+      name: 'Admin',
+      password: PASSWORD,
+    });
     if (created.status !== 'signed-in') throw new Error('expected signed-in');
     let cookie = b.lastSetCookie();
     expect(cookie).toMatchObject({ name: 'gatehouse_session', value: created.token });
-    expect(cookie?.attributes).toMatchObject({ httponly: true, samesite: 'Lax', path: '/', 'max-age': String(24 * 3600) });
+    expect(cookie?.attributes).toMatchObject({
+      httponly: true,
+      samesite: 'Lax',
+      path: '/',
+      'max-age': String(24 * 3600),
+    });
     expect(cookie?.attributes.secure).toBeUndefined();
     expect(created.expiresAt).toBeInstanceOf(Date);
 
@@ -130,13 +140,22 @@ describe('auth over HTTP', () => {
     await b.client.auth.me.query();
     const renewed = b.lastSetCookie();
     expect(renewed?.value).toBe(b.state.cookie);
-    expect(renewed?.attributes).toMatchObject({ httponly: true, samesite: 'Lax', path: '/', 'max-age': String(24 * 3600) });
+    expect(renewed?.attributes).toMatchObject({
+      httponly: true,
+      samesite: 'Lax',
+      path: '/',
+      'max-age': String(24 * 3600),
+    });
 
     const token = b.state.cookie;
     expect(await b.client.auth.signOut.mutate()).toEqual({ ok: true });
     const cleared = b.lastSetCookie();
     expect(cleared?.name).toBe('gatehouse_session');
-    expect(cleared?.value === '' || cleared?.attributes['max-age'] === '0' || String(cleared?.attributes.expires).includes('1970')).toBe(true);
+    expect(
+      cleared?.value === '' ||
+        cleared?.attributes['max-age'] === '0' ||
+        String(cleared?.attributes.expires).includes('1970'),
+    ).toBe(true);
     expect(b.state.cookie).toBeNull();
     // The old token is dead, as a cookie or as a bearer token.
     const stale = browser(server.url);
@@ -159,7 +178,11 @@ describe('auth over HTTP', () => {
   it('accepts bearer tokens, with no Origin needed', async () => {
     await start();
     const b = browser(server.url);
-    const created = await b.client.auth.createFirstUser.mutate({ email: 'admin@example.com', name: 'Admin', password: PASSWORD });
+    const created = await b.client.auth.createFirstUser.mutate({
+      email: 'admin@example.com',
+      name: 'Admin',
+      password: PASSWORD,
+    });
     if (created.status !== 'signed-in') throw new Error('expected signed-in');
     const api = bearer(server, created.token);
     expect((await api.auth.me.query()).user.email).toBe('admin@example.com');
@@ -192,29 +215,40 @@ describe('auth over HTTP', () => {
 
     // Login CSRF: a foreign page cannot sign a browser in either.
     const foreign = browser(server.url, { origin: 'https://evil.example.com' });
-    expect((await gatehouseError(foreign.client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD }))).data.code).toBe(
-      'FORBIDDEN',
-    );
+    expect(
+      (await gatehouseError(foreign.client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD })))
+        .data.code,
+    ).toBe('FORBIDDEN');
   });
 
   it('throttles repeated failures with 429, retryAfterSeconds and Retry-After; success resets the account', async () => {
     await start();
     const b = browser(server.url);
-    await b.client.auth.createFirstUser.mutate({ email: 'admin@example.com', username: 'root', name: 'Admin', password: PASSWORD });
+    await b.client.auth.createFirstUser.mutate({
+      email: 'admin@example.com',
+      username: 'root',
+      name: 'Admin',
+      password: PASSWORD,
+    });
     const attacker = browser(server.url);
 
     for (let i = 0; i < 4; i++) {
-      const e = await gatehouseError(attacker.client.auth.signIn.mutate({ identifier: 'root', password: `guess ${i}` }));
+      const e = await gatehouseError(
+        attacker.client.auth.signIn.mutate({ identifier: 'root', password: `guess ${i}` }),
+      );
       expect(e.data.code).toBe('UNAUTHORIZED');
       expect(e.message).toBe('Invalid credentials');
     }
     // A success resets the account's counter…
     await attacker.client.auth.signIn.mutate({ identifier: 'root', password: PASSWORD });
-    for (let i = 0; i < 5; i++) await gatehouseError(attacker.client.auth.signIn.mutate({ identifier: 'root', password: `guess ${i}` }));
+    for (let i = 0; i < 5; i++)
+      await gatehouseError(attacker.client.auth.signIn.mutate({ identifier: 'root', password: `guess ${i}` }));
 
     // …and the sixth failure in a row is throttled, the right password included.
     clock.advance(60_000);
-    const throttled = await gatehouseError(attacker.client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD }));
+    const throttled = await gatehouseError(
+      attacker.client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD }),
+    );
     expect(throttled.data.code).toBe('TOO_MANY_REQUESTS');
     expect(throttled.data.retryAfterSeconds).toBe(14 * 60);
     expect(attacker.lastResponse()?.status).toBe(429);
@@ -254,22 +288,30 @@ describe('auth over HTTP', () => {
     const phone = browser(server.url);
     await phone.client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD });
     await phone.client.auth.me.query();
-    expect(await a.client.auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'a brand new passphrase' })).toEqual({
+    expect(
+      await a.client.auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'a brand new passphrase' }),
+    ).toEqual({
       ok: true,
       revokedSessions: 1,
     });
     expect((await gatehouseError(phone.client.auth.me.query())).data.code).toBe('UNAUTHORIZED');
     expect((await a.client.auth.me.query()).user.email).toBe('admin@example.com');
-    const wrong = await gatehouseError(a.client.auth.changePassword.mutate({ currentPassword: 'nope nope nope', newPassword: 'x'.repeat(3) }));
+    const wrong = await gatehouseError(
+      a.client.auth.changePassword.mutate({ currentPassword: 'nope nope nope', newPassword: 'x'.repeat(3) }),
+    );
     expect(wrong.data.code).toBe('BAD_REQUEST');
     expect(wrong.data.zodError?.fieldErrors.newPassword).toBeDefined();
   });
 
   it('sign-up is closed by default and open with ALLOW_SIGNUP=true', async () => {
     await start();
-    expect((await gatehouseError(browser(server.url).client.auth.signUp.mutate({ email: 'm@example.com', name: 'M', password: PASSWORD }))).data.code).toBe(
-      'FORBIDDEN',
-    );
+    expect(
+      (
+        await gatehouseError(
+          browser(server.url).client.auth.signUp.mutate({ email: 'm@example.com', name: 'M', password: PASSWORD }),
+        )
+      ).data.code,
+    ).toBe('FORBIDDEN');
     await server.stop();
     await start({ ALLOW_SIGNUP: 'true' });
     const b = browser(server.url);
@@ -277,7 +319,9 @@ describe('auth over HTTP', () => {
     expect(result.status).toBe('signed-in');
     expect(b.state.cookie).not.toBeNull();
     expect((await b.client.auth.me.query()).user.role).toBe('member');
-    const taken = await gatehouseError(browser(server.url).client.auth.signUp.mutate({ email: 'M@example.com', name: 'M', password: PASSWORD }));
+    const taken = await gatehouseError(
+      browser(server.url).client.auth.signUp.mutate({ email: 'M@example.com', name: 'M', password: PASSWORD }),
+    );
     expect(taken.data.code).toBe('CONFLICT');
     expect(taken.data.field).toBe('email');
   });
@@ -305,9 +349,16 @@ describe.runIf(testDialects.includes('postgres'))('two server instances on one P
 
   async function revokeOnAThenRejectedOnB(a: RunningServer, b: RunningServer) {
     const admin = browser(a.url);
-    const created = await admin.client.auth.createFirstUser.mutate({ email: 'admin@example.com', name: 'Admin', password: PASSWORD });
+    const created = await admin.client.auth.createFirstUser.mutate({
+      email: 'admin@example.com',
+      name: 'Admin',
+      password: PASSWORD,
+    });
     if (created.status !== 'signed-in') throw new Error('expected signed-in');
-    const signedIn = await browser(a.url).client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD });
+    const signedIn = await browser(a.url).client.auth.signIn.mutate({
+      identifier: 'admin@example.com',
+      password: PASSWORD,
+    });
     if (signedIn.status !== 'signed-in') throw new Error('expected signed-in');
     const onB = bearer(b, signedIn.token);
     // B validates (and caches) the session.
@@ -332,7 +383,10 @@ describe.runIf(testDialects.includes('postgres'))('two server instances on one P
     expect(rejectedAfter).not.toBeNull();
     expect(rejectedAfter ?? Infinity).toBeLessThan(1000);
     // And a sign-in on B is valid on A.
-    const fromB = await browser(b.url, { origin: a.url }).client.auth.signIn.mutate({ identifier: 'admin@example.com', password: PASSWORD });
+    const fromB = await browser(b.url, { origin: a.url }).client.auth.signIn.mutate({
+      identifier: 'admin@example.com',
+      password: PASSWORD,
+    });
     if (fromB.status !== 'signed-in') throw new Error('expected signed-in');
     expect((await bearer(a, fromB.token).auth.me.query()).user.email).toBe('admin@example.com');
   }
@@ -352,9 +406,16 @@ describe.runIf(testDialects.includes('postgres'))('two server instances on one P
       const email = `${uniqueTestPrefix('acct').replace(/[^a-z0-9]/gi, '')}@example.com`;
       for (let i = 0; i < 5; i++) {
         const target = i % 2 === 0 ? a : b;
-        await gatehouseError(browser(target.url, { origin: a.url }).client.auth.signIn.mutate({ identifier: email, password: 'wrong wrong' }));
+        await gatehouseError(
+          browser(target.url, { origin: a.url }).client.auth.signIn.mutate({
+            identifier: email,
+            password: 'wrong wrong',
+          }),
+        );
       }
-      const throttled = await gatehouseError(browser(b.url, { origin: a.url }).client.auth.signIn.mutate({ identifier: email, password: 'wrong wrong' }));
+      const throttled = await gatehouseError(
+        browser(b.url, { origin: a.url }).client.auth.signIn.mutate({ identifier: email, password: 'wrong wrong' }),
+      );
       expect(throttled.data.code).toBe('TOO_MANY_REQUESTS');
     } finally {
       // These failures from 127.0.0.1 must not count against later runs on this machine.

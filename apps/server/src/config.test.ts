@@ -25,7 +25,11 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      'fd00::/8',
+    ]);
   });
 
   it('reads every variable', () => {
@@ -44,7 +48,12 @@ describe('configuration from the environment', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       LOG_LEVEL: 'warn',
     });
-    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', databaseUrl: 'postgres://u@db:5432/gh', logLevel: 'warn' });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      databaseUrl: 'postgres://u@db:5432/gh',
+      logLevel: 'warn',
+    });
     expect(config.api).toMatchObject({
       publicOrigin: 'https://auth.example.com',
       trustedOrigins: ['https://a.example.com', 'https://b.example.com:8443'],

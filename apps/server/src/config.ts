@@ -52,10 +52,16 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
   if (text === 'false') return false;
   if (text === 'true') return true;
   if (/^\d+$/.test(text)) return Number(text) === 0 ? false : Number(text);
-  const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = entries.find((entry) => !isAddressOrRange(entry));
   if (entries.length === 0 || bad !== undefined) {
-    ctx.addIssue({ code: 'custom', message: `${bad === undefined ? 'empty' : `"${bad}" is not an IP address or CIDR range`}; use false, true, a hop count or addresses like 10.0.0.0/8` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${bad === undefined ? 'empty' : `"${bad}" is not an IP address or CIDR range`}; use false, true, a hop count or addresses like 10.0.0.0/8`,
+    });
     return z.NEVER;
   }
   return entries;
@@ -74,7 +80,12 @@ const envSchema = z.object({
   TRUSTED_ORIGINS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(origin)),
   ALLOW_SIGNUP: booleanFlag.default(false),
   SESSION_TTL: duration.default(24 * 3_600_000),
@@ -91,7 +102,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the dashboard's production build is (served at `/` when present). */
   DASHBOARD_DIR: z.string().optional(),
-  BODY_LIMIT: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
+  BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(1024 * 1024),
   TRUST_PROXY: trustProxy.default(false),
 });
 
@@ -123,7 +139,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
     const shown = present[variable];
-    throw new ConfigError(`Invalid ${variable}${shown !== undefined && !variable.includes('URL') ? ` (${JSON.stringify(shown)})` : ''}: ${issue.message}`);
+    throw new ConfigError(
+      `Invalid ${variable}${shown !== undefined && !variable.includes('URL') ? ` (${JSON.stringify(shown)})` : ''}: ${issue.message}`,
+    );
   }
   const e = parsed.data;
   if (e.SESSION_TTL > e.SESSION_ABSOLUTE_TTL || e.SESSION_REMEMBER_TTL > e.SESSION_ABSOLUTE_TTL) {

@@ -21,9 +21,13 @@ const { buildServer } = await import('./server.js');
 const { app } = await buildServer(config).catch((error: unknown) =>
   fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
 );
-const address = await app.listen({ port: config.port, host: config.host }).catch((error: unknown) =>
-  fail(`could not listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`),
-);
+const address = await app
+  .listen({ port: config.port, host: config.host })
+  .catch((error: unknown) =>
+    fail(
+      `could not listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`,
+    ),
+  );
 app.log.info(`Gatehouse listening on ${address}`);
 if (config.port === 0) process.stdout.write(`Gatehouse listening on ${address}\n`);
 

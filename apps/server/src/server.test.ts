@@ -45,8 +45,10 @@ describe('the HTTP server', () => {
     expect(res.headers.get('x-request-id')).toBe('trace-42');
   });
 
-  it('keeps a caller\'s request id only when it looks like one', async () => {
-    const traced = await fetch(`${server.url}/health`, { headers: { 'x-request-id': 'b7f0c2e4-1a2b-4c3d-9e8f-0a1b2c3d4e5f' } });
+  it("keeps a caller's request id only when it looks like one", async () => {
+    const traced = await fetch(`${server.url}/health`, {
+      headers: { 'x-request-id': 'b7f0c2e4-1a2b-4c3d-9e8f-0a1b2c3d4e5f' },
+    });
     expect(traced.headers.get('x-request-id')).toBe('b7f0c2e4-1a2b-4c3d-9e8f-0a1b2c3d4e5f');
     for (const odd of ['x'.repeat(129), 'has spaces', '{"json":1}']) {
       const res = await fetch(`${server.url}/health`, { headers: { 'x-request-id': odd } });
@@ -145,14 +147,17 @@ describe('the HTTP server', () => {
 
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then refuses new connections and closes the database', async () => {
-    const server = await startTestServer({}, {
-      // A request that is in flight when close() starts.
-      configure: (app) =>
-        app.get('/slow', async () => {
-          await new Promise((resolve) => setTimeout(resolve, 300));
-          return { done: true };
-        }),
-    });
+    const server = await startTestServer(
+      {},
+      {
+        // A request that is in flight when close() starts.
+        configure: (app) =>
+          app.get('/slow', async () => {
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            return { done: true };
+          }),
+      },
+    );
     const inFlight = fetch(`${server.url}/slow`).then((r) => r.json());
     await new Promise((resolve) => setTimeout(resolve, 50));
     const closing = server.stop();

@@ -50,7 +50,9 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     bodyLimit: config.bodyLimit,
     // A hop count as proxy-addr applies it (Fastify's types list no number form).
     trustProxy:
-      typeof config.trustProxy === 'number' ? (_address: string, hop: number) => hop < (config.trustProxy as number) : config.trustProxy,
+      typeof config.trustProxy === 'number'
+        ? (_address: string, hop: number) => hop < (config.trustProxy as number)
+        : config.trustProxy,
     // A caller's (or proxy's) X-Request-Id is kept for tracing when it looks like an id; anything
     // else (overlong, odd characters) gets an id of ours, so it cannot bloat or garble the logs.
     requestIdHeader: false,
@@ -77,12 +79,19 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   // Client errors keep their message (bad JSON, body too large); server errors never echo an
   // internal message, which could carry a path, a query or a secret.
   app.setErrorHandler(async (error: { statusCode?: number; message: string; code?: string }, request, reply) => {
-    const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    const statusCode =
+      typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
+        ? error.statusCode
+        : 500;
     if (statusCode >= 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'Internal server error' });
+      return reply
+        .code(statusCode)
+        .send({ statusCode, error: 'Internal Server Error', message: 'Internal server error' });
     }
-    return reply.code(statusCode).send({ statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message });
+    return reply
+      .code(statusCode)
+      .send({ statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message });
   });
 
   const servedOverHttps = config.api.publicOrigin.startsWith('https:');

@@ -19,7 +19,10 @@ export interface RunningServer extends GatehouseServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { clock?: Clock; /** Extra routes or hooks, added before listening. */ configure?: (app: FastifyInstance) => void } = {},
+  options: {
+    clock?: Clock;
+    /** Extra routes or hooks, added before listening. */ configure?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-server-'));
   const config = loadConfig({

@@ -26,7 +26,11 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
   beforeAll(async () => {
     database = dialect === 'postgres' ? await createTestDatabase('postgres') : null;
     server = await startTestServer(database ? { DATABASE_URL: database.url } : {});
-    const first = await client(null).auth.createFirstUser.mutate({ email: 'root@example.com', name: 'Root', password: 'a long root passphrase' });
+    const first = await client(null).auth.createFirstUser.mutate({
+      email: 'root@example.com',
+      name: 'Root',
+      password: 'a long root passphrase',
+    });
     if (first.status !== 'signed-in') throw new Error('expected a signed-in first user');
     admin = client(first.token);
     adminId = first.user.id;
@@ -43,8 +47,19 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
   }
 
   it('lets the admin manage users, with typed results and dates', async () => {
-    const created = await admin.user.create.mutate({ email: 'Ada@Example.com', username: 'ada', name: 'Ada', password: 'analytical engine 1843' });
-    expect(created).toMatchObject({ email: 'ada@example.com', username: 'ada', role: 'member', isActive: true, lastSignInAt: null });
+    const created = await admin.user.create.mutate({
+      email: 'Ada@Example.com',
+      username: 'ada',
+      name: 'Ada',
+      password: 'analytical engine 1843',
+    });
+    expect(created).toMatchObject({
+      email: 'ada@example.com',
+      username: 'ada',
+      role: 'member',
+      isActive: true,
+      lastSignInAt: null,
+    });
     expect(created.createdAt).toBeInstanceOf(Date);
     expect(await admin.user.byId.query({ id: created.id })).toEqual(created);
 
@@ -64,12 +79,20 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
 
   it('pages with the opaque cursor', async () => {
     for (let i = 0; i < 5; i++) {
-      await admin.user.create.mutate({ email: `page${i}@example.com`, name: `Page ${i}`, password: 'a long page passphrase' });
+      await admin.user.create.mutate({
+        email: `page${i}@example.com`,
+        name: `Page ${i}`,
+        password: 'a long page passphrase',
+      });
     }
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Awaited<ReturnType<typeof admin.user.list.query>> = await admin.user.list.query({ search: 'page', limit: 2, cursor });
+      const page: Awaited<ReturnType<typeof admin.user.list.query>> = await admin.user.list.query({
+        search: 'page',
+        limit: 2,
+        cursor,
+      });
       expect(page.total).toBe(5);
       seen.push(...page.items.map((u) => u.email));
       cursor = page.nextCursor;
@@ -78,19 +101,30 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
   });
 
   it('answers UNAUTHORIZED to anonymous callers and FORBIDDEN to members', async () => {
-    await admin.user.create.mutate({ email: 'member@example.com', name: 'Member', password: 'a long member passphrase' });
+    await admin.user.create.mutate({
+      email: 'member@example.com',
+      name: 'Member',
+      password: 'a long member passphrase',
+    });
     const member = client(await signIn('member@example.com', 'a long member passphrase'));
     const anonymous = client(null);
     const anonymousError = await failure(anonymous.user.list.query());
     expect(anonymousError.data.code).toBe('UNAUTHORIZED');
     expect(anonymousError.data.httpStatus).toBe(401);
-    const memberError = await failure(member.user.create.mutate({ email: 'x@example.com', name: 'X', password: 'a long x passphrase' }));
+    const memberError = await failure(
+      member.user.create.mutate({ email: 'x@example.com', name: 'X', password: 'a long x passphrase' }),
+    );
     expect(memberError.data.code).toBe('FORBIDDEN');
     expect(memberError.data.httpStatus).toBe(403);
   });
 
   it('a demoted admin is refused on the next request', async () => {
-    const second = await admin.user.create.mutate({ email: 'second@example.com', name: 'Second', password: 'a long second passphrase', role: 'admin' });
+    const second = await admin.user.create.mutate({
+      email: 'second@example.com',
+      name: 'Second',
+      password: 'a long second passphrase',
+      role: 'admin',
+    });
     const secondAdmin = client(await signIn('second@example.com', 'a long second passphrase'));
     expect((await secondAdmin.user.list.query()).total).toBeGreaterThan(1);
     await admin.user.update.mutate({ id: second.id, role: 'member' });
@@ -98,12 +132,16 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
   });
 
   it('reports conflicts with the field and validation issues with zodError', async () => {
-    const conflict = await failure(admin.user.create.mutate({ email: 'ROOT@example.com', name: 'Again', password: 'a long again passphrase' }));
+    const conflict = await failure(
+      admin.user.create.mutate({ email: 'ROOT@example.com', name: 'Again', password: 'a long again passphrase' }),
+    );
     expect(conflict.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409, field: 'email' });
     const invalid = await failure(admin.user.create.mutate({ email: 'not an email', name: '', password: 'short' }));
     expect(invalid.data.code).toBe('BAD_REQUEST');
     expect(Object.keys(invalid.data.zodError?.fieldErrors ?? {}).sort()).toEqual(['email', 'name', 'password']);
-    const common = await failure(admin.user.create.mutate({ email: 'weak@example.com', name: 'Weak', password: 'password1' }));
+    const common = await failure(
+      admin.user.create.mutate({ email: 'weak@example.com', name: 'Weak', password: 'password1' }),
+    );
     expect(common.data).toMatchObject({ code: 'BAD_REQUEST', field: 'password' });
   });
 
@@ -120,7 +158,11 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
   });
 
   it('deactivation, password reset and deletion end the user’s sessions on the next request', async () => {
-    const user = await admin.user.create.mutate({ email: 'short-lived@example.com', name: 'Short', password: 'a long first passphrase' });
+    const user = await admin.user.create.mutate({
+      email: 'short-lived@example.com',
+      name: 'Short',
+      password: 'a long first passphrase',
+    });
     let session = client(await signIn('short-lived@example.com', 'a long first passphrase'));
     expect((await session.auth.me.query()).user.id).toBe(user.id);
 
@@ -129,7 +171,10 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
     await admin.user.update.mutate({ id: user.id, isActive: true });
 
     session = client(await signIn('short-lived@example.com', 'a long first passphrase'));
-    expect(await admin.user.setPassword.mutate({ id: user.id, newPassword: 'a long second passphrase' })).toEqual({ ok: true, revokedSessions: 1 });
+    expect(await admin.user.setPassword.mutate({ id: user.id, newPassword: 'a long second passphrase' })).toEqual({
+      ok: true,
+      revokedSessions: 1,
+    });
     expect((await failure(session.auth.me.query())).data.code).toBe('UNAUTHORIZED');
 
     session = client(await signIn('short-lived@example.com', 'a long second passphrase'));
@@ -138,6 +183,14 @@ describe.each(testDialects)('user management over HTTP on %s', (dialect) => {
     expect((await failure(admin.user.byId.query({ id: user.id }))).data.code).toBe('NOT_FOUND');
 
     const types = (await admin.audit.list.query({ targetId: user.id })).items.map((e) => e.type).reverse();
-    expect(types).toEqual(expect.arrayContaining(['user.created', 'user.deactivated', 'user.reactivated', 'user.password_set', 'user.deleted']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'user.created',
+        'user.deactivated',
+        'user.reactivated',
+        'user.password_set',
+        'user.deleted',
+      ]),
+    );
   });
 });

@@ -46,7 +46,9 @@ export function createContext(
 }
 
 /** A ResponseControl that remembers the last cookie operation, for tests. */
-export function recordingResponse(): ResponseControl & { cookie: { token: string; expiresAt: Date } | 'cleared' | null } {
+export function recordingResponse(): ResponseControl & {
+  cookie: { token: string; expiresAt: Date } | 'cleared' | null;
+} {
   const recorder = {
     cookie: null as { token: string; expiresAt: Date } | 'cleared' | null,
     setSessionCookie(token: string, expiresAt: Date) {

@@ -94,7 +94,10 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   });
 
   const store: CounterStore = redis
-    ? new RedisCounterStore(redis, options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {})
+    ? new RedisCounterStore(
+        redis,
+        options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {},
+      )
     : new MemoryCounterStore();
   const { keyPrefix: _prefix, ...limits } = options.throttle ?? {};
   const throttle = createLoginThrottle(store, clock, limits);

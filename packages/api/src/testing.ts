@@ -116,7 +116,12 @@ export async function createTestUser(services: Services, input: TestUserInput = 
   const created = await withTransaction(services.db, async (trx) => {
     await trx.insertInto('users').values(row).execute();
     if (!withSession) return null;
-    return services.sessions.create(trx, { userId: row.id, rememberMe: input.rememberMe ?? false, ip: null, userAgent: null });
+    return services.sessions.create(trx, {
+      userId: row.id,
+      rememberMe: input.rememberMe ?? false,
+      ip: null,
+      userAgent: null,
+    });
   });
   return { user: toUser(row), password, token: created?.token ?? null, session: created?.session ?? null };
 }
@@ -125,7 +130,12 @@ export async function createTestUser(services: Services, input: TestUserInput = 
  * A caller acting with `token` as a bearer token (no CSRF check), or anonymously with null.
  * `req` overrides any request field (e.g. `{ tokenSource: 'cookie', origin: … }`, `ip`).
  */
-export function callerFor(services: Services, token: string | null, req: Partial<RequestInfo> = {}, res?: ResponseControl) {
+export function callerFor(
+  services: Services,
+  token: string | null,
+  req: Partial<RequestInfo> = {},
+  res?: ResponseControl,
+) {
   const base: Partial<RequestInfo> = token ? { token, tokenSource: 'bearer' } : {};
   return createCaller(createContext(services, { ...base, ...req }, res));
 }
@@ -147,7 +157,8 @@ export async function connectTestRedis(): Promise<Redis | null> {
     return client;
   } catch (error) {
     client.disconnect();
-    if (process.env.CI === 'true') throw new Error(`CI=true but Redis is unreachable at ${TEST_REDIS_URL}`, { cause: error });
+    if (process.env.CI === 'true')
+      throw new Error(`CI=true but Redis is unreachable at ${TEST_REDIS_URL}`, { cause: error });
     console.warn(`[gatehouse tests] Redis unreachable at ${TEST_REDIS_URL}: SKIPPING the Redis tests`);
     return null;
   }

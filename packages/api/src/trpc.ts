@@ -103,7 +103,9 @@ export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin)
 /** Any signed-in user: validates the session token (sliding its expiry) on every call. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const { token, tokenSource } = ctx.req;
-  const auth = token ? await ctx.services.sessions.validate(token, { ip: ctx.req.ip, userAgent: ctx.req.userAgent }) : null;
+  const auth = token
+    ? await ctx.services.sessions.validate(token, { ip: ctx.req.ip, userAgent: ctx.req.userAgent })
+    : null;
   if (!auth) {
     if (tokenSource === 'cookie') ctx.res.clearSessionCookie();
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });

@@ -16,7 +16,8 @@ const dist = join(packageDir, 'dist');
 const require = createRequire(import.meta.url);
 
 /** Module names that must never appear in the published files. */
-export const FORBIDDEN_IMPORTS = /['"](@gatehouse\/(api|db|server)|kysely|fastify|@fastify\/[\w-]+|better-sqlite3|pg|ioredis|@node-rs\/[\w-]+)(\/[^'"]*)?['"]/;
+export const FORBIDDEN_IMPORTS =
+  /['"](@gatehouse\/(api|db|server)|kysely|fastify|@fastify\/[\w-]+|better-sqlite3|pg|ioredis|@node-rs\/[\w-]+)(\/[^'"]*)?['"]/;
 
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(packageDir, 'tsconfig.build.json')], {

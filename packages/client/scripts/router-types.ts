@@ -41,9 +41,23 @@ class Printer {
     const f = type.flags;
     if (f & ts.TypeFlags.Any) throw new Error(`${where}: inferred type is the any type`);
     if (f & ts.TypeFlags.TypeParameter) throw new Error(`${where}: unresolved type parameter`);
-    if (f & (ts.TypeFlags.Unknown | ts.TypeFlags.String | ts.TypeFlags.Number | ts.TypeFlags.Boolean | ts.TypeFlags.BigInt
-      | ts.TypeFlags.Null | ts.TypeFlags.Undefined | ts.TypeFlags.Void | ts.TypeFlags.Never | ts.TypeFlags.ESSymbol
-      | ts.TypeFlags.StringLiteral | ts.TypeFlags.NumberLiteral | ts.TypeFlags.BooleanLiteral | ts.TypeFlags.BigIntLiteral)) {
+    if (
+      f &
+      (ts.TypeFlags.Unknown |
+        ts.TypeFlags.String |
+        ts.TypeFlags.Number |
+        ts.TypeFlags.Boolean |
+        ts.TypeFlags.BigInt |
+        ts.TypeFlags.Null |
+        ts.TypeFlags.Undefined |
+        ts.TypeFlags.Void |
+        ts.TypeFlags.Never |
+        ts.TypeFlags.ESSymbol |
+        ts.TypeFlags.StringLiteral |
+        ts.TypeFlags.NumberLiteral |
+        ts.TypeFlags.BooleanLiteral |
+        ts.TypeFlags.BigIntLiteral)
+    ) {
       return c.typeToString(type);
     }
     if (type.isUnion()) {
@@ -87,7 +101,10 @@ class Printer {
         ? `${type.symbol.name}<${args.map((a) => this.print(a, where, depth + 1)).join(', ')}>`
         : type.symbol.name;
     }
-    if (c.getSignaturesOfType(type, ts.SignatureKind.Call).length > 0 || c.getSignaturesOfType(type, ts.SignatureKind.Construct).length > 0) {
+    if (
+      c.getSignaturesOfType(type, ts.SignatureKind.Call).length > 0 ||
+      c.getSignaturesOfType(type, ts.SignatureKind.Construct).length > 0
+    ) {
       throw new Error(`${where}: functions cannot cross the API (${c.typeToString(type)}, ${symbol?.name ?? ''})`);
     }
     const members: string[] = [];
@@ -126,7 +143,8 @@ function readTree(checker: ts.TypeChecker, printer: Printer, type: ts.Type, path
     const typesSymbol = defType.getProperty('$types');
     if (!kindSymbol || !typesSymbol) throw new Error(`${where}: not a procedure`);
     const kind = checker.typeToString(checker.getTypeOfSymbol(kindSymbol)).replace(/"/g, '');
-    if (kind !== 'query' && kind !== 'mutation' && kind !== 'subscription') throw new Error(`${where}: unknown kind ${kind}`);
+    if (kind !== 'query' && kind !== 'mutation' && kind !== 'subscription')
+      throw new Error(`${where}: unknown kind ${kind}`);
     const $types = checker.getTypeOfSymbol(typesSymbol);
     const input = $types.getProperty('input');
     const output = $types.getProperty('output');
@@ -147,7 +165,11 @@ function isProcedure(node: Tree | ProcedureInfo): node is ProcedureInfo {
 function printTree(tree: Tree, indent: string): string {
   const lines = Object.entries(tree).map(([name, node]) => {
     if (isProcedure(node)) {
-      const generic = { query: 'TRPCQueryProcedure', mutation: 'TRPCMutationProcedure', subscription: 'TRPCSubscriptionProcedure' }[node.kind];
+      const generic = {
+        query: 'TRPCQueryProcedure',
+        mutation: 'TRPCMutationProcedure',
+        subscription: 'TRPCSubscriptionProcedure',
+      }[node.kind];
       return `${indent}${name}: ${generic}<{ input: ${node.input}; output: ${node.output}; meta: object }>;`;
     }
     return `${indent}${name}: {\n${printTree(node, `${indent}  `)}\n${indent}};`;
@@ -162,24 +184,36 @@ export function generateRouterTypes(): string {
   try {
     writeFileSync(probeFile, PROBE);
     const configPath = join(packageDir, 'tsconfig.json');
-    const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const parsed = ts.getParsedCommandLineOfConfigFile(
+      configPath,
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+        },
       },
-    });
+    );
     if (!parsed) throw new Error('cannot read tsconfig.json');
     const program = ts.createProgram([probeFile], { ...parsed.options, noEmit: true });
     const errors = ts.getPreEmitDiagnostics(program, program.getSourceFile(probeFile));
     if (errors.length > 0) {
-      throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => packageDir, getNewLine: () => '\n' }));
+      throw new Error(
+        ts.formatDiagnostics(errors, {
+          getCanonicalFileName: (f) => f,
+          getCurrentDirectory: () => packageDir,
+          getNewLine: () => '\n',
+        }),
+      );
     }
     const checker = program.getTypeChecker();
     const source = program.getSourceFile(probeFile);
     if (!source) throw new Error('probe not loaded');
     const moduleSymbol = checker.getSymbolAtLocation(source);
     if (!moduleSymbol) throw new Error('probe has no exports');
-    const exported = new Map(checker.getExportsOfModule(moduleSymbol).map((s) => [s.name, checker.getDeclaredTypeOfSymbol(s)]));
+    const exported = new Map(
+      checker.getExportsOfModule(moduleSymbol).map((s) => [s.name, checker.getDeclaredTypeOfSymbol(s)]),
+    );
     const get = (name: string): ts.Type => {
       const type = exported.get(name);
       if (!type) throw new Error(`probe: ${name} missing`);
@@ -193,10 +227,11 @@ export function generateRouterTypes(): string {
     const auditEvent = printer.print(get('__AuditEvent'), 'AuditEvent');
     // Name the shared shapes where they recur, so editors show `User` rather than its fields.
     const named = (text: string) =>
-      [['User', user], ['Session', session], ['AuditEvent', auditEvent]].reduce(
-        (out, [name, shape]) => out.split(shape as string).join(name as string),
-        text,
-      );
+      [
+        ['User', user],
+        ['Session', session],
+        ['AuditEvent', auditEvent],
+      ].reduce((out, [name, shape]) => out.split(shape as string).join(name as string), text);
     const signInResult = named(printer.print(get('__SignInResult'), 'SignInResult'));
 
     return `// Generated by packages/client/scripts/router-types.ts from the server's AppRouter. Do not edit.

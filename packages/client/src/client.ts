@@ -1,4 +1,11 @@
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient, type TRPCLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter } from './types.js';
 
@@ -38,7 +45,9 @@ export interface GatehouseClientOptions {
  * every request (`credentials: 'include'`), and the server sets and clears it.
  */
 export function authMode(options: Pick<GatehouseClientOptions, 'token' | 'getToken'>): 'bearer' | 'cookie' {
-  return options.getToken || (options.token !== undefined && options.token !== null && options.token !== '') ? 'bearer' : 'cookie';
+  return options.getToken || (options.token !== undefined && options.token !== null && options.token !== '')
+    ? 'bearer'
+    : 'cookie';
 }
 
 export function trpcEndpoint(url: string): string {

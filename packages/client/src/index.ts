@@ -8,11 +8,6 @@ export {
   type GatehouseEventSource,
   type GatehouseFetch,
 } from './client.js';
-export {
-  isGatehouseError,
-  type GatehouseError,
-  type GatehouseErrorCode,
-  type GatehouseErrorData,
-} from './errors.js';
+export { isGatehouseError, type GatehouseError, type GatehouseErrorCode, type GatehouseErrorData } from './errors.js';
 export type { AppRouter, AuditEvent, RouterInputs, RouterOutputs, Session, SignInResult, User } from './types.js';
 export { TRPCClientError } from '@trpc/client';

@@ -10,4 +10,3 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 export type { AppRouter, AuditEvent, Session, SignInResult, User };
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
-

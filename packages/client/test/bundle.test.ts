@@ -10,7 +10,8 @@ import { describe, expect, test } from 'vitest';
 const src = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.meta.url));
 
 /** Paths that only server code has business with. */
-const SERVER_MODULES = /packages[\\/](api|db)[\\/]|apps[\\/]server|node_modules[\\/](\.pnpm[\\/])?(kysely|fastify|@fastify|better-sqlite3|pg|ioredis|@node-rs|zod|eventsource|canonicalize)[@+\\/]/;
+const SERVER_MODULES =
+  /packages[\\/](api|db)[\\/]|apps[\\/]server|node_modules[\\/](\.pnpm[\\/])?(kysely|fastify|@fastify|better-sqlite3|pg|ioredis|@node-rs|zod|eventsource|canonicalize)[@+\\/]/;
 
 async function bundle(entry: string, external: string[] = []) {
   const result = await build({
@@ -48,7 +49,9 @@ describe('browser bundle', () => {
     const { code, inputs } = await bundle('react.tsx', ['react', 'react/jsx-runtime', '@tanstack/react-query']);
     expect(inputs.filter((path) => SERVER_MODULES.test(path))).toEqual([]);
     const gzip = gzipSync(code, { level: 9 }).length;
-    console.info(`client/react bundle (react, react-query external): ${code.length} bytes minified, ${gzip} bytes gzipped`);
+    console.info(
+      `client/react bundle (react, react-query external): ${code.length} bytes minified, ${gzip} bytes gzipped`,
+    );
     expect(gzip).toBeLessThanOrEqual(35 * 1024);
   });
 });

@@ -22,7 +22,11 @@ describe('generated router declaration', () => {
     const dir = mkdtempSync(join(packageDir, '.probe-'));
     try {
       writeFileSync(join(dir, 'generated.ts'), generateRouterTypes());
-      const index = (path: string) => path.split('.').map((part) => `[${JSON.stringify(part)}]`).join('');
+      const index = (path: string) =>
+        path
+          .split('.')
+          .map((part) => `[${JSON.stringify(part)}]`)
+          .join('');
       const lines = paths.flatMap((path, i) => [
         `type I${i} = Assert<Same<Src.RouterInputs${index(path)}, Gen.RouterInputs${index(path)}>>; // ${path} input`,
         `type O${i} = Assert<Same<Src.RouterOutputs${index(path)}, Gen.RouterOutputs${index(path)}>>; // ${path} output`,
@@ -47,7 +51,11 @@ export type { Keys, U, S, A, R, E };
       );
       writeFileSync(
         join(dir, 'tsconfig.json'),
-        JSON.stringify({ extends: '../tsconfig.json', compilerOptions: { noUnusedLocals: false }, include: ['check.ts'] }),
+        JSON.stringify({
+          extends: '../tsconfig.json',
+          compilerOptions: { noUnusedLocals: false },
+          include: ['check.ts'],
+        }),
       );
       let output = '';
       try {

@@ -68,7 +68,12 @@ describe('packed SDK', () => {
     execFileSync('mkdir', ['-p', app]);
     writeFileSync(
       join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { '@gatehouse/client': `file:${tarball}` } }),
+      JSON.stringify({
+        name: 'consumer',
+        private: true,
+        type: 'module',
+        dependencies: { '@gatehouse/client': `file:${tarball}` },
+      }),
     );
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
       cwd: app,
@@ -85,7 +90,8 @@ describe('packed SDK', () => {
     expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'superjson']);
     // Nothing but the declared dependencies was installed: no workspace package, no server library.
     const modules = readdirSync(join(app, 'node_modules'));
-    for (const forbidden of ['kysely', 'fastify', 'better-sqlite3', 'pg', 'zod']) expect(modules).not.toContain(forbidden);
+    for (const forbidden of ['kysely', 'fastify', 'better-sqlite3', 'pg', 'zod'])
+      expect(modules).not.toContain(forbidden);
     expect(readdirSync(join(app, 'node_modules', '@gatehouse'))).toEqual(['client']);
 
     // The declarations are self-contained: no import of a server package anywhere.
@@ -126,7 +132,11 @@ describe('packed SDK', () => {
     // The JavaScript runs too: the client is created and its proxy is there.
     const run = execFileSync(
       process.execPath,
-      ['--input-type=module', '-e', "import { createGatehouseClient } from '@gatehouse/client'; const gh = createGatehouseClient({ url: 'http://127.0.0.1:9' }); console.log(typeof gh.user.list.query);"],
+      [
+        '--input-type=module',
+        '-e',
+        "import { createGatehouseClient } from '@gatehouse/client'; const gh = createGatehouseClient({ url: 'http://127.0.0.1:9' }); console.log(typeof gh.user.list.query);",
+      ],
       { cwd: app, encoding: 'utf8' },
     );
     expect(run.trim()).toBe('function');

@@ -85,7 +85,9 @@ describe('auth', () => {
     expectTypeOf(await gh.auth.setupStatus.query()).toEqualTypeOf<{ needsSetup: boolean }>();
     const first = await gh.auth.createFirstUser.mutate({ email: 'a@b.c', name: 'A', password: 'pw-long-enough' });
     expectTypeOf(first).toEqualTypeOf<SignInResult>();
-    expectTypeOf(await gh.auth.signUp.mutate({ email: 'a@b.c', name: 'A', password: 'pw', username: 'a' })).toEqualTypeOf<SignInResult>();
+    expectTypeOf(
+      await gh.auth.signUp.mutate({ email: 'a@b.c', name: 'A', password: 'pw', username: 'a' }),
+    ).toEqualTypeOf<SignInResult>();
     const result = await gh.auth.signIn.mutate({ identifier: 'a@b.c', password: 'pw', rememberMe: true });
     expectTypeOf(result).toEqualTypeOf<SignInResult>();
     if (result.status === 'signed-in') {
@@ -168,8 +170,16 @@ describe('user', () => {
     expectTypeOf(await gh.user.byId.query({ id: 'u' })).toEqualTypeOf<User>();
     // @ts-expect-error id is required
     await gh.user.byId.query({});
-    expectTypeOf(await gh.user.create.mutate({ email: 'a@b.c', name: 'A', password: 'pw-long-enough' })).toEqualTypeOf<User>();
-    await gh.user.create.mutate({ email: 'a@b.c', name: 'A', password: 'pw-long-enough', username: 'a', role: 'admin' });
+    expectTypeOf(
+      await gh.user.create.mutate({ email: 'a@b.c', name: 'A', password: 'pw-long-enough' }),
+    ).toEqualTypeOf<User>();
+    await gh.user.create.mutate({
+      email: 'a@b.c',
+      name: 'A',
+      password: 'pw-long-enough',
+      username: 'a',
+      role: 'admin',
+    });
     // @ts-expect-error password is required
     await gh.user.create.mutate({ email: 'a@b.c', name: 'A' });
     expectTypeOf(await gh.user.update.mutate({ id: 'u', isActive: false, username: null })).toEqualTypeOf<User>();

@@ -123,7 +123,11 @@ describe('bearer mode', () => {
         return fetch(input, init);
       },
     });
-    const [me, sessions, stats] = await Promise.all([gh.auth.me.query(), gh.session.list.query(), gh.session.stats.query()]);
+    const [me, sessions, stats] = await Promise.all([
+      gh.auth.me.query(),
+      gh.session.list.query(),
+      gh.session.stats.query(),
+    ]);
     expect(me.user.email).toBe(ADMIN.email);
     expect(sessions.length).toBeGreaterThan(0);
     expect(stats.active).toBeGreaterThan(0);
@@ -146,7 +150,9 @@ describe('typed errors', () => {
   });
 
   test('BAD_REQUEST carries the validation issues', async () => {
-    const error = await rejection(admin.user.create.mutate({ email: 'not-an-email', name: 'X', password: 'long enough pw 1' }));
+    const error = await rejection(
+      admin.user.create.mutate({ email: 'not-an-email', name: 'X', password: 'long enough pw 1' }),
+    );
     if (!isGatehouseError(error, 'BAD_REQUEST')) throw error;
     expect(error.data.httpStatus).toBe(400);
     expect(error.data.zodError?.fieldErrors.email).toEqual(['Enter a valid email address']);
@@ -174,7 +180,9 @@ describe('typed errors', () => {
     const anonymous = createGatehouseClient({ url: server.url });
     let last: unknown = null;
     for (let i = 0; i < 8 && !isGatehouseError(last, 'TOO_MANY_REQUESTS'); i += 1) {
-      last = await rejection(anonymous.auth.signIn.mutate({ identifier: 'nobody@example.com', password: 'wrong password' }));
+      last = await rejection(
+        anonymous.auth.signIn.mutate({ identifier: 'nobody@example.com', password: 'wrong password' }),
+      );
       if (!isGatehouseError(last, 'TOO_MANY_REQUESTS')) {
         expect(isGatehouseError(last, 'UNAUTHORIZED')).toBe(true);
         expect((last as Error).message).toBe('Invalid credentials');
@@ -238,7 +246,11 @@ describe('subscriptions', () => {
     });
     try {
       await started.promise;
-      const created = await admin.user.create.mutate({ email: 'carol@example.com', name: 'Carol', password: 'carol has a long password' });
+      const created = await admin.user.create.mutate({
+        email: 'carol@example.com',
+        name: 'Carol',
+        password: 'carol has a long password',
+      });
       const event = await got.promise;
       expect(event.targetId).toBe(created.id);
       expect(event.at).toBeInstanceOf(Date);
@@ -253,7 +265,10 @@ describe('subscriptions', () => {
     const gh = createGatehouseClient({ url: server.url, fetch: browser.fetch, eventSource: EventSource });
     await gh.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password });
     const first = deferred<AuditEvent>();
-    const sub = gh.audit.events.subscribe({ afterSeq: 0 }, { onData: (event) => first.resolve(event), onError: (e) => first.reject(e) });
+    const sub = gh.audit.events.subscribe(
+      { afterSeq: 0 },
+      { onData: (event) => first.resolve(event), onError: (e) => first.reject(e) },
+    );
     try {
       expect((await first.promise).seq).toBe(1);
       const streamRequest = browser.requests.find((r) => r.url.includes('audit.events'));

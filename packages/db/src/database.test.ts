@@ -63,7 +63,11 @@ describe.each(testDialects)('database on %s', (dialect) => {
     // Under a prefixed alias too (session validation joins the user as u_*).
     const aliased = await db.kysely
       .selectFrom('users')
-      .select(['users.is_active as u_is_active', 'users.mfa_enabled as u_mfa_enabled', 'users.created_at as u_created_at'])
+      .select([
+        'users.is_active as u_is_active',
+        'users.mfa_enabled as u_mfa_enabled',
+        'users.created_at as u_created_at',
+      ])
       .where('id', '=', user.id)
       .executeTakeFirstOrThrow();
     expect(aliased).toEqual({ u_is_active: false, u_mfa_enabled: false, u_created_at: at });
@@ -100,14 +104,23 @@ describe.each(testDialects)('database on %s', (dialect) => {
   });
 
   it('rejects an email or username that differs only in case, as a typed error', async () => {
-    await db.kysely.insertInto('users').values(newUser({ email: 'case@example.com', username: 'CaseUser' })).execute();
+    await db.kysely
+      .insertInto('users')
+      .values(newUser({ email: 'case@example.com', username: 'CaseUser' }))
+      .execute();
     const emailClash = withTransaction(db, (trx) =>
-      trx.insertInto('users').values(newUser({ email: 'CASE@Example.com' })).execute(),
+      trx
+        .insertInto('users')
+        .values(newUser({ email: 'CASE@Example.com' }))
+        .execute(),
     );
     await expect(emailClash).rejects.toBeInstanceOf(UniqueViolationError);
     await expect(emailClash).rejects.toMatchObject({ field: 'email' });
     const usernameClash = withTransaction(db, (trx) =>
-      trx.insertInto('users').values(newUser({ username: 'caseuser' })).execute(),
+      trx
+        .insertInto('users')
+        .values(newUser({ username: 'caseuser' }))
+        .execute(),
     );
     await expect(usernameClash).rejects.toMatchObject({ field: 'username' });
     // Many users may have no username.
@@ -128,8 +141,15 @@ describe.each(testDialects)('database on %s', (dialect) => {
       ip: '127.0.0.1',
       user_agent: 'vitest',
     };
-    await db.kysely.insertInto('sessions').values({ ...session, id: `cascade-${dialect}` }).execute();
-    const stored = await db.kysely.selectFrom('sessions').selectAll().where('id', '=', `cascade-${dialect}`).executeTakeFirstOrThrow();
+    await db.kysely
+      .insertInto('sessions')
+      .values({ ...session, id: `cascade-${dialect}` })
+      .execute();
+    const stored = await db.kysely
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', `cascade-${dialect}`)
+      .executeTakeFirstOrThrow();
     expect(Buffer.from(stored.secret_hash).equals(Buffer.alloc(32, 7))).toBe(true);
     expect(stored.remember_me).toBe(true);
 
@@ -138,7 +158,10 @@ describe.each(testDialects)('database on %s', (dialect) => {
     expect(left).toEqual([]);
 
     const orphan = withTransaction(db, (trx) =>
-      trx.insertInto('sessions').values({ ...session, id: `orphan-${dialect}`, user_id: randomUUID() }).execute(),
+      trx
+        .insertInto('sessions')
+        .values({ ...session, id: `orphan-${dialect}`, user_id: randomUUID() })
+        .execute(),
     );
     await expect(orphan).rejects.toBeInstanceOf(ForeignKeyViolationError);
   });
@@ -148,7 +171,10 @@ describe.each(testDialects)('database on %s', (dialect) => {
     await expect(
       withTransaction(db, async (trx) => {
         await trx.insertInto('users').values(first).execute();
-        await trx.insertInto('users').values(newUser({ email: first.email })).execute();
+        await trx
+          .insertInto('users')
+          .values(newUser({ email: first.email }))
+          .execute();
       }),
     ).rejects.toBeInstanceOf(UniqueViolationError);
     const found = await db.kysely.selectFrom('users').select('id').where('id', '=', first.id).execute();
@@ -165,8 +191,15 @@ describe.each(testDialects)('database on %s', (dialect) => {
       const results = await Promise.allSettled(
         Array.from({ length: writers }, (_, i) =>
           withTransaction(i % 2 === 0 ? db : other, async (trx) => {
-            await trx.insertInto('users').values(newUser({ email: `writer-${dialect}-${i}@example.com` })).execute();
-            const seen = await trx.selectFrom('users').select('id').where('email', '=', `writer-${dialect}-${i}@example.com`).execute();
+            await trx
+              .insertInto('users')
+              .values(newUser({ email: `writer-${dialect}-${i}@example.com` }))
+              .execute();
+            const seen = await trx
+              .selectFrom('users')
+              .select('id')
+              .where('email', '=', `writer-${dialect}-${i}@example.com`)
+              .execute();
             expect(seen).toHaveLength(1);
           }),
         ),
@@ -186,12 +219,32 @@ describe.each(testDialects)('database on %s', (dialect) => {
   it('stores the audit event columns', async () => {
     await db.kysely
       .insertInto('audit_events')
-      .values({ seq: 1, at: new Date(), type: 'auth.setup', actor_id: null, target_id: null, ip: null, user_agent: null, data: '{}', leaf_hash: new Uint8Array(32) })
+      .values({
+        seq: 1,
+        at: new Date(),
+        type: 'auth.setup',
+        actor_id: null,
+        target_id: null,
+        ip: null,
+        user_agent: null,
+        data: '{}',
+        leaf_hash: new Uint8Array(32),
+      })
       .execute();
     const duplicate = withTransaction(db, (trx) =>
       trx
         .insertInto('audit_events')
-        .values({ seq: 1, at: new Date(), type: 'x', actor_id: null, target_id: null, ip: null, user_agent: null, data: '{}', leaf_hash: new Uint8Array(32) })
+        .values({
+          seq: 1,
+          at: new Date(),
+          type: 'x',
+          actor_id: null,
+          target_id: null,
+          ip: null,
+          user_agent: null,
+          data: '{}',
+          leaf_hash: new Uint8Array(32),
+        })
         .execute(),
     );
     await expect(duplicate).rejects.toBeInstanceOf(UniqueViolationError);

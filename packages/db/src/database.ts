@@ -23,9 +23,7 @@ export interface CreateDbOptions {
   poolSize?: number;
 }
 
-export type DatabaseLocation =
-  | { dialect: 'sqlite'; path: string }
-  | { dialect: 'postgres'; connectionString: string };
+export type DatabaseLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; connectionString: string };
 
 /** `file:<path>` (or `:memory:`) is SQLite; `postgres://` / `postgresql://` is PostgreSQL. */
 export function parseDatabaseUrl(url: string): DatabaseLocation {
@@ -55,7 +53,9 @@ export function loadPg(): typeof pg {
 function pgTypes(driver: typeof pg) {
   return {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === 20 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      oid === 20
+        ? (value: string) => Number(value)
+        : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
 }
 

@@ -5,7 +5,10 @@
 export class UniqueViolationError extends Error {
   override readonly name = 'UniqueViolationError';
   /** The violated constraint or index name as the database reports it (e.g. `users_email_unique`). */
-  constructor(readonly constraint: string, options?: ErrorOptions) {
+  constructor(
+    readonly constraint: string,
+    options?: ErrorOptions,
+  ) {
     super(`Unique constraint violated: ${constraint}`, options);
   }
   /** Which user-facing field is taken, derived from the constraint name. */
@@ -18,7 +21,10 @@ export class UniqueViolationError extends Error {
 
 export class ForeignKeyViolationError extends Error {
   override readonly name = 'ForeignKeyViolationError';
-  constructor(readonly constraint: string, options?: ErrorOptions) {
+  constructor(
+    readonly constraint: string,
+    options?: ErrorOptions,
+  ) {
     super(`Foreign key constraint violated: ${constraint}`, options);
   }
 }

@@ -11,9 +11,7 @@ describe('the better-sqlite3 build', () => {
     const row = db.prepare('select sqlite_version() as version').get() as { version: string };
     db.close();
     expect(row.version).toMatch(/^3\.\d+\.\d+$/);
-    expect(BETTER_SQLITE3_MODULE).toBe(
-      Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3',
-    );
+    expect(BETTER_SQLITE3_MODULE).toBe(Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3');
   });
 
   // better-sqlite3 12 on Node 24 aborts the process once the GC, running between event-loop
@@ -43,7 +41,7 @@ describe('the better-sqlite3 build', () => {
 });
 
 describe('a new SQLite database', () => {
-  it.skipIf(process.platform === 'win32')('is readable by the server\'s user only, with its WAL and directory', () => {
+  it.skipIf(process.platform === 'win32')("is readable by the server's user only, with its WAL and directory", () => {
     const root = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-mode-'));
     try {
       const file = join(root, 'data', 'gatehouse.db');

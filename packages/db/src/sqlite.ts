@@ -21,8 +21,7 @@ import { isBooleanColumn, TIMESTAMP_COLUMN_SUFFIX } from './schema.js';
  * on Node-API 10, which Node 20 lacks (it segfaults on load there). Both are installed; the
  * Node-API level picks one. Same API, so one type serves both.
  */
-export const BETTER_SQLITE3_MODULE =
-  Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3';
+export const BETTER_SQLITE3_MODULE = Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3';
 export const BetterSqlite3 = createRequire(import.meta.url)(BETTER_SQLITE3_MODULE) as typeof BetterSqlite3Module;
 
 /** Parameters SQLite cannot bind natively become text/integers. */

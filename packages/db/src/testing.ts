@@ -31,9 +31,13 @@ async function probePostgres(): Promise<boolean> {
 const postgresReachable = await probePostgres();
 if (!postgresReachable) {
   if (process.env.CI === 'true') {
-    throw new Error(`CI=true but PostgreSQL is unreachable at ${TEST_POSTGRES_URL}: the PostgreSQL tests must run in CI`);
+    throw new Error(
+      `CI=true but PostgreSQL is unreachable at ${TEST_POSTGRES_URL}: the PostgreSQL tests must run in CI`,
+    );
   }
-  console.warn(`[gatehouse tests] PostgreSQL unreachable at ${TEST_POSTGRES_URL}: SKIPPING the PostgreSQL half of the suite`);
+  console.warn(
+    `[gatehouse tests] PostgreSQL unreachable at ${TEST_POSTGRES_URL}: SKIPPING the PostgreSQL half of the suite`,
+  );
 }
 
 /** The dialects this run tests: always SQLite, PostgreSQL when reachable (always in CI). */
@@ -81,7 +85,9 @@ async function adminQuery(statement: string): Promise<void> {
 }
 
 /** An isolated, migrated database with one open handle; `cleanup` closes it and drops the data. */
-export async function createMigratedTestDb(dialect: DialectName): Promise<{ db: Db; test: TestDatabase; cleanup(): Promise<void> }> {
+export async function createMigratedTestDb(
+  dialect: DialectName,
+): Promise<{ db: Db; test: TestDatabase; cleanup(): Promise<void> }> {
   const test = await createTestDatabase(dialect);
   const db = test.open();
   await migrateToLatest(db);

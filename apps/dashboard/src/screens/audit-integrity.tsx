@@ -58,13 +58,15 @@ export function VerifyPanel() {
         {result && !verify.isFetching ? (
           result.ok ? (
             <p className="note note-ok" data-testid="verify-result">
-              <Badge tone="ok">Intact</Badge> All {result.checked} event{result.checked === 1 ? '' : 's'} and every signed checkpoint check out. Tree size {result.treeSize},
-              root <code title={result.rootHash}>{shortHash(result.rootHash)}</code>.
+              <Badge tone="ok">Intact</Badge> All {result.checked} event{result.checked === 1 ? '' : 's'} and every
+              signed checkpoint check out. Tree size {result.treeSize}, root{' '}
+              <code title={result.rootHash}>{shortHash(result.rootHash)}</code>.
             </p>
           ) : (
             <p className="note note-error" data-testid="verify-result">
               <Badge tone="bad">Tampered</Badge> The audit log does not verify
-              {result.firstInvalidSeq !== null ? `: the first bad event is #${result.firstInvalidSeq}` : ''}. {result.reason ?? ''}
+              {result.firstInvalidSeq !== null ? `: the first bad event is #${result.firstInvalidSeq}` : ''}.{' '}
+              {result.reason ?? ''}
             </p>
           )
         ) : null}

@@ -53,12 +53,20 @@ export function AuditScreen() {
   const trpc = useTRPC();
   const pager = usePager();
   const [filters, setFilters] = useState<Filters>({});
-  const events = useQuery(trpc.audit.list.queryOptions({ limit: PAGE_SIZE, cursor: pager.cursor, ...filters }, { placeholderData: keepPreviousData }));
+  const events = useQuery(
+    trpc.audit.list.queryOptions(
+      { limit: PAGE_SIZE, cursor: pager.cursor, ...filters },
+      { placeholderData: keepPreviousData },
+    ),
+  );
   const names = useActorNames(events.data?.items ?? []);
   const filtered = Object.keys(filters).length > 0;
 
   return (
-    <Page title="Audit log" intro="Every security-relevant change, newest first. The log is a signed Merkle tree: Verify recomputes all of it.">
+    <Page
+      title="Audit log"
+      intro="Every security-relevant change, newest first. The log is a signed Merkle tree: Verify recomputes all of it."
+    >
       <div className="cards">
         <section className="card" aria-labelledby="verify-heading">
           <h2 id="verify-heading">Integrity</h2>
@@ -81,7 +89,14 @@ export function AuditScreen() {
           <Empty>{filtered ? 'No event matches these filters.' : 'Nothing has been recorded yet.'}</Empty>
         ) : (
           <>
-            <EventTable events={events.data.items} names={names} onActor={(actorId) => { setFilters({ actorId }); pager.reset(); }} />
+            <EventTable
+              events={events.data.items}
+              names={names}
+              onActor={(actorId) => {
+                setFilters({ actorId });
+                pager.reset();
+              }}
+            />
             <Pager
               label="Pages of events"
               page={pager.page}
@@ -112,7 +127,14 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
       ...(until ? { until } : {}),
     };
     const inOrder = !(since && until && since > until);
-    if (!form.validate(auditListInput, { limit: PAGE_SIZE, ...candidate }, inOrder ? {} : { until: 'The end must come after the start' })) return;
+    if (
+      !form.validate(
+        auditListInput,
+        { limit: PAGE_SIZE, ...candidate },
+        inOrder ? {} : { until: 'The end must come after the start' },
+      )
+    )
+      return;
     onApply(candidate);
   }
 
@@ -150,7 +172,16 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
 /** Names for the actors on screen (one batched request); a deleted user keeps showing as an id. */
 function useActorNames(events: AuditEvent[]): Map<string, string> {
   const trpc = useTRPC();
-  const ids = useMemo(() => [...new Set(events.flatMap((e) => [e.actorId, e.targetId]).filter((id): id is string => typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)))], [events]);
+  const ids = useMemo(
+    () => [
+      ...new Set(
+        events
+          .flatMap((e) => [e.actorId, e.targetId])
+          .filter((id): id is string => typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id)),
+      ),
+    ],
+    [events],
+  );
   const results = useQueries({
     queries: ids.map((id) => ({ ...trpc.user.byId.queryOptions({ id }), staleTime: 60_000, retry: false })),
   });
@@ -182,7 +213,15 @@ function describeData(data: Record<string, unknown>): string {
     .join(', ');
 }
 
-function EventTable({ events, names, onActor }: { events: AuditEvent[]; names: Map<string, string>; onActor: (actorId: string) => void }) {
+function EventTable({
+  events,
+  names,
+  onActor,
+}: {
+  events: AuditEvent[];
+  names: Map<string, string>;
+  onActor: (actorId: string) => void;
+}) {
   return (
     <div className="table-wrap">
       <table className="table" data-testid="audit-table">
@@ -193,8 +232,12 @@ function EventTable({ events, names, onActor }: { events: AuditEvent[]; names: M
             <th scope="col">When</th>
             <th scope="col">Event</th>
             <th scope="col">Actor</th>
-            <th scope="col" className="hide-narrow">Target</th>
-            <th scope="col" className="hide-narrow">Details</th>
+            <th scope="col" className="hide-narrow">
+              Target
+            </th>
+            <th scope="col" className="hide-narrow">
+              Details
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -272,15 +315,17 @@ function LiveFeed({ names }: { names: Map<string, string> }) {
           </button>
         ) : null}
       </div>
-      {subscription.status === 'error' ? <ErrorNote>{`The live feed stopped: ${errorMessage(subscription.error)}`}</ErrorNote> : null}
+      {subscription.status === 'error' ? (
+        <ErrorNote>{`The live feed stopped: ${errorMessage(subscription.error)}`}</ErrorNote>
+      ) : null}
       {live.length === 0 ? (
         <Empty>New events appear here as they happen.</Empty>
       ) : (
         <ol className="feed" aria-live="polite" data-testid="live-feed">
           {live.map((e) => (
             <li key={e.seq}>
-              <span className="muted">#{e.seq}</span> <strong>{eventWords(e.type)}</strong> by <Who id={e.actorId} names={names} />{' '}
-              <time dateTime={e.at.toISOString()}>{formatDate(e.at)}</time>
+              <span className="muted">#{e.seq}</span> <strong>{eventWords(e.type)}</strong> by{' '}
+              <Who id={e.actorId} names={names} /> <time dateTime={e.at.toISOString()}>{formatDate(e.at)}</time>
             </li>
           ))}
         </ol>

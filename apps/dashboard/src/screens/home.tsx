@@ -57,7 +57,8 @@ export function HomeScreen({ me }: { me: Me }) {
               <ul className="plain">
                 {sessions.data.slice(0, 4).map((s) => (
                   <li key={s.id}>
-                    {describeAgent(s.userAgent)} · last active {formatRelative(s.lastSeenAt)} {s.current ? <Badge tone="ok">This device</Badge> : null}
+                    {describeAgent(s.userAgent)} · last active {formatRelative(s.lastSeenAt)}{' '}
+                    {s.current ? <Badge tone="ok">This device</Badge> : null}
                   </li>
                 ))}
               </ul>
@@ -74,7 +75,8 @@ export function HomeScreen({ me }: { me: Me }) {
             <CheckpointSummary />
             {stats.data ? (
               <p className="muted">
-                {stats.data.active} active session{stats.data.active === 1 ? '' : 's'} across all users ({stats.data.cached} cached in this server).
+                {stats.data.active} active session{stats.data.active === 1 ? '' : 's'} across all users (
+                {stats.data.cached} cached in this server).
               </p>
             ) : null}
             {stats.isError ? <ErrorNote error={stats.error} /> : null}

@@ -21,7 +21,9 @@ function ProfileForm({ me }: { me: Me }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
-  const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () => setSaved(false));
+  const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () =>
+    setSaved(false),
+  );
   const { values } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({

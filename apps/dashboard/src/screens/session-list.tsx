@@ -25,7 +25,8 @@ export function SessionList({
             </p>
             <p className="muted">
               {s.ip ? `From ${s.ip} · ` : ''}signed in {formatDate(s.createdAt)} · last active{' '}
-              <time dateTime={s.lastSeenAt.toISOString()}>{formatRelative(s.lastSeenAt)}</time> · expires {formatDate(s.expiresAt)}
+              <time dateTime={s.lastSeenAt.toISOString()}>{formatRelative(s.lastSeenAt)}</time> · expires{' '}
+              {formatDate(s.expiresAt)}
             </p>
           </div>
           <div className="session-action">{action(s)}</div>

@@ -23,7 +23,11 @@ export function SessionsScreen() {
   const revokeOthers = useMutation(
     trpc.session.revokeOthers.mutationOptions({
       onSuccess: ({ revoked }) => {
-        setDone(revoked === 0 ? 'There were no other sessions to sign out.' : `Signed out ${revoked} other session${revoked === 1 ? '' : 's'}.`);
+        setDone(
+          revoked === 0
+            ? 'There were no other sessions to sign out.'
+            : `Signed out ${revoked} other session${revoked === 1 ? '' : 's'}.`,
+        );
         return refresh();
       },
     }),

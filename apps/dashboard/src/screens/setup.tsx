@@ -58,7 +58,13 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
           hint="At least 8 characters; not a common password, your email or your username."
           required
         />
-        <Field label="Repeat the password" {...form.field('confirm')} type="password" autoComplete="new-password" required />
+        <Field
+          label="Repeat the password"
+          {...form.field('confirm')}
+          type="password"
+          autoComplete="new-password"
+          required
+        />
         <ErrorNote error={create.error} />
         <button type="submit" disabled={create.isPending}>
           {create.isPending ? 'Creating the account…' : 'Create administrator account'}

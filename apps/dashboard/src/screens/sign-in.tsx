@@ -17,7 +17,9 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
     trpc.auth.signIn.mutationOptions({
       onSuccess: async (result) => {
         if (result.status === 'mfa-required') {
-          setMfaNote('This account uses two-step sign-in, which this dashboard does not offer. Sign in with an API client instead.');
+          setMfaNote(
+            'This account uses two-step sign-in, which this dashboard does not offer. Sign in with an API client instead.',
+          );
           return;
         }
         await onSignedIn();
@@ -45,21 +47,14 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         </p>
       ) : null}
       <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
-        <Field
-          label="Email or username"
-          {...form.field('identifier')}
-          autoComplete="username"
-          autoFocus
-          required
+        <Field label="Email or username" {...form.field('identifier')} autoComplete="username" autoFocus required />
+        <Field label="Password" {...form.field('password')} type="password" autoComplete="current-password" required />
+        <Checkbox
+          label="Keep me signed in on this device"
+          name="rememberMe"
+          checked={rememberMe}
+          onChecked={setRememberMe}
         />
-        <Field
-          label="Password"
-          {...form.field('password')}
-          type="password"
-          autoComplete="current-password"
-          required
-        />
-        <Checkbox label="Keep me signed in on this device" name="rememberMe" checked={rememberMe} onChecked={setRememberMe} />
         <ErrorNote error={signIn.error} />
         {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
         <button type="submit" disabled={signIn.isPending}>

@@ -42,9 +42,11 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
       title={u.name}
       intro={
         <>
-          <a href={href({ name: 'users' })}>← All users</a> · {u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}{' '}
-          {u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>} {isSelf ? <Badge>You</Badge> : null} · created{' '}
-          {formatDate(u.createdAt)} · last sign-in {formatRelative(u.lastSignInAt)}
+          <a href={href({ name: 'users' })}>← All users</a> ·{' '}
+          {u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}{' '}
+          {u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}{' '}
+          {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)} · last sign-in{' '}
+          {formatRelative(u.lastSignInAt)}
         </>
       }
     >
@@ -55,8 +57,8 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
           <section className="card" aria-labelledby="set-password-heading">
             <h2 id="set-password-heading">Password</h2>
             <p>
-              This is your own account. Change your password on <a href={href({ name: 'profile' })}>your profile</a>: it keeps this session
-              signed in, where setting it here would sign you out everywhere.
+              This is your own account. Change your password on <a href={href({ name: 'profile' })}>your profile</a>: it
+              keeps this session signed in, where setting it here would sign you out everywhere.
             </p>
           </section>
         ) : (
@@ -87,7 +89,10 @@ function EditUserForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
   const [saved, setSaved] = useState(false);
-  const form = useForm(() => valuesOf(user), () => setSaved(false));
+  const form = useForm(
+    () => valuesOf(user),
+    () => setSaved(false),
+  );
   const { values, setValues } = form;
   // When the user changes on the server (this save, or another admin's), show what is stored now.
   const version = user.updatedAt.getTime();
@@ -123,8 +128,17 @@ function EditUserForm({ user }: { user: User }) {
       <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="edit-heading">
         <Field label="Full name" {...form.field('name')} autoComplete="off" />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
-        <Field label="Username (optional)" {...form.field('username')} autoComplete="off" hint="Leave empty to remove it." />
-        <SelectField label="Role" {...form.field('role')} options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))} />
+        <Field
+          label="Username (optional)"
+          {...form.field('username')}
+          autoComplete="off"
+          hint="Leave empty to remove it."
+        />
+        <SelectField
+          label="Role"
+          {...form.field('role')}
+          options={ROLES.map((r) => ({ value: r, label: ROLE_LABEL[r] }))}
+        />
         <ErrorNote error={update.error} />
         {saved && !update.isPending ? <SuccessNote>Saved.</SuccessNote> : null}
         <button type="submit" disabled={update.isPending}>
@@ -142,7 +156,11 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
   const setActive = useMutation(
     trpc.user.update.mutationOptions({
       onSuccess: async (updated) => {
-        setDone(updated.isActive ? `${updated.name} can sign in again.` : `${updated.name} is deactivated and was signed out everywhere.`);
+        setDone(
+          updated.isActive
+            ? `${updated.name} can sign in again.`
+            : `${updated.name} is deactivated and was signed out everywhere.`,
+        );
         await invalidate();
       },
     }),
@@ -171,7 +189,12 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
             onConfirm={() => setActive.mutate({ id: user.id, isActive: false })}
           />
         ) : (
-          <button type="button" className="secondary" onClick={() => setActive.mutate({ id: user.id, isActive: true })} disabled={setActive.isPending}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => setActive.mutate({ id: user.id, isActive: true })}
+            disabled={setActive.isPending}
+          >
             Reactivate
           </button>
         )}
@@ -179,7 +202,8 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
           label="Delete user"
           question={
             <>
-              Delete <strong>{user.name}</strong> ({user.email}) for good? Their sessions end at once. This cannot be undone; the audit log keeps the record.
+              Delete <strong>{user.name}</strong> ({user.email}) for good? Their sessions end at once. This cannot be
+              undone; the audit log keeps the record.
             </>
           }
           confirmLabel="Delete permanently"
@@ -275,7 +299,12 @@ function UserSessions({ user }: { user: User }) {
           sessions={sessions.data}
           emptyText={`${user.name} is not signed in anywhere.`}
           action={(s) => (
-            <button type="button" className="secondary" onClick={() => revoke.mutate({ id: s.id })} disabled={revoke.isPending}>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => revoke.mutate({ id: s.id })}
+              disabled={revoke.isPending}
+            >
               Revoke
             </button>
           )}

@@ -32,17 +32,24 @@ export function UsersScreen() {
       { placeholderData: keepPreviousData },
     ),
   );
-  const filterChanged = <T,>(setter: (v: T) => void) => (value: T) => {
-    setter(value);
-    pager.reset();
-  };
+  const filterChanged =
+    <T,>(setter: (v: T) => void) =>
+    (value: T) => {
+      setter(value);
+      pager.reset();
+    };
   const firstIndex = (pager.page - 1) * PAGE_SIZE + 1;
 
   return (
     <Page
       title="Users"
       actions={
-        <button type="button" onClick={() => setCreating((v) => !v)} aria-expanded={creating} aria-controls="create-user">
+        <button
+          type="button"
+          onClick={() => setCreating((v) => !v)}
+          aria-expanded={creating}
+          aria-controls="create-user"
+        >
           {creating ? 'Close the form' : 'New user'}
         </button>
       }
@@ -62,7 +69,14 @@ export function UsersScreen() {
       ) : null}
 
       <form className="filters" role="search" aria-label="Find users" onSubmit={(e) => e.preventDefault()}>
-        <Field label="Search" name="search" type="search" value={search} onValue={filterChanged(setSearch)} placeholder="Name, email or username" />
+        <Field
+          label="Search"
+          name="search"
+          type="search"
+          value={search}
+          onValue={filterChanged(setSearch)}
+          placeholder="Name, email or username"
+        />
         <SelectField
           label="Role"
           name="role"
@@ -87,7 +101,9 @@ export function UsersScreen() {
       {users.isError ? <ErrorNote error={users.error} /> : null}
       {users.data ? (
         users.data.items.length === 0 ? (
-          <Empty>{debouncedSearch || role || status ? 'No user matches these filters.' : 'There are no users yet.'}</Empty>
+          <Empty>
+            {debouncedSearch || role || status ? 'No user matches these filters.' : 'There are no users yet.'}
+          </Empty>
         ) : (
           <>
             <div className="table-wrap">
@@ -96,11 +112,17 @@ export function UsersScreen() {
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
-                    <th scope="col" className="hide-narrow">Email</th>
-                    <th scope="col" className="hide-narrow">Username</th>
+                    <th scope="col" className="hide-narrow">
+                      Email
+                    </th>
+                    <th scope="col" className="hide-narrow">
+                      Username
+                    </th>
                     <th scope="col">Role</th>
                     <th scope="col">Status</th>
-                    <th scope="col" className="hide-narrow">Last sign-in</th>
+                    <th scope="col" className="hide-narrow">
+                      Last sign-in
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -126,7 +148,11 @@ export function UsersScreen() {
               hasNext={users.data.nextCursor !== null && !users.isPlaceholderData}
               onPrevious={pager.previous}
               onNext={() => users.data.nextCursor && pager.next(users.data.nextCursor)}
-              summary={users.isPlaceholderData ? 'Loading…' : `${firstIndex}–${firstIndex + users.data.items.length - 1} of ${users.data.total}`}
+              summary={
+                users.isPlaceholderData
+                  ? 'Loading…'
+                  : `${firstIndex}–${firstIndex + users.data.items.length - 1} of ${users.data.total}`
+              }
             />
           </>
         )

@@ -15,12 +15,16 @@ export const dashboardRoutes: FastifyPluginAsync<{ root: string }> = async (app,
     cacheControl: false,
     setHeaders(res, path) {
       // Vite's hashed asset names never change content: cache them for a year. Pages revalidate.
-      res.setHeader('cache-control', path.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.setHeader(
+        'cache-control',
+        path.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
     },
   });
   app.setNotFoundHandler((request, reply) => {
     const wantsHtml = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
-    if (wantsHtml && !request.url.startsWith('/trpc')) return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    if (wantsHtml && !request.url.startsWith('/trpc'))
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
     return reply.code(404).send({ error: 'Not Found' });
   });
 };

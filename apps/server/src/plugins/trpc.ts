@@ -1,7 +1,14 @@
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import { appRouter, createContext, DomainError, type AppRouter, type ResponseControl, type Services } from '@gatehouse/api';
+import {
+  appRouter,
+  createContext,
+  DomainError,
+  type AppRouter,
+  type ResponseControl,
+  type Services,
+} from '@gatehouse/api';
 
 /** Design §3: `__Host-` prefixed and Secure when the dashboard is served over https. */
 export function sessionCookieName(publicOrigin: string): string {
@@ -48,7 +55,10 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
     const contentType = request.headers['content-type'];
     if (typeof contentType === 'string' && /^\s*multipart\//i.test(contentType)) {
       await reply.code(415).send({
-        error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send JSON (application/json); multipart bodies are not accepted.' },
+        error: {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: 'Send JSON (application/json); multipart bodies are not accepted.',
+        },
       });
     }
   });
@@ -79,7 +89,8 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
     },
     onError({ error, path, req }) {
       // Expected failures (bad input, wrong password, throttling) are not server errors.
-      if (error.code === 'INTERNAL_SERVER_ERROR') req.log.error({ err: error.cause ?? error, path }, 'procedure failed');
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        req.log.error({ err: error.cause ?? error, path }, 'procedure failed');
     },
   };
   await app.register(fastifyTRPCPlugin, { trpcOptions });

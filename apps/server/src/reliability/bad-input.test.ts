@@ -20,11 +20,13 @@ interface SchemaLike {
 interface ProcedureLike {
   _def: { type: 'query' | 'mutation' | 'subscription'; inputs: SchemaLike[] };
 }
-const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureLike>).map(([path, p]) => ({
-  path,
-  type: p._def.type,
-  schema: p._def.inputs[0] ?? null,
-}));
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureLike>).map(
+  ([path, p]) => ({
+    path,
+    type: p._def.type,
+    schema: p._def.inputs[0] ?? null,
+  }),
+);
 type Procedure = (typeof procedures)[number];
 
 /** Field names of an object schema, through default/optional/nullable/pipe wrappers. */
@@ -39,7 +41,15 @@ function fieldNames(schema: SchemaLike | null): string[] {
 }
 
 // ---------------------------------------------------------------- arbitraries
-const DANGEROUS_KEYS = ['__proto__', 'constructor', 'prototype', '__defineGetter__', 'hasOwnProperty', 'toString', 'valueOf'];
+const DANGEROUS_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  '__defineGetter__',
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+];
 const edgeStrings = fc.constantFrom(
   '',
   ' ',
@@ -117,7 +127,10 @@ const inputFor = (procedure: Procedure) => {
 const superjsonMeta = fc.record({
   values: fc.dictionary(
     fc.constantFrom('__proto__', '__proto__.polluted', 'constructor.prototype.polluted', 'a', 'a.b', '', 'x.__proto__'),
-    fc.oneof(fc.constantFrom('Date', 'bigint', 'set', 'map', 'undefined', 'regexp', 'Error', 'number', 'symbol', 'class'), fc.jsonValue()),
+    fc.oneof(
+      fc.constantFrom('Date', 'bigint', 'set', 'map', 'undefined', 'regexp', 'Error', 'number', 'symbol', 'class'),
+      fc.jsonValue(),
+    ),
     { maxKeys: 3 },
   ),
 });
@@ -183,7 +196,11 @@ describe('bad input', () => {
   it('no procedure answers 5xx to arbitrary input over HTTP, whoever calls it', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...procedures).chain((p) => fc.tuple(fc.constant(p), inputFor(p), authModes, transports, fc.option(superjsonMeta, { freq: 8 }))),
+        fc
+          .constantFrom(...procedures)
+          .chain((p) =>
+            fc.tuple(fc.constant(p), inputFor(p), authModes, transports, fc.option(superjsonMeta, { freq: 8 })),
+          ),
         async ([procedure, input, requestedAuth, transport, meta]) => {
           cases++;
           let auth = requestedAuth;
@@ -203,7 +220,12 @@ describe('bad input', () => {
                   : `?input=${encodeURIComponent(JSON.stringify(envelope))}`;
             response = await server.app.inject({ method: 'GET', url: `/trpc/${procedure.path}${encoded}`, headers });
           } else {
-            const body = transport === 'batch' ? JSON.stringify({ 0: envelope ?? {} }) : envelope === undefined ? '' : JSON.stringify(envelope);
+            const body =
+              transport === 'batch'
+                ? JSON.stringify({ 0: envelope ?? {} })
+                : envelope === undefined
+                  ? ''
+                  : JSON.stringify(envelope);
             response = await server.app.inject({
               method: 'POST',
               url: `/trpc/${procedure.path}${transport === 'batch' ? '?batch=1' : ''}`,
@@ -225,13 +247,31 @@ describe('bad input', () => {
   it('raw HTTP requests (malformed bodies, odd types, huge, deep, polluting) never get a 5xx', async () => {
     const paths = fc.oneof(
       { weight: 6, arbitrary: fc.constantFrom(...procedures.map((p) => p.path)) },
-      { weight: 1, arbitrary: fc.constantFrom('auth.me,auth.signIn', 'nope', '', 'auth.', '..%2f..%2fhealth', '%E0%A4%A', 'auth.me%00') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'auth.me,auth.signIn',
+          'nope',
+          '',
+          'auth.',
+          '..%2f..%2fhealth',
+          '%E0%A4%A',
+          'auth.me%00',
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map(encodeURIComponent) },
     );
     const queries = fc.oneof(
       fc.constant(''),
       fc.constant('?batch=1'),
-      fc.constantFrom('?batch=1&input=%7B', '?input=%7B%22json%22', '?input=', '?batch=true&input=[]', '?input=%ZZ', '?__proto__[x]=1'),
+      fc.constantFrom(
+        '?batch=1&input=%7B',
+        '?input=%7B%22json%22',
+        '?input=',
+        '?batch=true&input=[]',
+        '?input=%ZZ',
+        '?__proto__[x]=1',
+      ),
       fc.string({ maxLength: 80 }).map((s) => `?input=${encodeURIComponent(s)}`),
     );
     const contentTypes = fc.constantFrom(
@@ -259,9 +299,29 @@ describe('bad input', () => {
       { weight: 2, arbitrary: pollution },
       { weight: 2, arbitrary: fc.json({ maxDepth: 2 }).map((j) => j.slice(0, Math.max(1, j.length - 1))) },
       { weight: 1, arbitrary: fc.integer({ min: 1, max: 200_000 }).map((n) => `${'['.repeat(n)}${']'.repeat(n)}`) },
-      { weight: 1, arbitrary: fc.integer({ min: 1, max: 100_000 }).map((n) => `{"json":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`) },
-      { weight: 1, arbitrary: fc.integer({ min: 100_000, max: 1_200_000 }).map((n) => `{"json":{"identifier":"${'x'.repeat(n)}","password":"p"}}`) },
-      { weight: 1, arbitrary: fc.constantFrom('\uFEFF{"json":{}}', '{"json":"\\uD800"}', '{"json":{"name":"\\u0000"}}', 'null', '[]', '1', '"x"', '{"json":1e400}') },
+      {
+        weight: 1,
+        arbitrary: fc.integer({ min: 1, max: 100_000 }).map((n) => `{"json":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .integer({ min: 100_000, max: 1_200_000 })
+          .map((n) => `{"json":{"identifier":"${'x'.repeat(n)}","password":"p"}}`),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          '\uFEFF{"json":{}}',
+          '{"json":"\\uD800"}',
+          '{"json":{"name":"\\u0000"}}',
+          'null',
+          '[]',
+          '1',
+          '"x"',
+          '{"json":1e400}',
+        ),
+      },
     );
     await fc.assert(
       fc.asyncProperty(
@@ -296,7 +356,11 @@ describe('bad input', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         payload: JSON.stringify({ json: body }),
       });
-    const created = await post('user.create', { email: 'member@reliability.test', name: 'Member', password: 'member-Pass-word-77' }, adminToken);
+    const created = await post(
+      'user.create',
+      { email: 'member@reliability.test', name: 'Member', password: 'member-Pass-word-77' },
+      adminToken,
+    );
     expect(created.statusCode).toBe(200);
     const signIn = await server.app.inject({
       method: 'POST',
@@ -306,14 +370,29 @@ describe('bad input', () => {
     });
     expect(signIn.statusCode).toBe(200);
     const memberToken = (signIn.json() as { result: { data: { json: { token: string } } } }).result.data.json.token;
-    const adminMe = await server.app.inject({ method: 'GET', url: '/trpc/auth.me', headers: { authorization: `Bearer ${adminToken}` } });
-    const adminId = (adminMe.json() as { result: { data: { json: { user: { id: string } } } } }).result.data.json.user.id;
+    const adminMe = await server.app.inject({
+      method: 'GET',
+      url: '/trpc/auth.me',
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const adminId = (adminMe.json() as { result: { data: { json: { user: { id: string } } } } }).result.data.json.user
+      .id;
 
     cases++;
-    const escalation = await post('auth.updateProfile', { name: 'Still a member', role: 'admin', isActive: false, id: adminId, mfaEnabled: true }, memberToken);
+    const escalation = await post(
+      'auth.updateProfile',
+      { name: 'Still a member', role: 'admin', isActive: false, id: adminId, mfaEnabled: true },
+      memberToken,
+    );
     expect(escalation.statusCode).toBeLessThan(500);
-    const me = await server.app.inject({ method: 'GET', url: '/trpc/auth.me', headers: { authorization: `Bearer ${memberToken}` } });
-    expect((me.json() as { result: { data: { json: { user: Record<string, unknown> } } } }).result.data.json.user).toMatchObject({
+    const me = await server.app.inject({
+      method: 'GET',
+      url: '/trpc/auth.me',
+      headers: { authorization: `Bearer ${memberToken}` },
+    });
+    expect(
+      (me.json() as { result: { data: { json: { user: Record<string, unknown> } } } }).result.data.json.user,
+    ).toMatchObject({
       role: 'member',
       isActive: true,
       mfaEnabled: false,
@@ -326,12 +405,24 @@ describe('bad input', () => {
       cases++;
       expect((await post(path, body, memberToken)).statusCode).toBe(403);
     }
-    expect((await server.app.inject({ method: 'GET', url: '/trpc/auth.me', headers: { authorization: `Bearer ${adminToken}` } })).statusCode).toBe(200);
+    expect(
+      (
+        await server.app.inject({
+          method: 'GET',
+          url: '/trpc/auth.me',
+          headers: { authorization: `Bearer ${adminToken}` },
+        })
+      ).statusCode,
+    ).toBe(200);
   });
 
   it('a CORS-safelisted request (text/plain, form or multipart body) never reaches a procedure', async () => {
     // ASVS 3.5.2: what a cross-site form or a no-preflight fetch can send is refused before any procedure runs.
-    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=xyz']) {
+    for (const contentType of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=xyz',
+    ]) {
       for (const path of ['auth.signIn', 'auth.signOut', 'user.create']) {
         cases++;
         const response = await server.app.inject({
@@ -353,16 +444,29 @@ describe('bad input', () => {
     for (const key of ['polluted', 'isAdmin', 'role', 'rememberMe']) expect(probe[key]).toBeUndefined();
 
     // The admin is still an active admin whose session works.
-    const me = await server.app.inject({ method: 'GET', url: '/trpc/auth.me', headers: { authorization: `Bearer ${adminToken}` } });
+    const me = await server.app.inject({
+      method: 'GET',
+      url: '/trpc/auth.me',
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
     expect(me.statusCode).toBe(200);
-    expect((me.json() as { result: { data: { json: { user: { role: string; isActive: boolean } } } } }).result.data.json.user).toMatchObject({
+    expect(
+      (me.json() as { result: { data: { json: { user: { role: string; isActive: boolean } } } } }).result.data.json
+        .user,
+    ).toMatchObject({
       role: 'admin',
       isActive: true,
     });
 
-    const verify = await server.app.inject({ method: 'GET', url: '/trpc/audit.verify', headers: { authorization: `Bearer ${adminToken}` } });
+    const verify = await server.app.inject({
+      method: 'GET',
+      url: '/trpc/audit.verify',
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
     expect(verify.statusCode).toBe(200);
-    const result = (verify.json() as { result: { data: { json: { ok: boolean; reason: string | null; treeSize: number } } } }).result.data.json;
+    const result = (
+      verify.json() as { result: { data: { json: { ok: boolean; reason: string | null; treeSize: number } } } }
+    ).result.data.json;
     expect(result).toMatchObject({ ok: true, reason: null });
     expect(result.treeSize).toBeGreaterThan(0);
 

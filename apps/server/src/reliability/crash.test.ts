@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDb } from '@gatehouse/db';
-import { ADMIN, checkDatabase, createFirstAdmin, ok, spawnServer, trpc, verifyAudit, type ServerProcess, type SignedIn } from './harness.js';
+import {
+  ADMIN,
+  checkDatabase,
+  createFirstAdmin,
+  ok,
+  spawnServer,
+  trpc,
+  verifyAudit,
+  type ServerProcess,
+  type SignedIn,
+} from './harness.js';
 
 const WORKERS = 6;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-crash-'));
@@ -28,7 +38,13 @@ interface Acknowledged {
 }
 
 /** Writes from WORKERS concurrent clients until `stop` resolves; only 200 answers count as acknowledged. */
-async function writeUntil(url: string, adminToken: string, round: number, stop: Promise<void>, acked: Acknowledged): Promise<number> {
+async function writeUntil(
+  url: string,
+  adminToken: string,
+  round: number,
+  stop: Promise<void>,
+  acked: Acknowledged,
+): Promise<number> {
   let stopped = false;
   void stop.then(() => (stopped = true));
   let attempts = 0;
@@ -38,14 +54,23 @@ async function writeUntil(url: string, adminToken: string, round: number, stop: 
         attempts++;
         try {
           if ((worker + i) % 2 === 0) {
-            const result = await trpc<{ id: string }>(url, 'mutation', 'user.create', {
-              email: `r${round}-w${worker}-${i}@crash.test`,
-              name: `Crash ${round}.${worker}.${i}`,
-              password: 'crash-Member-pass-1618',
-            }, adminToken);
+            const result = await trpc<{ id: string }>(
+              url,
+              'mutation',
+              'user.create',
+              {
+                email: `r${round}-w${worker}-${i}@crash.test`,
+                name: `Crash ${round}.${worker}.${i}`,
+                password: 'crash-Member-pass-1618',
+              },
+              adminToken,
+            );
             if (result.status === 200 && result.data) acked.users.push(result.data.id);
           } else {
-            const result = await trpc<SignedIn>(url, 'mutation', 'auth.signIn', { identifier: ADMIN.email, password: ADMIN.password });
+            const result = await trpc<SignedIn>(url, 'mutation', 'auth.signIn', {
+              identifier: ADMIN.email,
+              password: ADMIN.password,
+            });
             if (result.status === 200 && result.data) acked.tokens.push(result.data.token);
           }
         } catch {
@@ -59,7 +84,10 @@ async function writeUntil(url: string, adminToken: string, round: number, stop: 
 }
 
 async function checkAcknowledged(url: string, acked: Acknowledged): Promise<string> {
-  const admin = await ok<SignedIn>(url, 'mutation', 'auth.signIn', { identifier: ADMIN.email, password: ADMIN.password });
+  const admin = await ok<SignedIn>(url, 'mutation', 'auth.signIn', {
+    identifier: ADMIN.email,
+    password: ADMIN.password,
+  });
   for (const id of acked.users) {
     const found = await trpc(url, 'query', 'user.byId', { id }, admin.token);
     expect(found.status, `acknowledged user ${id}`).toBe(200);
@@ -70,7 +98,11 @@ async function checkAcknowledged(url: string, acked: Acknowledged): Promise<stri
   }
   const db = createDb(databaseUrl);
   try {
-    const created = await db.kysely.selectFrom('audit_events').select('target_id').where('type', '=', 'user.created').execute();
+    const created = await db.kysely
+      .selectFrom('audit_events')
+      .select('target_id')
+      .where('type', '=', 'user.created')
+      .execute();
     const audited = new Set(created.map((r) => r.target_id));
     for (const id of acked.users) expect(audited.has(id), `user.created event for ${id}`).toBe(true);
   } finally {

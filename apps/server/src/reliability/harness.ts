@@ -30,7 +30,8 @@ export interface ServerProcess {
  * SQLite file (and audit key) in `dir` unless `env` names others.
  */
 export async function spawnServer(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  if (!existsSync(BUILT_SERVER)) throw new Error(`${BUILT_SERVER} is missing: run "pnpm build" (pnpm test builds it first)`);
+  if (!existsSync(BUILT_SERVER))
+    throw new Error(`${BUILT_SERVER} is missing: run "pnpm build" (pnpm test builds it first)`);
   const child = spawn(process.execPath, [BUILT_SERVER], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -140,13 +141,23 @@ export async function trpc<T = unknown>(
 }
 
 /** Like `trpc`, but throws unless the call succeeded. */
-export async function ok<T>(url: string, type: 'query' | 'mutation', path: string, input?: unknown, token?: string): Promise<T> {
+export async function ok<T>(
+  url: string,
+  type: 'query' | 'mutation',
+  path: string,
+  input?: unknown,
+  token?: string,
+): Promise<T> {
   const result = await trpc<T>(url, type, path, input, token);
   if (result.status !== 200) throw new Error(`${path}: HTTP ${result.status} ${result.text.slice(0, 500)}`);
   return result.data as T;
 }
 
-export const ADMIN = { email: 'admin@reliability.test', name: 'Reliability Admin', password: 'reliability-Admin-pass-2718' };
+export const ADMIN = {
+  email: 'admin@reliability.test',
+  name: 'Reliability Admin',
+  password: 'reliability-Admin-pass-2718',
+};
 
 export interface SignedIn {
   token: string;
@@ -208,8 +219,14 @@ export async function checkDatabase(databaseUrl: string): Promise<DatabaseReport
     if (n > 0 && (Number(audit.min) !== 1 || Number(audit.max) !== n)) {
       problems.push(`audit seq not gap-free: ${n} events, seq ${audit.min}..${audit.max}`);
     }
-    const users = await db.kysely.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const sessions = await db.kysely.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const users = await db.kysely
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    const sessions = await db.kysely
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return { users: Number(users.n), sessions: Number(sessions.n), auditEvents: n, problems };
   } finally {
     await db.close();

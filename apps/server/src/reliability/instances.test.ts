@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/db/testing';
-import { checkDatabase, createFirstAdmin, ok, spawnServer, trpc, verifyAudit, type ServerProcess, type SignedIn } from './harness.js';
+import {
+  checkDatabase,
+  createFirstAdmin,
+  ok,
+  spawnServer,
+  trpc,
+  verifyAudit,
+  type ServerProcess,
+  type SignedIn,
+} from './harness.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'instances-Member-pass-1732';
@@ -29,7 +38,11 @@ async function startPair(redis: boolean): Promise<Pair> {
   const database = await createTestDatabase('postgres');
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-instances-'));
   // One audit signing key for the deployment, as two replicas would mount it.
-  const env: Record<string, string> = { DATABASE_URL: database.url, AUDIT_KEY_FILE: join(dir, 'audit.key'), DATABASE_POOL_SIZE: '4' };
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    AUDIT_KEY_FILE: join(dir, 'audit.key'),
+    DATABASE_POOL_SIZE: '4',
+  };
   if (redis) env.REDIS_URL = REDIS_URL;
   const a = await spawnServer(dir, env);
   const b = await spawnServer(dir, env);
@@ -79,7 +92,10 @@ async function revocationPropagates(pair: Pair): Promise<number[]> {
   await ok(pair.b.url, 'mutation', 'auth.signOut', {}, s2.token);
   delays.push(await refusedWithin(pair.a.url, s2.token));
 
-  const s3 = await ok<SignedIn & { user: { id: string } }>(pair.b.url, 'mutation', 'auth.signIn', { identifier: email, password: PASSWORD });
+  const s3 = await ok<SignedIn & { user: { id: string } }>(pair.b.url, 'mutation', 'auth.signIn', {
+    identifier: email,
+    password: PASSWORD,
+  });
   expect((await trpc(pair.b.url, 'query', 'auth.me', undefined, s3.token)).status).toBe(200);
   await ok(pair.a.url, 'mutation', 'session.revokeAllForUser', { userId: s3.user.id }, pair.admin.token);
   delays.push(await refusedWithin(pair.b.url, s3.token));
@@ -126,7 +142,9 @@ describe('two instances on one PostgreSQL database + Redis', () => {
     const statuses: number[] = [];
     for (let i = 0; i < limit; i++) {
       const url = i % 2 === 0 ? pair!.a.url : pair!.b.url;
-      statuses.push((await trpc(url, 'mutation', 'auth.signIn', { identifier: email, password: 'not-the-password' })).status);
+      statuses.push(
+        (await trpc(url, 'mutation', 'auth.signIn', { identifier: email, password: 'not-the-password' })).status,
+      );
     }
     expect(statuses).toEqual(Array(limit).fill(401));
     // Neither instance saw 5 failures itself; together they did: both now refuse, even the right password.
@@ -139,7 +157,10 @@ describe('two instances on one PostgreSQL database + Redis', () => {
 
   it('concurrent appends through both form one gap-free log that verifies on either', async () => {
     const { a, b, admin } = pair!;
-    const member = await ok<SignedIn>(b.url, 'mutation', 'auth.signIn', { identifier: await newMember(pair!), password: PASSWORD });
+    const member = await ok<SignedIn>(b.url, 'mutation', 'auth.signIn', {
+      identifier: await newMember(pair!),
+      password: PASSWORD,
+    });
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < 40; i++) {
       writes.push(ok(a.url, 'mutation', 'auth.updateProfile', { name: `Admin ${i}` }, admin.token));

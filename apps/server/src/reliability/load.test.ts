@@ -9,7 +9,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkDatabase, createFirstAdmin, ok, spawnServer, trpc, verifyAudit, type ServerProcess, type SignedIn } from './harness.js';
+import {
+  checkDatabase,
+  createFirstAdmin,
+  ok,
+  spawnServer,
+  trpc,
+  verifyAudit,
+  type ServerProcess,
+  type SignedIn,
+} from './harness.js';
 
 const CLIENTS = 10;
 const DURATION_MS = 20_000;
@@ -39,7 +48,13 @@ describe('load: concurrent clients on loopback', () => {
     const emails: string[] = [];
     for (let i = 0; i < CLIENTS; i++) {
       emails.push(`client${i}@load.test`);
-      await ok(url, 'mutation', 'user.create', { email: emails[i], name: `Client ${i}`, password: PASSWORD }, admin.token);
+      await ok(
+        url,
+        'mutation',
+        'user.create',
+        { email: emails[i], name: `Client ${i}`, password: PASSWORD },
+        admin.token,
+      );
     }
 
     const counts = new Map<string, number>();
@@ -60,7 +75,9 @@ describe('load: concurrent clients on loopback', () => {
 
     const client = async (index: number) => {
       const identifier = emails[index]!;
-      const tokens: string[] = [(await ok<SignedIn>(url, 'mutation', 'auth.signIn', { identifier, password: PASSWORD })).token];
+      const tokens: string[] = [
+        (await ok<SignedIn>(url, 'mutation', 'auth.signIn', { identifier, password: PASSWORD })).token,
+      ];
       for (let i = 0; running(); i++) {
         calls++;
         const roll = (i * 7919 + index * 104_729) % 100;
@@ -74,7 +91,10 @@ describe('load: concurrent clients on loopback', () => {
           // not used (that would lock the client out): a shared decoy account is. Bounded, because
           // every attempt counts toward the per-IP limit (50 per window) that all clients share here.
           decoyAttempts++;
-          const result = await trpc(url, 'mutation', 'auth.signIn', { identifier: 'decoy@load.test', password: 'wrong-password-123' });
+          const result = await trpc(url, 'mutation', 'auth.signIn', {
+            identifier: 'decoy@load.test',
+            password: 'wrong-password-123',
+          });
           count('signIn (wrong password)', result.status, [401, 429]);
         } else if (roll < 60) {
           const result = await trpc(url, 'query', 'auth.me', undefined, token);
@@ -120,7 +140,10 @@ describe('load: concurrent clients on loopback', () => {
     console.log(
       `load: ${calls} calls by ${CLIENTS} clients in ${(elapsed / 1000).toFixed(1)} s (${Math.round(calls / (elapsed / 1000))}/s); ` +
         `RSS after warm-up ${mb(afterWarmup)} MB, peak ${mb(peak)} MB, final ${mb(final)} MB\n` +
-        [...counts].sort().map(([k, n]) => `  ${k}: ${n}`).join('\n'),
+        [...counts]
+          .sort()
+          .map(([k, n]) => `  ${k}: ${n}`)
+          .join('\n'),
     );
 
     expect(unexpected).toEqual([]);

@@ -114,7 +114,8 @@ describe('signing key file', () => {
 // Known answers from the signed-note specification (c2sp.org/signed-note, "Example") and from the
 // documentation of Go's golang.org/x/mod/sumdb/note, the reference implementation.
 describe('signed-note known answers', () => {
-  const goText = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+  const goText =
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
   const goNote = `${goText}\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n`;
   const goVerifier = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
   const goSigner = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
@@ -125,7 +126,9 @@ describe('signed-note known answers', () => {
   it('derives the published key ids and opens the published notes', () => {
     expect(openSignedNote(goNote, parseVerifierKey(goVerifier))).toBe(goText);
     expect(openSignedNote(specNote, parseVerifierKey(specVerifier))).toBe('This is an example message.\n');
-    expect(() => openSignedNote(goNote.replace('problem,', 'problem;'), parseVerifierKey(goVerifier))).toThrow(/signature/);
+    expect(() => openSignedNote(goNote.replace('problem,', 'problem;'), parseVerifierKey(goVerifier))).toThrow(
+      /signature/,
+    );
   });
 
   it('signs exactly as the reference implementation (Ed25519 is deterministic)', () => {

@@ -8,7 +8,15 @@
  * key id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte public key)[0:4]
  * verifier key = <name>+<8 hex key id>+<base64(0x01 ‖ public key)>
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HASH_SIZE } from './merkle.js';
@@ -40,12 +48,14 @@ export interface Signer extends Verifier {
 
 /** Key names may not contain Unicode white space or '+' (C2SP signed-note). */
 function assertKeyName(name: string): void {
-  if (name.length === 0 || /[\s+]/u.test(name)) throw new CheckpointError(`invalid key name/origin ${JSON.stringify(name)}`);
+  if (name.length === 0 || /[\s+]/u.test(name))
+    throw new CheckpointError(`invalid key name/origin ${JSON.stringify(name)}`);
 }
 
 function rawPublicKey(key: KeyObject): Buffer {
   const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new CheckpointError('not an Ed25519 key');
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string')
+    throw new CheckpointError('not an Ed25519 key');
   return Buffer.from(jwk.x, 'base64url');
 }
 
@@ -89,7 +99,10 @@ export function parseVerifierKey(text: string): Verifier {
   }
   const raw = key.subarray(1);
   if (keyId(name, raw).toString('hex') !== idHex) throw new CheckpointError('verifier key id does not match its key');
-  const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+  const publicKey = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
+    format: 'jwk',
+  });
   return makeVerifier(name, publicKey);
 }
 
@@ -97,7 +110,8 @@ export function parseVerifierKey(text: string): Verifier {
 
 export function checkpointBody(cp: Checkpoint): string {
   assertKeyName(cp.origin);
-  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0) throw new CheckpointError('tree size must be a non-negative integer');
+  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0)
+    throw new CheckpointError('tree size must be a non-negative integer');
   if (cp.rootHash.length !== HASH_SIZE) throw new CheckpointError('root hash must be 32 bytes');
   return `${cp.origin}\n${cp.treeSize}\n${cp.rootHash.toString('base64')}\n`;
 }
@@ -121,7 +135,8 @@ export function parseCheckpointBody(body: string): Checkpoint {
 
 /** Signs any note text (non-empty, ending in a newline) and returns the signed note. */
 export function signNote(text: string, signer: Signer): string {
-  if (text.length === 0 || !text.endsWith('\n') || text.includes('\n\n')) throw new CheckpointError('note text must be non-empty lines ending in a newline');
+  if (text.length === 0 || !text.endsWith('\n') || text.includes('\n\n'))
+    throw new CheckpointError('note text must be non-empty lines ending in a newline');
   const signature = sign(null, Buffer.from(text, 'utf8'), signer.privateKey);
   const blob = Buffer.concat([signer.keyId, signature]).toString('base64');
   return `${text}\n${SIG_PREFIX}${signer.name} ${blob}\n`;
@@ -145,7 +160,8 @@ function splitNote(note: string, verifier: Verifier): { text: string; signatures
     if (!line.startsWith(SIG_PREFIX)) throw new CheckpointError('malformed signature line');
     const [name, blobText, ...rest] = line.slice(SIG_PREFIX.length).split(' ');
     const blob = blobText === undefined ? null : decodeBase64(blobText);
-    if (name === undefined || blob === null || rest.length > 0 || blob.length < 5) throw new CheckpointError('malformed signature line');
+    if (name === undefined || blob === null || rest.length > 0 || blob.length < 5)
+      throw new CheckpointError('malformed signature line');
     // Cosignatures by other keys are allowed and ignored.
     if (name !== verifier.name || !blob.subarray(0, 4).equals(verifier.keyId)) continue;
     if (blob.length !== 4 + 64) throw new CheckpointError('invalid checkpoint signature');
@@ -159,7 +175,8 @@ function splitNote(note: string, verifier: Verifier): { text: string; signatures
 export function openSignedNote(note: string, verifier: Verifier): string {
   const { text, signatures } = splitNote(note, verifier);
   for (const sig of signatures) {
-    if (!verify(null, Buffer.from(text, 'utf8'), verifier.publicKey, sig)) throw new CheckpointError('invalid checkpoint signature');
+    if (!verify(null, Buffer.from(text, 'utf8'), verifier.publicKey, sig))
+      throw new CheckpointError('invalid checkpoint signature');
   }
   return text;
 }
@@ -167,7 +184,8 @@ export function openSignedNote(note: string, verifier: Verifier): string {
 function openNote(note: string, verifier: Verifier): { body: Buffer; checkpoint: Checkpoint; signatures: Buffer[] } {
   const { text, signatures } = splitNote(note, verifier);
   const checkpoint = parseCheckpointBody(text);
-  if (checkpoint.origin !== verifier.name) throw new CheckpointError('checkpoint origin does not match the verifier key');
+  if (checkpoint.origin !== verifier.name)
+    throw new CheckpointError('checkpoint origin does not match the verifier key');
   return { body: Buffer.from(text, 'utf8'), checkpoint, signatures };
 }
 

@@ -96,10 +96,17 @@ export class AuditCheckpointer {
     const lastSize = last?.size ?? 0;
     if (head.size < lastSize) {
       // Events that were signed for are gone: say so on every round until someone looks.
-      throw new CheckpointConsistencyError(`the tree head (${head.size}) is behind the checkpoint at ${lastSize}: the log was truncated`);
+      throw new CheckpointConsistencyError(
+        `the tree head (${head.size}) is behind the checkpoint at ${lastSize}: the log was truncated`,
+      );
     }
     const due: number[] = [];
-    for (let s = (Math.floor(lastSize / this.#everyEvents) + 1) * this.#everyEvents; s <= head.size; s += this.#everyEvents) due.push(s);
+    for (
+      let s = (Math.floor(lastSize / this.#everyEvents) + 1) * this.#everyEvents;
+      s <= head.size;
+      s += this.#everyEvents
+    )
+      due.push(s);
     const headDue =
       head.size > (due.at(-1) ?? lastSize) &&
       (force || last === null || this.#now().getTime() - last.signedAt.getTime() >= this.#everyMs);
@@ -140,7 +147,9 @@ export class AuditCheckpointer {
       .orderBy('tree_size', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return row === undefined ? null : { size: Number(row.tree_size), root: Buffer.from(row.root_hash), signedAt: toDate(row.signed_at) };
+    return row === undefined
+      ? null
+      : { size: Number(row.tree_size), root: Buffer.from(row.root_hash), signedAt: toDate(row.signed_at) };
   }
 
   /** The latest signed checkpoint, signing the current head first if none exists yet. */

@@ -22,7 +22,10 @@ describe('leaf encoding', () => {
   });
 
   it('hashes as SHA-256(0x00 ‖ input)', () => {
-    const expected = createHash('sha256').update(Buffer.from([0])).update(leafInput(fields)).digest();
+    const expected = createHash('sha256')
+      .update(Buffer.from([0]))
+      .update(leafInput(fields))
+      .digest();
     expect(leafHash(fields)).toEqual(expected);
   });
 
@@ -47,7 +50,10 @@ describe('leaf encoding', () => {
   });
 
   it('normalises data to what storage gives back and rejects non-JSON', () => {
-    expect(normalizeData({ b: undefined, a: new Date(0) })).toEqual({ json: '{"a":"1970-01-01T00:00:00.000Z"}', value: { a: '1970-01-01T00:00:00.000Z' } });
+    expect(normalizeData({ b: undefined, a: new Date(0) })).toEqual({
+      json: '{"a":"1970-01-01T00:00:00.000Z"}',
+      value: { a: '1970-01-01T00:00:00.000Z' },
+    });
     expect(() => normalizeData({ n: Number.NaN })).toThrow();
     expect(() => normalizeData({ f: () => 1 })).toThrow();
     expect(() => canonicalJson(10n)).toThrow();
@@ -57,10 +63,24 @@ describe('leaf encoding', () => {
 
 describe('leafInputFromStored', () => {
   it('equals leafInput for canonically stored data', () => {
-    const odd = { ...fields, actorId: 'a"\\\u2028\u0001', userAgent: null, data: { 'é': 1, e: '\ud83d\ude00', '': [1e21, -0, 0.1] } };
+    const odd = {
+      ...fields,
+      actorId: 'a"\\\u2028\u0001',
+      userAgent: null,
+      data: { é: 1, e: '\ud83d\ude00', '': [1e21, -0, 0.1] },
+    };
     const stored = normalizeData(odd.data).json;
     expect(
-      leafInputFromStored(odd.seq, odd.at.toISOString(), odd.type, odd.actorId, odd.targetId, odd.ip, odd.userAgent, stored),
+      leafInputFromStored(
+        odd.seq,
+        odd.at.toISOString(),
+        odd.type,
+        odd.actorId,
+        odd.targetId,
+        odd.ip,
+        odd.userAgent,
+        stored,
+      ),
     ).toBe(leafInput({ ...odd, data: normalizeData(odd.data).value }).toString('utf8'));
   });
 });

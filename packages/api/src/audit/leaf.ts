@@ -9,7 +9,8 @@ type Canonicalize = (input: unknown) => string | undefined;
 // canonicalize is CommonJS (`module.exports = fn`) with an ESM-style `export default` typing:
 // Node's ESM loader hands us the function itself, some transpilers the `.default` property.
 const canonicalize: Canonicalize =
-  (canonicalizeImport as unknown as { default?: Canonicalize }).default ?? (canonicalizeImport as unknown as Canonicalize);
+  (canonicalizeImport as unknown as { default?: Canonicalize }).default ??
+  (canonicalizeImport as unknown as Canonicalize);
 
 export type JsonObject = Record<string, unknown>;
 
@@ -46,7 +47,8 @@ export function canonicalJson(value: unknown): string {
  * the plain object parsed from it. Appends store the text, so the hash always matches the row.
  */
 export function normalizeData(data: JsonObject): { json: string; value: JsonObject } {
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new LeafEncodingError('event data must be a JSON object');
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new LeafEncodingError('event data must be a JSON object');
   const json = canonicalJson(data);
   try {
     // canonicalize() embeds `undefined` for function values; parsing back catches that.
@@ -62,11 +64,13 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /** Rejects text fields that the databases would not store byte for byte. */
 export function assertStorableText(name: string, value: string | null): void {
-  if (value !== null && (value.includes('\u0000') || LONE_SURROGATE.test(value))) throw new LeafEncodingError(`${name} contains NUL or a lone surrogate`);
+  if (value !== null && (value.includes('\u0000') || LONE_SURROGATE.test(value)))
+    throw new LeafEncodingError(`${name} contains NUL or a lone surrogate`);
 }
 
 export function leafInput(fields: LeafFields): Buffer {
-  if (!Number.isSafeInteger(fields.seq) || fields.seq < 1) throw new LeafEncodingError('seq must be a positive integer');
+  if (!Number.isSafeInteger(fields.seq) || fields.seq < 1)
+    throw new LeafEncodingError('seq must be a positive integer');
   if (Number.isNaN(fields.at.getTime())) throw new LeafEncodingError('at must be a valid date');
   const text = canonicalJson({
     seq: fields.seq,

@@ -15,7 +15,12 @@ const origin = 'gatehouse/audit.test';
 const signer = signerFromPrivateKey(origin, generateKeyPairSync('ed25519').privateKey);
 
 function makeService(db: Db, clock: ManualClock): AuditService {
-  return new AuditService({ db, clock, config: { publicOrigin: 'http://audit.test', auditKeyFile: '/nonexistent' }, signer });
+  return new AuditService({
+    db,
+    clock,
+    config: { publicOrigin: 'http://audit.test', auditKeyFile: '/nonexistent' },
+    signer,
+  });
 }
 
 const event = (i: number): AuditEventInput => ({
@@ -33,8 +38,6 @@ async function appendMany(db: Db, audit: AuditService, clock: ManualClock, from:
     await withTransaction(db, (trx) => audit.append(trx, event(i)));
   }
 }
-
-
 
 describe.each(testDialects)('audit log on %s', (dialect) => {
   let db: Db;
@@ -65,7 +68,13 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       expect(e.at).toBeInstanceOf(Date);
       expect(leafHash(e).toString('hex')).toBe(e.leafHash);
     }
-    expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, treeSize: 5, firstInvalidSeq: null, reason: null });
+    expect(await audit.verify()).toMatchObject({
+      ok: true,
+      checked: 5,
+      treeSize: 5,
+      firstInvalidSeq: null,
+      reason: null,
+    });
   });
 
   it('rolls back with the transaction it is part of', async () => {
@@ -84,17 +93,31 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
   it('stores and verifies awkward text byte for byte', async () => {
     const odd = 'a"\\\u0001\b\t\n\f\r\u001f\u007f\u2028é😀 \'; drop table x; --';
     await withTransaction(db, (trx) =>
-      audit.append(trx, { type: 'user.updated', actorId: odd, targetId: '', ip: '::1', userAgent: odd, data: { odd, lone: '\ud800', nul: '\u0000', n: -0, big: 1e21 } }),
+      audit.append(trx, {
+        type: 'user.updated',
+        actorId: odd,
+        targetId: '',
+        ip: '::1',
+        userAgent: odd,
+        data: { odd, lone: '\ud800', nul: '\u0000', n: -0, big: 1e21 },
+      }),
     );
     const [stored] = (await audit.log.list()).items;
-    expect(stored).toMatchObject({ actorId: odd, targetId: '', userAgent: odd, data: { odd, lone: '\ud800', nul: '\u0000', n: 0, big: 1e21 } });
+    expect(stored).toMatchObject({
+      actorId: odd,
+      targetId: '',
+      userAgent: odd,
+      data: { odd, lone: '\ud800', nul: '\u0000', n: 0, big: 1e21 },
+    });
     expect(leafHash(stored as AuditEvent).toString('hex')).toBe(stored?.leafHash);
     expect(await audit.verify()).toMatchObject({ ok: true, checked: 1 });
   });
 
   it('refuses text that the database could not store exactly', async () => {
     for (const userAgent of ['bad \ud800 surrogate', 'nul \u0000 byte']) {
-      await expect(withTransaction(db, (trx) => audit.append(trx, { type: 'auth.sign_in', userAgent }))).rejects.toBeInstanceOf(LeafEncodingError);
+      await expect(
+        withTransaction(db, (trx) => audit.append(trx, { type: 'auth.sign_in', userAgent })),
+      ).rejects.toBeInstanceOf(LeafEncodingError);
     }
     expect((await audit.log.head()).treeSize).toBe(0);
   });
@@ -125,7 +148,9 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
     ] as const) {
       const p = await audit.log.inclusionProof(seq, size);
       expect(p.treeSize).toBe(size);
-      expect(verifyInclusion(p.leafIndex, p.treeSize, fromHex(p.leafHash), p.proof.map(fromHex), fromHex(p.rootHash))).toBe(true);
+      expect(
+        verifyInclusion(p.leafIndex, p.treeSize, fromHex(p.leafHash), p.proof.map(fromHex), fromHex(p.rootHash)),
+      ).toBe(true);
     }
     const head = await audit.log.head();
     expect((await audit.log.inclusionProof(3)).rootHash).toBe(head.rootHash);
@@ -137,7 +162,9 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       [37, 37],
     ] as const) {
       const c = await audit.log.consistencyProof(from, to);
-      expect(verifyConsistency(c.fromSize, c.toSize, fromHex(c.fromRoot), fromHex(c.toRoot), c.proof.map(fromHex))).toBe(true);
+      expect(
+        verifyConsistency(c.fromSize, c.toSize, fromHex(c.fromRoot), fromHex(c.toRoot), c.proof.map(fromHex)),
+      ).toBe(true);
     }
     await expect(audit.log.inclusionProof(38)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(audit.log.inclusionProof(5, 40)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
@@ -149,8 +176,8 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
     await appendMany(db, audit, clock, 0, 250);
     await audit.checkpointer.tick();
     const sizes = async () =>
-      (await audit.log.kysely.selectFrom('audit_checkpoints').select('tree_size').orderBy('tree_size').execute()).map((r) =>
-        Number(r.tree_size),
+      (await audit.log.kysely.selectFrom('audit_checkpoints').select('tree_size').orderBy('tree_size').execute()).map(
+        (r) => Number(r.tree_size),
       );
     // The head (250) is new: nothing signed yet, so it is due at once.
     expect(await sizes()).toEqual([100, 200, 250]);
@@ -194,7 +221,9 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
     });
 
     it('an edited field', async () => {
-      await sql`update audit_events set data = ${'{"i":11,"nested":{"list":[11,"x"],"ok":false}}'} where seq = 12`.execute(db.kysely);
+      await sql`update audit_events set data = ${'{"i":11,"nested":{"list":[11,"x"],"ok":false}}'} where seq = 12`.execute(
+        db.kysely,
+      );
       expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 12, checked: 11 });
     });
 
@@ -233,13 +262,17 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       await sql`update audit_events set seq = seq + 1000 where seq >= 20`.execute(db.kysely);
       await sql`update audit_events set seq = seq - 999 where seq >= 1000`.execute(db.kysely);
       await sql`insert into audit_events (seq, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash)
-        select 20, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 19`.execute(db.kysely);
+        select 20, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 19`.execute(
+        db.kysely,
+      );
       expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 20 });
     });
 
     it('an event inserted past the head', async () => {
       await sql`insert into audit_events (seq, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash)
-        select 51, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 50`.execute(db.kysely);
+        select 51, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 50`.execute(
+        db.kysely,
+      );
       expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 51 });
     });
 
@@ -349,7 +382,10 @@ async function recomputeTreeState(db: Db): Promise<void> {
     range.append(row.leaf_hash, (level, idx, hash) => {
       if (isStoredLevel(level)) nodes.push({ level, idx, hash });
     });
-    for (const n of nodes) await sql`insert into audit_nodes (level, idx, hash) values (${n.level}, ${n.idx}, ${n.hash})`.execute(db.kysely);
+    for (const n of nodes)
+      await sql`insert into audit_nodes (level, idx, hash) values (${n.level}, ${n.idx}, ${n.hash})`.execute(db.kysely);
   }
-  await sql`update audit_head set tree_size = ${range.size}, frontier = ${range.serialize()}, root_hash = ${range.root()}`.execute(db.kysely);
+  await sql`update audit_head set tree_size = ${range.size}, frontier = ${range.serialize()}, root_hash = ${range.root()}`.execute(
+    db.kysely,
+  );
 }

@@ -175,8 +175,17 @@ export class AuditLog {
     if (seq > size) throw badRequest(`event ${seq} is not in a tree of size ${size}`);
     const read = nodeReader(this.kysely);
     const [leaf] = await read([{ level: 0, index: seq - 1 }]);
-    const [proof, root] = await Promise.all([inclusionProof(seq - 1, size, read), size === head.size ? head.root : rootAt(size, read)]);
-    return { leafIndex: seq - 1, treeSize: size, leafHash: toHex(leaf as Uint8Array), rootHash: toHex(root), proof: proof.map(toHex) };
+    const [proof, root] = await Promise.all([
+      inclusionProof(seq - 1, size, read),
+      size === head.size ? head.root : rootAt(size, read),
+    ]);
+    return {
+      leafIndex: seq - 1,
+      treeSize: size,
+      leafHash: toHex(leaf as Uint8Array),
+      rootHash: toHex(root),
+      proof: proof.map(toHex),
+    };
   }
 
   async consistencyProof(fromSize: number, toSize?: number): Promise<ConsistencyProofResult> {

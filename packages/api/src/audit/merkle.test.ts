@@ -83,7 +83,9 @@ describe('RFC 6962 conformance vectors', () => {
     ref.leafInputsHex.forEach((hex, i) => {
       range.append(hashLeaf(Buffer.from(hex, 'hex')));
       expect(range.root().toString('hex')).toBe(ref.rootHashesHexBySize[i + 1]);
-      expect(naiveRoot(ref.leafInputsHex.slice(0, i + 1).map((h) => hashLeaf(Buffer.from(h, 'hex'))))).toEqual(range.root());
+      expect(naiveRoot(ref.leafInputsHex.slice(0, i + 1).map((h) => hashLeaf(Buffer.from(h, 'hex'))))).toEqual(
+        range.root(),
+      );
     });
   });
 });

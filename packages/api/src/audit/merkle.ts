@@ -31,7 +31,11 @@ export function hashLeafText(input: string): Buffer {
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
-    return createHash('sha256').update(Buffer.from([0x01])).update(left).update(right).digest();
+    return createHash('sha256')
+      .update(Buffer.from([0x01]))
+      .update(left)
+      .update(right)
+      .digest();
   }
   nodeInput.set(left, 1);
   nodeInput.set(right, 1 + HASH_SIZE);
@@ -90,9 +94,13 @@ export class CompactRange {
   /** Rebuilds a frontier from its stored form; the number of hashes must match the size's bits. */
   static from(size: number, hashes: readonly Uint8Array[]): CompactRange {
     assertSize(size, 'size');
-    if (hashes.length !== popcount(size)) throw new MerkleError(`frontier of size ${size} needs ${popcount(size)} hashes, got ${hashes.length}`);
+    if (hashes.length !== popcount(size))
+      throw new MerkleError(`frontier of size ${size} needs ${popcount(size)} hashes, got ${hashes.length}`);
     for (const h of hashes) if (h.length !== HASH_SIZE) throw new MerkleError('frontier hash must be 32 bytes');
-    return new CompactRange(size, hashes.map((h) => Buffer.from(h)));
+    return new CompactRange(
+      size,
+      hashes.map((h) => Buffer.from(h)),
+    );
   }
 
   get size(): number {
@@ -166,11 +174,13 @@ function foldRight(hashes: readonly Uint8Array[]): Buffer | undefined {
 
 /** Hash of a complete subtree from its 2^k children at a lower level, left to right. */
 export function hashComplete(children: readonly Uint8Array[]): Buffer {
-  if (children.length === 0 || !Number.isInteger(Math.log2(children.length))) throw new MerkleError('need 2^k children');
+  if (children.length === 0 || !Number.isInteger(Math.log2(children.length)))
+    throw new MerkleError('need 2^k children');
   let layer: Uint8Array[] = [...children];
   while (layer.length > 1) {
     const next: Uint8Array[] = [];
-    for (let i = 0; i < layer.length; i += 2) next.push(hashChildren(layer[i] as Uint8Array, layer[i + 1] as Uint8Array));
+    for (let i = 0; i < layer.length; i += 2)
+      next.push(hashChildren(layer[i] as Uint8Array, layer[i + 1] as Uint8Array));
     layer = next;
   }
   return Buffer.from(layer[0] as Uint8Array);
@@ -255,7 +265,8 @@ export async function resolveSegments(segments: readonly Segment[], read: NodeRe
   return perSegment.map((ids) => {
     const part = hashes.slice(cursor, cursor + ids.length);
     cursor += ids.length;
-    for (const h of part) if (h === undefined || h.length !== HASH_SIZE) throw new MerkleError('node reader returned a bad hash');
+    for (const h of part)
+      if (h === undefined || h.length !== HASH_SIZE) throw new MerkleError('node reader returned a bad hash');
     return foldRight(part) as Buffer;
   });
 }

@@ -109,8 +109,20 @@ function parseExportedEvent(value: unknown): (LeafFields & { leafHash: unknown }
 }
 
 export async function verifyAuditExport(dir: string, publicKey: string): Promise<OfflineVerifyResult> {
-  const result: OfflineVerifyResult = { ok: false, checked: 0, checkpoint: null, uncovered: 0, firstInvalidSeq: null, reason: null };
-  const fail = (reason: string, seq: number | null = null): OfflineVerifyResult => ({ ...result, ok: false, reason, firstInvalidSeq: seq });
+  const result: OfflineVerifyResult = {
+    ok: false,
+    checked: 0,
+    checkpoint: null,
+    uncovered: 0,
+    firstInvalidSeq: null,
+    reason: null,
+  };
+  const fail = (reason: string, seq: number | null = null): OfflineVerifyResult => ({
+    ...result,
+    ok: false,
+    reason,
+    firstInvalidSeq: seq,
+  });
 
   let checkpoint: Checkpoint;
   try {
@@ -119,13 +131,21 @@ export async function verifyAuditExport(dir: string, publicKey: string): Promise
   } catch (error) {
     return fail(`checkpoint: ${(error as Error).message}`);
   }
-  result.checkpoint = { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: toHex(checkpoint.rootHash) };
+  result.checkpoint = {
+    origin: checkpoint.origin,
+    treeSize: checkpoint.treeSize,
+    rootHash: toHex(checkpoint.rootHash),
+  };
 
   const range = CompactRange.empty();
   let rootChecked = checkpoint.treeSize === 0;
-  if (rootChecked && !hashesEqual(range.root(), checkpoint.rootHash)) return fail('the checkpoint of the empty log has a wrong root');
+  if (rootChecked && !hashesEqual(range.root(), checkpoint.rootHash))
+    return fail('the checkpoint of the empty log has a wrong root');
 
-  const lines = createInterface({ input: createReadStream(join(dir, EXPORT_EVENTS_FILE), { encoding: 'utf8' }), crlfDelay: Infinity });
+  const lines = createInterface({
+    input: createReadStream(join(dir, EXPORT_EVENTS_FILE), { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  });
   try {
     for await (const line of lines) {
       if (line === '') continue;
@@ -170,7 +190,10 @@ export async function verifyAuditExport(dir: string, publicKey: string): Promise
     lines.close();
   }
   if (!rootChecked) {
-    return fail(`the checkpoint covers ${checkpoint.treeSize} events but the export has ${result.checked} (truncated)`, result.checked + 1);
+    return fail(
+      `the checkpoint covers ${checkpoint.treeSize} events but the export has ${result.checked} (truncated)`,
+      result.checked + 1,
+    );
   }
   return { ...result, ok: true };
 }

@@ -41,7 +41,8 @@ export class AuditService implements AuditAppender {
     this.feedRevalidateMs = options.feedRevalidateMs ?? 5000;
     const now = () => options.clock.now();
     this.signer =
-      options.signer ?? loadOrCreateSigningKey(options.config.auditKeyFile, options.origin ?? defaultOrigin(options.config.publicOrigin));
+      options.signer ??
+      loadOrCreateSigningKey(options.config.auditKeyFile, options.origin ?? defaultOrigin(options.config.publicOrigin));
     this.log = new AuditLog({ db: options.db, now });
     this.checkpointer = new AuditCheckpointer({
       log: this.log,

@@ -104,7 +104,8 @@ export function nodeReader(db: Kysely<AuditDatabase>): NodeReader {
       const children: Uint8Array[] = [];
       for (let i = first; i < first + count; i++) {
         const h = found.get(`${base}/${i}`);
-        if (h === undefined || h.length !== HASH_SIZE) throw new Error(`audit tree node ${base}/${i} is missing or corrupt`);
+        if (h === undefined || h.length !== HASH_SIZE)
+          throw new Error(`audit tree node ${base}/${i} is missing or corrupt`);
         children.push(h);
       }
       return count === 1 ? Buffer.from(children[0] as Uint8Array) : hashComplete(children);
@@ -134,4 +135,14 @@ export function rowToEvent(row: AuditEventDbRow): AuditEvent {
   };
 }
 
-export const EVENT_COLUMNS = ['seq', 'at', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data', 'leaf_hash'] as const;
+export const EVENT_COLUMNS = [
+  'seq',
+  'at',
+  'type',
+  'actor_id',
+  'target_id',
+  'ip',
+  'user_agent',
+  'data',
+  'leaf_hash',
+] as const;

@@ -151,7 +151,11 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
       try {
         const signed = await verifyCheckpointNoteAsync(cp.note, verifier);
         if (signed.treeSize !== cp.size || toHex(signed.rootHash) !== cp.rootHex) {
-          return { seq: null, at: cp.size, reason: `checkpoint at size ${cp.size}: the stored size/root differ from the signed note` };
+          return {
+            seq: null,
+            at: cp.size,
+            reason: `checkpoint at size ${cp.size}: the stored size/root differ from the signed note`,
+          };
         }
       } catch (error) {
         return { seq: null, at: cp.size, reason: `checkpoint at size ${cp.size}: ${(error as Error).message}` };
@@ -168,7 +172,11 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
 
   /** Compares the rebuilt root with what each checkpoint at the current size claims. */
   const checkCheckpoints = (): Failure | null => {
-    for (let cp = checkpoints[nextCheckpoint]; cp !== undefined && cp.size === range.size; cp = checkpoints[++nextCheckpoint]) {
+    for (
+      let cp = checkpoints[nextCheckpoint];
+      cp !== undefined && cp.size === range.size;
+      cp = checkpoints[++nextCheckpoint]
+    ) {
       if (cp.claimed === null) return { seq: null, at: cp.size, reason: `checkpoint at size ${cp.size} is malformed` };
       if (cp.claimed !== range.root()) {
         // Events 1..lastGood matched an earlier checkpoint, so the change lies after it.
@@ -256,7 +264,11 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
   if (failure === null) {
     const now = await source.headAndMaxSeq();
     if (now.maxSeq > now.head) {
-      failure = { seq: now.head + 1, at: now.head + 1, reason: `event ${now.head + 1} is not part of the tree (inserted past the head)` };
+      failure = {
+        seq: now.head + 1,
+        at: now.head + 1,
+        reason: `event ${now.head + 1} is not part of the tree (inserted past the head)`,
+      };
     }
   }
 
@@ -287,10 +299,32 @@ const SQL_LEAF_INPUT = `'{"actorId":' || json_quote(actor_id) || ',"at":' || jso
   ',"ip":' || json_quote(ip) || ',"seq":' || seq || ',"targetId":' || json_quote(target_id) ||
   ',"type":' || json_quote(type) || ',"userAgent":' || json_quote(user_agent) || '}'`;
 
-function jsInput(row: { seq: number; at: string | Date; type: string; actor_id: string | null; target_id: string | null; ip: string | null; user_agent: string | null; data: string } | undefined): string | null {
+function jsInput(
+  row:
+    | {
+        seq: number;
+        at: string | Date;
+        type: string;
+        actor_id: string | null;
+        target_id: string | null;
+        ip: string | null;
+        user_agent: string | null;
+        data: string;
+      }
+    | undefined,
+): string | null {
   if (row === undefined || typeof row.data !== 'string' || typeof row.type !== 'string') return null;
   try {
-    return leafInputFromStored(Number(row.seq), atIso(row.at), row.type, row.actor_id, row.target_id, row.ip, row.user_agent, row.data);
+    return leafInputFromStored(
+      Number(row.seq),
+      atIso(row.at),
+      row.type,
+      row.actor_id,
+      row.target_id,
+      row.ip,
+      row.user_agent,
+      row.data,
+    );
   } catch {
     return null;
   }
@@ -306,14 +340,23 @@ function openSqliteSnapshot(db: Db): VerifySource | null {
   // One string per row, `<seq>:<64 hex leaf hash><leaf input>`: a row costs one JS allocation.
   const leaves = conn
     // (Every column involved is NOT NULL or goes through json_quote, so the line is never NULL.)
-    .prepare(`select seq || ':' || lower(hex(leaf_hash)) || ${SQL_LEAF_INPUT} from audit_events where seq > ? and seq <= ? order by seq`)
+    .prepare(
+      `select seq || ':' || lower(hex(leaf_hash)) || ${SQL_LEAF_INPUT} from audit_events where seq > ? and seq <= ? order by seq`,
+    )
     .pluck(true);
-  const row = conn.prepare('select seq, at, type, actor_id, target_id, ip, user_agent, data from audit_events where seq = ?');
-  const headStmt = conn.prepare('select tree_size, lower(hex(frontier)), lower(hex(root_hash)) from audit_head where id = 1').raw(true);
+  const row = conn.prepare(
+    'select seq, at, type, actor_id, target_id, ip, user_agent, data from audit_events where seq = ?',
+  );
+  const headStmt = conn
+    .prepare('select tree_size, lower(hex(frontier)), lower(hex(root_hash)) from audit_head where id = 1')
+    .raw(true);
   conn.exec('begin'); // deferred: the snapshot starts at the first read below
   return {
     async checkpoints() {
-      const rows = conn.prepare('select tree_size, lower(hex(root_hash)), note from audit_checkpoints order by tree_size').raw(true).all() as [number, string, string][];
+      const rows = conn
+        .prepare('select tree_size, lower(hex(root_hash)), note from audit_checkpoints order by tree_size')
+        .raw(true)
+        .all() as [number, string, string][];
       return rows.map(([size, rootHex, note]) => ({ size: Number(size), rootHex, note }));
     },
     async head() {
@@ -354,10 +397,17 @@ function openSqliteSnapshot(db: Db): VerifySource | null {
 
 /** Any dialect through Kysely (PostgreSQL, in-memory SQLite). */
 function kyselySource(db: Kysely<AuditDatabase>, dialect: Db['dialect']): VerifySource {
-  const hex = (column: string) => (dialect === 'postgres' ? sql<string>`encode(${sql.ref(column)}, 'hex')` : sql<string>`lower(hex(${sql.ref(column)}))`);
+  const hex = (column: string) =>
+    dialect === 'postgres'
+      ? sql<string>`encode(${sql.ref(column)}, 'hex')`
+      : sql<string>`lower(hex(${sql.ref(column)}))`;
   return {
     async checkpoints() {
-      const rows = await db.selectFrom('audit_checkpoints').select(['tree_size', hex('root_hash').as('root'), 'note']).orderBy('tree_size').execute();
+      const rows = await db
+        .selectFrom('audit_checkpoints')
+        .select(['tree_size', hex('root_hash').as('root'), 'note'])
+        .orderBy('tree_size')
+        .execute();
       return rows.map((r) => ({ size: Number(r.tree_size), rootHex: r.root, note: r.note }));
     },
     async head() {
@@ -383,7 +433,9 @@ function kyselySource(db: Kysely<AuditDatabase>, dialect: Db['dialect']): Verify
       const rows = await db
         .selectFrom('audit_nodes')
         .select(['level', 'idx', hex('hash').as('hash')])
-        .where((eb) => eb.or(ranges.map((r) => eb.and([eb('level', '=', r.level), eb('idx', '>=', r.lo), eb('idx', '<=', r.hi)]))))
+        .where((eb) =>
+          eb.or(ranges.map((r) => eb.and([eb('level', '=', r.level), eb('idx', '>=', r.lo), eb('idx', '<=', r.hi)]))),
+        )
         .execute();
       for (const r of rows) map.set(`${r.level}/${Number(r.idx)}`, r.hash);
       return map;

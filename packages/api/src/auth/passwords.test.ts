@@ -85,6 +85,10 @@ describe('password hashing', () => {
 
     const oneAtATime = createPasswordHasher(TEST_ARGON2, { maxConcurrent: 1 });
     const hashes = await Promise.all(['a', 'b', 'c'].map((p) => oneAtATime.hash(`password ${p}`)));
-    expect(await Promise.all(hashes.map((h, i) => oneAtATime.verify(h, `password ${'abc'[i]}`)))).toEqual([true, true, true]);
+    expect(await Promise.all(hashes.map((h, i) => oneAtATime.verify(h, `password ${'abc'[i]}`)))).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 });

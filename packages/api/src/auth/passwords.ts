@@ -4,7 +4,13 @@
  * loop. Imported bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) verify through @node-rs/bcrypt (also
  * async) and report `needsRehash`, so sign-in upgrades them to Argon2id.
  */
-import { hash as argon2Hash, parseOptions, verify as argon2Verify, type Algorithm, type Version } from '@node-rs/argon2';
+import {
+  hash as argon2Hash,
+  parseOptions,
+  verify as argon2Verify,
+  type Algorithm,
+  type Version,
+} from '@node-rs/argon2';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { availableParallelism } from 'node:os';
 import type { PasswordHasher } from '../services.js';
@@ -17,7 +23,11 @@ export interface Argon2Parameters {
 }
 
 /** OWASP Password Storage Cheat Sheet, Argon2id option 2 (ASVS 5.0 11.4.2). */
-export const OWASP_ARGON2ID: Readonly<Argon2Parameters> = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+export const OWASP_ARGON2ID: Readonly<Argon2Parameters> = Object.freeze({
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+});
 
 // Ambient const enums cannot be read under isolatedModules; these are their documented values.
 const ARGON2ID = 2 as Algorithm;

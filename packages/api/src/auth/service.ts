@@ -69,7 +69,6 @@ interface NewAccount {
   password: string;
 }
 
-
 function accountRow(deps: AuthDeps, input: NewAccount, role: 'admin' | 'member', passwordHash: string): UserRow {
   return newUserRow({
     email: input.email.toLowerCase(),
@@ -122,7 +121,8 @@ export async function createFirstUser(deps: AuthDeps, input: NewAccount, meta: R
 // ---- sign-up / sign-in ------------------------------------------------------------------------
 
 export async function signUp(deps: AuthDeps, input: NewAccount, meta: RequestMeta): Promise<SignInResult> {
-  if (!deps.config.allowSignup) throw new DomainError('FORBIDDEN', 'Sign-up is closed: ask an administrator for an account');
+  if (!deps.config.allowSignup)
+    throw new DomainError('FORBIDDEN', 'Sign-up is closed: ask an administrator for an account');
   assertPasswordPolicy(input.password, { email: input.email, username: input.username ?? null });
   const passwordHash = await deps.passwords.hash(input.password);
   const row = accountRow(deps, input, 'member', passwordHash);
@@ -180,13 +180,20 @@ export async function signIn(deps: AuthDeps, input: SignInInput, meta: RequestMe
   if (!user || !passwordOk || !user.is_active) {
     const reason = !user ? 'unknown_identifier' : !passwordOk ? 'wrong_password' : 'inactive';
     await withTransaction(deps.db, (trx) =>
-      deps.audit.append(trx, { type: 'auth.sign_in_failed', targetId: user?.id ?? null, ...auditMeta(meta), data: { reason } }),
+      deps.audit.append(trx, {
+        type: 'auth.sign_in_failed',
+        targetId: user?.id ?? null,
+        ...auditMeta(meta),
+        data: { reason },
+      }),
     );
     throw invalidCredentials();
   }
 
   await deps.throttle.succeeded(account, meta.ip);
-  const upgradedHash = deps.passwords.needsRehash(user.password_hash) ? await deps.passwords.hash(input.password) : null;
+  const upgradedHash = deps.passwords.needsRehash(user.password_hash)
+    ? await deps.passwords.hash(input.password)
+    : null;
   const rememberMe = input.rememberMe ?? false;
   const now = deps.clock.now();
   const created = await withTransaction(deps.db, async (trx) => {

@@ -56,11 +56,15 @@ interface ProcedureLike {
   _def: { type: 'query' | 'mutation' | 'subscription' };
 }
 
-const allProcedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureLike>).map(([path, procedure]) => ({
-  path,
-  type: procedure._def.type,
-}));
-const adminProcedures = allProcedures.filter((p) => !PUBLIC_PROCEDURES.has(p.path) && !SIGNED_IN_PROCEDURES.has(p.path));
+const allProcedures = Object.entries(appRouter._def.procedures as unknown as Record<string, ProcedureLike>).map(
+  ([path, procedure]) => ({
+    path,
+    type: procedure._def.type,
+  }),
+);
+const adminProcedures = allProcedures.filter(
+  (p) => !PUBLIC_PROCEDURES.has(p.path) && !SIGNED_IN_PROCEDURES.has(p.path),
+);
 const signedInProcedures = allProcedures.filter((p) => SIGNED_IN_PROCEDURES.has(p.path));
 
 type Caller = ReturnType<typeof callerFor>;
@@ -93,7 +97,16 @@ describe('the access lists', () => {
     for (const path of CONTRACT_ADMIN_PROCEDURES.filter((p) => present.has(p))) {
       expect(adminProcedures.map((p) => p.path)).toContain(path);
     }
-    expect(adminProcedures.map((p) => p.path)).toEqual(expect.arrayContaining(['user.list', 'user.byId', 'user.create', 'user.update', 'user.setPassword', 'user.delete']));
+    expect(adminProcedures.map((p) => p.path)).toEqual(
+      expect.arrayContaining([
+        'user.list',
+        'user.byId',
+        'user.create',
+        'user.update',
+        'user.setPassword',
+        'user.delete',
+      ]),
+    );
   });
 });
 

@@ -8,8 +8,6 @@ import type { AuditEvent } from '../audit/types.js';
 import type { Services } from '../services.js';
 import { callerFor, createTestServices, createTestUser } from '../testing.js';
 
-
-
 describe.each(testDialects)('audit router on %s', (dialect) => {
   let db: Db;
   let cleanup: () => Promise<void>;
@@ -19,7 +17,9 @@ describe.each(testDialects)('audit router on %s', (dialect) => {
   async function record(n: number, from = 0): Promise<void> {
     for (let i = from; i < from + n; i++) {
       clock.advance(10);
-      await withTransaction(db, (trx) => services.audit.append(trx, { type: 'user.updated', actorId: 'admin', targetId: `u${i}`, data: { i } }));
+      await withTransaction(db, (trx) =>
+        services.audit.append(trx, { type: 'user.updated', actorId: 'admin', targetId: `u${i}`, data: { i } }),
+      );
     }
   }
 
@@ -59,16 +59,34 @@ describe.each(testDialects)('audit router on %s', (dialect) => {
     expect((await admin.audit.list({ limit: 5, cursor: all.nextCursor })).items[0]?.seq).toBe(7);
     await expect(admin.audit.list({ limit: 1000 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
 
-    expect(await admin.audit.verify()).toMatchObject({ ok: true, checked: 12, treeSize: 12, firstInvalidSeq: null, reason: null });
+    expect(await admin.audit.verify()).toMatchObject({
+      ok: true,
+      checked: 12,
+      treeSize: 12,
+      firstInvalidSeq: null,
+      reason: null,
+    });
 
     const cp = await admin.audit.checkpoint();
-    expect(cp).toMatchObject({ origin: 'gatehouse/localhost:3000', treeSize: 12, publicKey: services.audit.signer.text });
+    expect(cp).toMatchObject({
+      origin: 'gatehouse/localhost:3000',
+      treeSize: 12,
+      publicKey: services.audit.signer.text,
+    });
     expect(cp.signedAt).toBeInstanceOf(Date);
     expect(verifyCheckpointNote(cp.note, parseVerifierKey(cp.publicKey)).treeSize).toBe(12);
 
     const inc = await admin.audit.inclusionProof({ seq: 5 });
     expect(inc.rootHash).toBe(cp.rootHash);
-    expect(verifyInclusion(inc.leafIndex, inc.treeSize, fromHex(inc.leafHash), inc.proof.map(fromHex), fromHex(inc.rootHash))).toBe(true);
+    expect(
+      verifyInclusion(
+        inc.leafIndex,
+        inc.treeSize,
+        fromHex(inc.leafHash),
+        inc.proof.map(fromHex),
+        fromHex(inc.rootHash),
+      ),
+    ).toBe(true);
     await expect(admin.audit.inclusionProof({ seq: 13 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(admin.audit.inclusionProof({ seq: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(admin.audit.inclusionProof({ seq: 3, treeSize: 13 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });

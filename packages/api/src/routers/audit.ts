@@ -1,9 +1,4 @@
-import {
-  auditConsistencyProofInput,
-  auditEventsInput,
-  auditInclusionProofInput,
-  auditListInput,
-} from '../schemas.js';
+import { auditConsistencyProofInput, auditEventsInput, auditInclusionProofInput, auditListInput } from '../schemas.js';
 import type { Services } from '../services.js';
 import type { AuditEvent } from '../audit/types.js';
 import { adminProcedure, router } from '../trpc.js';
@@ -43,7 +38,11 @@ export const auditRouter = router({
    * Live events after `afterSeq` (default: from now on). The subscriber's session is re-validated
    * every `feedRevalidateMs`; the stream ends once it is revoked or the user is no longer an admin.
    */
-  events: adminProcedure.input(auditEventsInput).subscription(async function* ({ ctx, input, signal }): AsyncGenerator<AuditEvent> {
+  events: adminProcedure.input(auditEventsInput).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }): AsyncGenerator<AuditEvent> {
     const audit = ctx.services.audit;
     const after = input?.afterSeq ?? (await audit.log.head()).treeSize;
     const stop = new AbortController();

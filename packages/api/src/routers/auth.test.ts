@@ -49,7 +49,10 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
   }
 
   async function auditRows(type?: string) {
-    let q = db.kysely.selectFrom('audit_events').select(['seq', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data']).orderBy('seq');
+    let q = db.kysely
+      .selectFrom('audit_events')
+      .select(['seq', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data'])
+      .orderBy('seq');
     if (type) q = q.where('type', '=', type);
     const rows = await q.execute();
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
@@ -73,9 +76,20 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     it('creates the first admin, signs them in with a cookie, then closes setup', async () => {
       const { caller, res } = browserCaller();
       expect(await caller.auth.setupStatus()).toEqual({ needsSetup: true });
-      const result = await caller.auth.createFirstUser({ email: 'Ada@Example.com', username: 'ada', name: 'Ada', password: PASSWORD });
+      const result = await caller.auth.createFirstUser({
+        email: 'Ada@Example.com',
+        username: 'ada',
+        name: 'Ada',
+        password: PASSWORD,
+      });
       if (result.status !== 'signed-in') throw new Error('expected signed-in');
-      expect(result.user).toMatchObject({ email: 'ada@example.com', username: 'ada', role: 'admin', isActive: true, mfaEnabled: false });
+      expect(result.user).toMatchObject({
+        email: 'ada@example.com',
+        username: 'ada',
+        role: 'admin',
+        isActive: true,
+        mfaEnabled: false,
+      });
       expect(result.expiresAt).toEqual(new Date(clock.now().getTime() + DAY));
       expect(res.cookie).toEqual({ token: result.token, expiresAt: result.expiresAt });
       expect(await caller.auth.setupStatus()).toEqual({ needsSetup: false });
@@ -85,10 +99,17 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
       const setup = await auditRows('auth.setup');
       expect(setup).toHaveLength(1);
-      expect(setup[0]).toMatchObject({ actor_id: result.user.id, target_id: result.user.id, ip: '203.0.113.7', user_agent: 'Browser/1.0' });
+      expect(setup[0]).toMatchObject({
+        actor_id: result.user.id,
+        target_id: result.user.id,
+        ip: '203.0.113.7',
+        user_agent: 'Browser/1.0',
+      });
       expect(JSON.stringify(setup[0]?.data)).not.toContain(PASSWORD);
 
-      const again = await trpcError(caller.auth.createFirstUser({ email: 'eve@example.com', name: 'Eve', password: PASSWORD }));
+      const again = await trpcError(
+        caller.auth.createFirstUser({ email: 'eve@example.com', name: 'Eve', password: PASSWORD }),
+      );
       expect(again.code).toBe('PRECONDITION_FAILED');
     });
 
@@ -110,12 +131,18 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
     it('applies the password policy and input validation', async () => {
       const { caller } = browserCaller();
-      const common = await trpcError(caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'password123' }));
+      const common = await trpcError(
+        caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'password123' }),
+      );
       expect(common.code).toBe('BAD_REQUEST');
       expect(details(common)).toEqual({ field: 'password' });
-      const own = await trpcError(caller.auth.createFirstUser({ email: 'ada.l@example.com', name: 'A', password: 'ada.l@example.com' }));
+      const own = await trpcError(
+        caller.auth.createFirstUser({ email: 'ada.l@example.com', name: 'A', password: 'ada.l@example.com' }),
+      );
       expect(own.message).toMatch(/email or username/);
-      const short = await trpcError(caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'short' }));
+      const short = await trpcError(
+        caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'short' }),
+      );
       expect(short.code).toBe('BAD_REQUEST');
       const badEmail = await trpcError(caller.auth.createFirstUser({ email: 'nope', name: 'A', password: PASSWORD }));
       expect(badEmail.code).toBe('BAD_REQUEST');
@@ -125,7 +152,9 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
   describe('sign-up', () => {
     it('is FORBIDDEN unless ALLOW_SIGNUP is true', async () => {
-      const error = await trpcError(browserCaller().caller.auth.signUp({ email: 'm@example.com', name: 'M', password: PASSWORD }));
+      const error = await trpcError(
+        browserCaller().caller.auth.signUp({ email: 'm@example.com', name: 'M', password: PASSWORD }),
+      );
       expect(error.code).toBe('FORBIDDEN');
       expect(await db.kysely.selectFrom('users').select('id').execute()).toHaveLength(0);
     });
@@ -133,7 +162,12 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     it('creates a signed-in member when open; CONFLICT when the email or username is taken', async () => {
       await withConfig({ allowSignup: true });
       const { caller, res } = browserCaller();
-      const result = await caller.auth.signUp({ email: 'm@example.com', username: 'mem', name: 'M', password: PASSWORD });
+      const result = await caller.auth.signUp({
+        email: 'm@example.com',
+        username: 'mem',
+        name: 'M',
+        password: PASSWORD,
+      });
       if (result.status !== 'signed-in') throw new Error('expected signed-in');
       expect(result.user.role).toBe('member');
       expect(res.cookie).toEqual({ token: result.token, expiresAt: result.expiresAt });
@@ -142,7 +176,9 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       const email = await trpcError(caller.auth.signUp({ email: 'M@example.com', name: 'X', password: PASSWORD }));
       expect(email.code).toBe('CONFLICT');
       expect(details(email)).toEqual({ field: 'email' });
-      const username = await trpcError(caller.auth.signUp({ email: 'x@example.com', username: 'MEM', name: 'X', password: PASSWORD }));
+      const username = await trpcError(
+        caller.auth.signUp({ email: 'x@example.com', username: 'MEM', name: 'X', password: PASSWORD }),
+      );
       expect(username.code).toBe('CONFLICT');
       expect(details(username)).toEqual({ field: 'username' });
       expect(await auditRows('auth.sign_up')).toHaveLength(1);
@@ -151,7 +187,12 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
   describe('sign-in', () => {
     beforeEach(async () => {
-      await createTestUser(services, { email: 'ada@example.com', username: 'ada', password: PASSWORD, withSession: false });
+      await createTestUser(services, {
+        email: 'ada@example.com',
+        username: 'ada',
+        password: PASSWORD,
+        withSession: false,
+      });
     });
 
     it('accepts the email or the username, in any case, and sets the cookie', async () => {
@@ -170,13 +211,22 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
     it('opens a new session on every sign-in (no fixation), 30 days with rememberMe', async () => {
       const first = await browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD });
-      const second = await browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD, rememberMe: true });
+      const second = await browserCaller().caller.auth.signIn({
+        identifier: 'ada',
+        password: PASSWORD,
+        rememberMe: true,
+      });
       if (first.status !== 'signed-in' || second.status !== 'signed-in') throw new Error('expected signed-in');
       expect(first.token).not.toBe(second.token);
       expect(first.expiresAt).toEqual(new Date(clock.now().getTime() + DAY));
       expect(second.expiresAt).toEqual(new Date(clock.now().getTime() + 30 * DAY));
       const me = await callerFor(services, second.token).auth.me();
-      expect(me.session).toMatchObject({ rememberMe: true, current: true, ip: '203.0.113.7', userAgent: 'Browser/1.0' });
+      expect(me.session).toMatchObject({
+        rememberMe: true,
+        current: true,
+        ip: '203.0.113.7',
+        userAgent: 'Browser/1.0',
+      });
     });
 
     it('answers every failure with the same UNAUTHORIZED "Invalid credentials"', async () => {
@@ -248,20 +298,26 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         .execute();
       await trpcError(browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'wrong one' }));
       expect((await userRow('legacy@example.com')).password_hash).toBe(imported);
-      const ok = await browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'legacy secret pass' });
+      const ok = await browserCaller().caller.auth.signIn({
+        identifier: 'legacy@example.com',
+        password: 'legacy secret pass',
+      });
       expect(ok.status).toBe('signed-in');
       const upgraded = (await userRow('legacy@example.com')).password_hash;
       expect(upgraded).toMatch(/^\$argon2id\$/);
       expect((await auditRows('auth.sign_in')).at(-1)?.data).toMatchObject({ passwordHashUpgraded: true });
-      expect((await browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'legacy secret pass' })).status).toBe(
-        'signed-in',
-      );
+      expect(
+        (await browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'legacy secret pass' }))
+          .status,
+      ).toBe('signed-in');
     });
 
     it('throttles an account after 5 failures with retryAfterSeconds, until the window ends', async () => {
       const { caller } = browserCaller();
       for (let i = 0; i < 5; i++) {
-        expect((await trpcError(caller.auth.signIn({ identifier: 'ada', password: `wrong ${i}` }))).code).toBe('UNAUTHORIZED');
+        expect((await trpcError(caller.auth.signIn({ identifier: 'ada', password: `wrong ${i}` }))).code).toBe(
+          'UNAUTHORIZED',
+        );
         clock.advance(1000);
       }
       // Even the right password is refused now, and by email too: the account is what counts.
@@ -279,13 +335,22 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     it('does not let an attacker lock the owner out from another address', async () => {
       const attacker = browserCaller(null, { ip: '198.51.100.66' }).caller;
       for (let i = 0; i < 5; i++) await trpcError(attacker.auth.signIn({ identifier: 'ada', password: `guess ${i}` }));
-      expect((await trpcError(attacker.auth.signIn({ identifier: 'ada', password: PASSWORD }))).code).toBe('TOO_MANY_REQUESTS');
-      expect((await browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD })).status).toBe('signed-in');
+      expect((await trpcError(attacker.auth.signIn({ identifier: 'ada', password: PASSWORD }))).code).toBe(
+        'TOO_MANY_REQUESTS',
+      );
+      expect((await browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD })).status).toBe(
+        'signed-in',
+      );
     });
 
     it('throttles an account attacked from many addresses', async () => {
       for (let i = 0; i < 20; i++) {
-        await trpcError(browserCaller(null, { ip: `198.51.100.${i + 1}` }).caller.auth.signIn({ identifier: 'ada', password: 'guess guess' }));
+        await trpcError(
+          browserCaller(null, { ip: `198.51.100.${i + 1}` }).caller.auth.signIn({
+            identifier: 'ada',
+            password: 'guess guess',
+          }),
+        );
       }
       const error = await trpcError(browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD }));
       expect(error.code).toBe('TOO_MANY_REQUESTS');
@@ -314,14 +379,20 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     it('throttles an IP address guessing across many accounts', async () => {
       await restart({ throttle: { ipLimit: 3 } });
       const { caller } = browserCaller();
-      for (let i = 0; i < 3; i++) await trpcError(caller.auth.signIn({ identifier: `victim${i}@example.com`, password: 'guess guess' }));
+      for (let i = 0; i < 3; i++)
+        await trpcError(caller.auth.signIn({ identifier: `victim${i}@example.com`, password: 'guess guess' }));
       const error = await trpcError(caller.auth.signIn({ identifier: 'ada', password: PASSWORD }));
       expect(error.code).toBe('TOO_MANY_REQUESTS');
       expect((await auditRows('auth.throttled'))[0]?.data).toMatchObject({ scope: 'ip' });
       // Another address is not affected.
-      expect((await browserCaller(null, { ip: '198.51.100.1' }).caller.auth.signIn({ identifier: 'ada', password: PASSWORD })).status).toBe(
-        'signed-in',
-      );
+      expect(
+        (
+          await browserCaller(null, { ip: '198.51.100.1' }).caller.auth.signIn({
+            identifier: 'ada',
+            password: PASSWORD,
+          })
+        ).status,
+      ).toBe('signed-in');
     });
   });
 
@@ -330,7 +401,12 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     let userId: string;
 
     beforeEach(async () => {
-      const created = await createTestUser(services, { email: 'ada@example.com', username: 'ada', name: 'Ada', password: PASSWORD });
+      const created = await createTestUser(services, {
+        email: 'ada@example.com',
+        username: 'ada',
+        name: 'Ada',
+        password: PASSWORD,
+      });
       token = created.token as string;
       userId = created.user.id;
     });
@@ -392,7 +468,10 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       const evil = await trpcError(browserCaller(token, { origin: 'https://evil.example' }).caller.auth.signOut());
       expect(evil.code).toBe('FORBIDDEN');
       const loginCsrf = await trpcError(
-        browserCaller(null, { origin: 'https://evil.example' }).caller.auth.signIn({ identifier: 'ada', password: PASSWORD }),
+        browserCaller(null, { origin: 'https://evil.example' }).caller.auth.signIn({
+          identifier: 'ada',
+          password: PASSWORD,
+        }),
       );
       expect(loginCsrf.code).toBe('FORBIDDEN');
       // Queries need no Origin; the session survived the refused mutations.
@@ -409,20 +488,30 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       if (other.status !== 'signed-in') throw new Error('expected signed-in');
       const { caller } = browserCaller(token);
 
-      const wrong = await trpcError(caller.auth.changePassword({ currentPassword: 'not it at all', newPassword: 'another fine password' }));
+      const wrong = await trpcError(
+        caller.auth.changePassword({ currentPassword: 'not it at all', newPassword: 'another fine password' }),
+      );
       expect(wrong.code).toBe('BAD_REQUEST');
       expect(details(wrong)).toEqual({ field: 'currentPassword' });
-      const weak = await trpcError(caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'iloveyou123' }));
+      const weak = await trpcError(
+        caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'iloveyou123' }),
+      );
       expect(details(weak)).toEqual({ field: 'newPassword' });
 
-      expect(await caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'another fine password' })).toEqual({
+      expect(
+        await caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'another fine password' }),
+      ).toEqual({
         ok: true,
         revokedSessions: 1,
       });
       expect((await trpcError(callerFor(services, other.token).auth.me())).code).toBe('UNAUTHORIZED');
       expect((await browserCaller(token).caller.auth.me()).user.id).toBe(userId);
-      expect((await trpcError(browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD }))).code).toBe('UNAUTHORIZED');
-      expect((await browserCaller().caller.auth.signIn({ identifier: 'ada', password: 'another fine password' })).status).toBe('signed-in');
+      expect(
+        (await trpcError(browserCaller().caller.auth.signIn({ identifier: 'ada', password: PASSWORD }))).code,
+      ).toBe('UNAUTHORIZED');
+      expect(
+        (await browserCaller().caller.auth.signIn({ identifier: 'ada', password: 'another fine password' })).status,
+      ).toBe('signed-in');
       const changed = await auditRows('auth.password_changed');
       expect(changed).toMatchObject([{ actor_id: userId, target_id: userId, data: { revokedSessions: 1 } }]);
       expect(JSON.stringify(changed)).not.toContain('another fine password');
@@ -432,9 +521,16 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       await createTestUser(services, { email: 'grace@example.com', username: 'grace' });
       const { caller } = browserCaller(token);
       await caller.auth.me(); // cached
-      const updated = await caller.auth.updateProfile({ name: 'Ada King', email: 'ADA.KING@example.com', username: null });
+      const updated = await caller.auth.updateProfile({
+        name: 'Ada King',
+        email: 'ADA.KING@example.com',
+        username: null,
+      });
       expect(updated).toMatchObject({ name: 'Ada King', email: 'ada.king@example.com', username: null });
-      expect((await browserCaller(token).caller.auth.me()).user).toMatchObject({ name: 'Ada King', email: 'ada.king@example.com' });
+      expect((await browserCaller(token).caller.auth.me()).user).toMatchObject({
+        name: 'Ada King',
+        email: 'ada.king@example.com',
+      });
       const validated = await services.sessions.validate(token);
       expect(validated?.user.name).toBe('Ada King');
 

@@ -29,7 +29,12 @@ describe.each(testDialects)('session router on %s', (dialect) => {
   }
 
   async function auditRows(type: string) {
-    const rows = await db.kysely.selectFrom('audit_events').select(['type', 'actor_id', 'target_id', 'ip', 'data']).where('type', '=', type).orderBy('seq').execute();
+    const rows = await db.kysely
+      .selectFrom('audit_events')
+      .select(['type', 'actor_id', 'target_id', 'ip', 'data'])
+      .where('type', '=', type)
+      .orderBy('seq')
+      .execute();
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
@@ -52,7 +57,12 @@ describe.each(testDialects)('session router on %s', (dialect) => {
     const second = await signIn('member@example.com');
     const sessions = await as(second).session.list();
     expect(sessions).toHaveLength(2);
-    expect(sessions[0]).toMatchObject({ current: true, ip: '203.0.113.9', userAgent: 'session-tests', rememberMe: false });
+    expect(sessions[0]).toMatchObject({
+      current: true,
+      ip: '203.0.113.9',
+      userAgent: 'session-tests',
+      rememberMe: false,
+    });
     expect(sessions[1]?.current).toBe(false);
     expect(JSON.stringify(sessions)).not.toMatch(/secret|hash|userId/);
     // Expired sessions are not listed.
@@ -62,16 +72,27 @@ describe.each(testDialects)('session router on %s', (dialect) => {
 
   it('session.revoke ends one of one’s sessions at once; the current one clears the cookie', async () => {
     const other = await signIn('member@example.com');
-    const [current, otherSession] = await as(member.token).session.list().then((all) => [all.find((s) => s.current), all.find((s) => !s.current)]);
+    const [current, otherSession] = await as(member.token)
+      .session.list()
+      .then((all) => [all.find((s) => s.current), all.find((s) => !s.current)]);
     expect(await as(member.token).session.revoke({ id: otherSession?.id ?? '' })).toEqual({ ok: true });
     expect((await trpcError(as(other).auth.me())).code).toBe('UNAUTHORIZED');
     expect(await auditRows('session.revoked')).toMatchObject([
-      { actor_id: member.id, target_id: member.id, ip: '203.0.113.9', data: { sessionId: otherSession?.id, current: false } },
+      {
+        actor_id: member.id,
+        target_id: member.id,
+        ip: '203.0.113.9',
+        data: { sessionId: otherSession?.id, current: false },
+      },
     ]);
 
     const res = recordingResponse();
     const cookieCaller = createCaller(
-      createContext(services, { ...req, token: member.token, tokenSource: 'cookie', origin: services.config.publicOrigin }, res),
+      createContext(
+        services,
+        { ...req, token: member.token, tokenSource: 'cookie', origin: services.config.publicOrigin },
+        res,
+      ),
     );
     await cookieCaller.session.revoke({ id: current?.id ?? '' });
     expect(res.cookie).toBe('cleared');
@@ -95,7 +116,9 @@ describe.each(testDialects)('session router on %s', (dialect) => {
     expect(await as(member.token).session.revokeOthers()).toEqual({ revoked: 2 });
     for (const t of others) expect((await trpcError(as(t).auth.me())).code).toBe('UNAUTHORIZED');
     expect(await as(member.token).session.list()).toHaveLength(1);
-    expect(await auditRows('session.revoked_all')).toMatchObject([{ actor_id: member.id, target_id: member.id, data: { revoked: 2, exceptCurrent: true } }]);
+    expect(await auditRows('session.revoked_all')).toMatchObject([
+      { actor_id: member.id, target_id: member.id, data: { revoked: 2, exceptCurrent: true } },
+    ]);
   });
 
   it('admins list and revoke all sessions of a user, and see stats; members get FORBIDDEN', async () => {
@@ -117,7 +140,9 @@ describe.each(testDialects)('session router on %s', (dialect) => {
     expect(await as(admin.token).session.revokeAllForUser({ userId: member.id })).toEqual({ revoked: 2 });
     expect((await trpcError(as(member.token).auth.me())).code).toBe('UNAUTHORIZED');
     expect(await as(admin.token).session.listForUser({ userId: member.id })).toEqual([]);
-    expect(await auditRows('session.revoked_all')).toMatchObject([{ actor_id: admin.id, target_id: member.id, data: { revoked: 2, exceptCurrent: false } }]);
+    expect(await auditRows('session.revoked_all')).toMatchObject([
+      { actor_id: admin.id, target_id: member.id, data: { revoked: 2, exceptCurrent: false } },
+    ]);
     expect((await as(admin.token).session.stats()).active).toBe(1);
   });
 
@@ -132,7 +157,12 @@ describe.each(testDialects)('session router on %s', (dialect) => {
 
   it('every session procedure needs a session', async () => {
     const anon = as(null);
-    for (const call of [anon.session.list(), anon.session.revokeOthers(), anon.session.stats(), anon.session.revoke({ id: 'x' })]) {
+    for (const call of [
+      anon.session.list(),
+      anon.session.revokeOthers(),
+      anon.session.stats(),
+      anon.session.revoke({ id: 'x' }),
+    ]) {
       expect((await trpcError(call)).code).toBe('UNAUTHORIZED');
     }
   });

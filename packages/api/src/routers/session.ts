@@ -22,7 +22,9 @@ export const sessionRouter = router({
     return { ok: true as const };
   }),
   revokeOthers: protectedProcedure.mutation(({ ctx }) => revokeOtherSessions(ctx.services, ctx.auth, metaOf(ctx))),
-  listForUser: adminProcedure.input(forUserInput).query(({ ctx, input }) => listSessionsForUser(ctx.services, ctx.auth, input.userId)),
+  listForUser: adminProcedure
+    .input(forUserInput)
+    .query(({ ctx, input }) => listSessionsForUser(ctx.services, ctx.auth, input.userId)),
   revokeAllForUser: adminProcedure.input(forUserInput).mutation(async ({ ctx, input }) => {
     const result = await revokeAllSessionsForUser(ctx.services, ctx.auth, input.userId, metaOf(ctx));
     if (input.userId === ctx.auth.user.id) ctx.res.clearSessionCookie();

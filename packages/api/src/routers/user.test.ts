@@ -25,12 +25,18 @@ describe.each(testDialects)('user router on %s', (dialect) => {
 
   /** Opens one more session for an existing user; returns its token. */
   async function openSession(userId: string): Promise<string> {
-    const created = await withTransaction(db, (trx) => services.sessions.create(trx, { userId, rememberMe: false, ip: null, userAgent: null }));
+    const created = await withTransaction(db, (trx) =>
+      services.sessions.create(trx, { userId, rememberMe: false, ip: null, userAgent: null }),
+    );
     return created.token;
   }
 
   async function auditRows() {
-    const rows = await db.kysely.selectFrom('audit_events').select(['type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data']).orderBy('seq').execute();
+    const rows = await db.kysely
+      .selectFrom('audit_events')
+      .select(['type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data'])
+      .orderBy('seq')
+      .execute();
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
@@ -49,7 +55,12 @@ describe.each(testDialects)('user router on %s', (dialect) => {
 
   it('lets an admin create, find, list, update, reset and delete users', async () => {
     const api = caller(adminToken);
-    const created = await api.user.create({ email: '  New@Example.COM ', name: 'New', password: 'a long passphrase', username: 'newbie' });
+    const created = await api.user.create({
+      email: '  New@Example.COM ',
+      name: 'New',
+      password: 'a long passphrase',
+      username: 'newbie',
+    });
     expect(created).toMatchObject({ email: 'new@example.com', username: 'newbie', role: 'member', isActive: true });
     expect(await api.user.byId({ id: created.id })).toEqual(created);
 
@@ -62,16 +73,30 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     expect(promoted).toMatchObject({ role: 'admin', name: 'Promoted' });
 
     const memberToken = await openSession(created.id);
-    expect(await api.user.setPassword({ id: created.id, newPassword: 'another long passphrase' })).toEqual({ ok: true, revokedSessions: 1 });
+    expect(await api.user.setPassword({ id: created.id, newPassword: 'another long passphrase' })).toEqual({
+      ok: true,
+      revokedSessions: 1,
+    });
     expect(await services.sessions.validate(memberToken)).toBeNull();
 
     expect(await api.user.delete({ id: created.id })).toEqual({ ok: true });
     expect((await trpcError(api.user.byId({ id: created.id }))).code).toBe('NOT_FOUND');
 
     const events = await auditRows();
-    expect(events.map((e) => e.type)).toEqual(['user.created', 'user.updated', 'user.role_changed', 'user.password_set', 'user.deleted']);
+    expect(events.map((e) => e.type)).toEqual([
+      'user.created',
+      'user.updated',
+      'user.role_changed',
+      'user.password_set',
+      'user.deleted',
+    ]);
     for (const event of events) {
-      expect(event).toMatchObject({ actor_id: admin.id, target_id: created.id, ip: '198.51.100.4', user_agent: 'user-tests' });
+      expect(event).toMatchObject({
+        actor_id: admin.id,
+        target_id: created.id,
+        ip: '198.51.100.4',
+        user_agent: 'user-tests',
+      });
       expect(JSON.stringify(event.data)).not.toMatch(/passphrase|test\$/);
     }
   });
@@ -79,7 +104,9 @@ describe.each(testDialects)('user router on %s', (dialect) => {
   it('answers CONFLICT naming the field when an email or username is taken', async () => {
     const api = caller(adminToken);
     await api.user.create({ email: 'taken@example.com', username: 'taken', name: 'T', password: 'a long passphrase' });
-    const byEmail = await trpcError(api.user.create({ email: 'TAKEN@example.com', name: 'T2', password: 'a long passphrase' }));
+    const byEmail = await trpcError(
+      api.user.create({ email: 'TAKEN@example.com', name: 'T2', password: 'a long passphrase' }),
+    );
     expect(byEmail.code).toBe('CONFLICT');
     expect((byEmail.cause as DomainError).details).toEqual({ field: 'email' });
     const byUsername = await trpcError(api.user.update({ id: admin.id, username: 'TAKEN' }));
@@ -95,7 +122,9 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     const own = await trpcError(api.user.setPassword({ id: admin.id, newPassword: 'root@example.com' }));
     expect(own.code).toBe('BAD_REQUEST');
     expect((own.cause as DomainError).details).toEqual({ field: 'newPassword' });
-    expect((await trpcError(api.user.create({ email: 'c@example.com', name: 'C', password: 'short' }))).code).toBe('BAD_REQUEST');
+    expect((await trpcError(api.user.create({ email: 'c@example.com', name: 'C', password: 'short' }))).code).toBe(
+      'BAD_REQUEST',
+    );
     expect((await api.user.list()).total).toBe(1);
   });
 
@@ -174,7 +203,12 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     expect(await services.sessions.validate(token)).not.toBeNull();
     expect(await caller(adminToken).user.delete({ id: member.id })).toEqual({ ok: true });
     expect(await services.sessions.validate(token)).toBeNull();
-    expect((await auditRows()).at(-1)).toMatchObject({ type: 'user.deleted', actor_id: admin.id, target_id: member.id, data: { revokedSessions: 1 } });
+    expect((await auditRows()).at(-1)).toMatchObject({
+      type: 'user.deleted',
+      actor_id: admin.id,
+      target_id: member.id,
+      data: { revokedSessions: 1 },
+    });
   });
 
   it('a password reset ends every session of the user, cached or not', async () => {
@@ -183,7 +217,11 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     const result = await caller(adminToken).user.setPassword({ id: member.id, newPassword: 'a fresh long passphrase' });
     expect(result).toEqual({ ok: true, revokedSessions: 1 });
     expect(await services.sessions.validate(token)).toBeNull();
-    const stored = await db.kysely.selectFrom('users').select('password_hash').where('id', '=', member.id).executeTakeFirstOrThrow();
+    const stored = await db.kysely
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', member.id)
+      .executeTakeFirstOrThrow();
     expect(await services.passwords.verify(stored.password_hash, 'a fresh long passphrase')).toBe(true);
   });
 

@@ -70,9 +70,18 @@ describe.runIf(testDialects.includes('postgres'))('the PostgreSQL invalidation b
     let resets = 0;
     const listener = new PostgresBus({ connectionString: url, channel, reconnectDelayMs: 50 }, notifier(db));
     const sender = new PostgresBus({ connectionString: url, channel, reconnectDelayMs: 50 }, notifier(db));
-    closers.push(() => listener.close(), () => sender.close());
-    await listener.start((m) => received.push(m), () => resets++);
-    await sender.start(() => {}, () => {});
+    closers.push(
+      () => listener.close(),
+      () => sender.close(),
+    );
+    await listener.start(
+      (m) => received.push(m),
+      () => resets++,
+    );
+    await sender.start(
+      () => {},
+      () => {},
+    );
     expect(listener.connected).toBe(true);
     const resetsAtStart = resets;
 

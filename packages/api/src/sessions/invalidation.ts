@@ -107,7 +107,10 @@ export class PostgresBus implements InvalidationBus {
 
   async #connect(): Promise<void> {
     if (this.#closed) return;
-    const client = new (loadPg().Client)({ connectionString: this.#options.connectionString, application_name: 'gatehouse-session-bus' });
+    const client = new (loadPg().Client)({
+      connectionString: this.#options.connectionString,
+      application_name: 'gatehouse-session-bus',
+    });
     const lost = () => {
       if (this.#client !== client) return;
       this.#client = null;

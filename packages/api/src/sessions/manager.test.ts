@@ -48,7 +48,9 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
   }
 
   async function openSession(userId: string, rememberMe = false) {
-    return withTransaction(db, (trx) => services.sessions.create(trx, { userId, rememberMe, ip: '192.0.2.1', userAgent: 'test' }));
+    return withTransaction(db, (trx) =>
+      services.sessions.create(trx, { userId, rememberMe, ip: '192.0.2.1', userAgent: 'test' }),
+    );
   }
 
   it('issues <id>.<secret> tokens and stores only the id and SHA-256(secret)', async () => {
@@ -130,7 +132,8 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
 
   it('writes last_seen_at at most once a minute', async () => {
     const { token, session } = await createTestUser(services);
-    const lastSeen = async () => (await db.kysely.selectFrom('sessions').select('last_seen_at').executeTakeFirstOrThrow()).last_seen_at;
+    const lastSeen = async () =>
+      (await db.kysely.selectFrom('sessions').select('last_seen_at').executeTakeFirstOrThrow()).last_seen_at;
     await services.sessions.validate(token ?? '');
     clock.advance(30_000);
     await services.sessions.validate(token ?? '');
@@ -154,7 +157,11 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     for (const s of opened.slice(1)) expect(await services.sessions.validate(s.token)).not.toBeNull();
     const evicted = await events('session.evicted');
     expect(evicted).toHaveLength(1);
-    expect(evicted[0]).toMatchObject({ actorId: user.id, targetId: user.id, data: { sessionId: opened[0]?.session.id, reason: 'max_per_user' } });
+    expect(evicted[0]).toMatchObject({
+      actorId: user.id,
+      targetId: user.id,
+      data: { sessionId: opened[0]?.session.id, reason: 'max_per_user' },
+    });
   });
 
   it('keeps the cap when sessions open in the same millisecond, never evicting the new one', async () => {
@@ -309,26 +316,29 @@ describe('cross-instance invalidation over Redis pub/sub', () => {
     await redis?.quit();
   });
 
-  it.runIf(testDialects.includes('postgres'))('a revocation on A reaches B through Redis within a second', async (ctx) => {
-    if (!redis) return ctx.skip();
-    const { db, test, cleanup } = await createMigratedTestDb('postgres');
-    const dbB = test.open();
-    const clock = new ManualClock();
-    const throttle = { keyPrefix: uniqueTestPrefix('bus') };
-    const a = await createTestServices(db, { clock, redis, throttle });
-    const b = await createTestServices(dbB, { clock, redis, throttle });
-    try {
-      const { token, session } = await createTestUser(a);
-      expect(await b.sessions.validate(token ?? '')).not.toBeNull();
-      await withTransaction(db, (trx) => a.sessions.revoke(trx, session?.id ?? ''));
-      await a.sessions.invalidate({ sessionIds: [session?.id ?? ''] });
-      const ms = await waitFor(async () => (await b.sessions.validate(token ?? '')) === null, 1000);
-      expect(ms).toBeLessThan(1000);
-    } finally {
-      await a.close();
-      await b.close();
-      await dbB.close();
-      await cleanup();
-    }
-  });
+  it.runIf(testDialects.includes('postgres'))(
+    'a revocation on A reaches B through Redis within a second',
+    async (ctx) => {
+      if (!redis) return ctx.skip();
+      const { db, test, cleanup } = await createMigratedTestDb('postgres');
+      const dbB = test.open();
+      const clock = new ManualClock();
+      const throttle = { keyPrefix: uniqueTestPrefix('bus') };
+      const a = await createTestServices(db, { clock, redis, throttle });
+      const b = await createTestServices(dbB, { clock, redis, throttle });
+      try {
+        const { token, session } = await createTestUser(a);
+        expect(await b.sessions.validate(token ?? '')).not.toBeNull();
+        await withTransaction(db, (trx) => a.sessions.revoke(trx, session?.id ?? ''));
+        await a.sessions.invalidate({ sessionIds: [session?.id ?? ''] });
+        const ms = await waitFor(async () => (await b.sessions.validate(token ?? '')) === null, 1000);
+        expect(ms).toBeLessThan(1000);
+      } finally {
+        await a.close();
+        await b.close();
+        await dbB.close();
+        await cleanup();
+      }
+    },
+  );
 });

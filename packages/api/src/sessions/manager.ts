@@ -214,7 +214,11 @@ export class SessionManager implements SessionService {
     if (cached) {
       if (!secretMatches(parsed.secret, cached.secretHash)) return null;
       const { session } = cached;
-      if (nowMs - cached.cachedAtMs < this.#cacheMaxAgeMs && !this.#dueForRenewal(session, nowMs) && this.#alive(session, nowMs)) {
+      if (
+        nowMs - cached.cachedAtMs < this.#cacheMaxAgeMs &&
+        !this.#dueForRenewal(session, nowMs) &&
+        this.#alive(session, nowMs)
+      ) {
         if (nowMs - session.lastSeenAt.getTime() >= this.#lastSeenIntervalMs) {
           const result = await this.#db.kysely
             .updateTable('sessions')
@@ -267,14 +271,23 @@ export class SessionManager implements SessionService {
     }
     if (renewed || nowMs - session.lastSeenAt.getTime() >= this.#lastSeenIntervalMs) update.last_seen_at = now;
     if (update.last_seen_at) {
-      const result = await this.#db.kysely.updateTable('sessions').set(update).where('id', '=', session.id).executeTakeFirst();
+      const result = await this.#db.kysely
+        .updateTable('sessions')
+        .set(update)
+        .where('id', '=', session.id)
+        .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return null;
       if (update.expires_at) session.expiresAt = update.expires_at;
       session.lastSeenAt = now;
     }
 
     if (useCache && epoch === this.#epoch && this.#bus.connected) {
-      this.#cache.set(session.id, { session: { ...session }, user: { ...user }, secretHash: new Uint8Array(row.secret_hash), cachedAtMs: nowMs });
+      this.#cache.set(session.id, {
+        session: { ...session },
+        user: { ...user },
+        secretHash: new Uint8Array(row.secret_hash),
+        cachedAtMs: nowMs,
+      });
     }
     return { session, user, renewed };
   }
@@ -294,7 +307,9 @@ export class SessionManager implements SessionService {
   /** Less than half the lifetime left, and the absolute cap still lets the expiry move. */
   #dueForRenewal(session: SessionInfo, nowMs: number): boolean {
     const left = session.expiresAt.getTime() - nowMs;
-    return left < this.ttlFor(session.rememberMe) / 2 && this.#renewedExpiry(session, nowMs) > session.expiresAt.getTime();
+    return (
+      left < this.ttlFor(session.rememberMe) / 2 && this.#renewedExpiry(session, nowMs) > session.expiresAt.getTime()
+    );
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -341,7 +356,11 @@ export class SessionManager implements SessionService {
     return toSessionInfo(row);
   }
 
-  async revokeAllForUser(trx: Transaction<Database>, userId: string, options: { exceptSessionId?: string } = {}): Promise<number> {
+  async revokeAllForUser(
+    trx: Transaction<Database>,
+    userId: string,
+    options: { exceptSessionId?: string } = {},
+  ): Promise<number> {
     let query = trx.deleteFrom('sessions').where('user_id', '=', userId);
     if (options.exceptSessionId !== undefined) query = query.where('id', '!=', options.exceptSessionId);
     const rows = await query.returning('id').execute();
@@ -414,4 +433,3 @@ export class SessionManager implements SessionService {
     });
   }
 }
-

@@ -18,7 +18,11 @@ export async function listOwnSessions(deps: SessionDeps, auth: ValidatedSession)
 }
 
 async function isAdmin(deps: SessionDeps, userId: string): Promise<boolean> {
-  const row = await deps.db.kysely.selectFrom('users').select(['role', 'is_active']).where('id', '=', userId).executeTakeFirst();
+  const row = await deps.db.kysely
+    .selectFrom('users')
+    .select(['role', 'is_active'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
   return row?.role === 'admin' && row.is_active;
 }
 
@@ -51,7 +55,11 @@ export async function revokeSession(
 }
 
 /** Every session of the caller but the current one. */
-export async function revokeOtherSessions(deps: SessionDeps, auth: ValidatedSession, meta: RequestMeta): Promise<{ revoked: number }> {
+export async function revokeOtherSessions(
+  deps: SessionDeps,
+  auth: ValidatedSession,
+  meta: RequestMeta,
+): Promise<{ revoked: number }> {
   const revoked = await withTransaction(deps.db, async (trx) => {
     const count = await deps.sessions.revokeAllForUser(trx, auth.user.id, { exceptSessionId: auth.session.id });
     await deps.audit.append(trx, {
@@ -73,7 +81,11 @@ async function assertUserExists(deps: SessionDeps, userId: string): Promise<void
 }
 
 /** An admin's view of a user's live sessions; NOT_FOUND for an unknown user. */
-export async function listSessionsForUser(deps: SessionDeps, auth: ValidatedSession, userId: string): Promise<Session[]> {
+export async function listSessionsForUser(
+  deps: SessionDeps,
+  auth: ValidatedSession,
+  userId: string,
+): Promise<Session[]> {
   await assertUserExists(deps, userId);
   const sessions = await deps.sessions.listForUser(userId);
   return sessions.map((s) => toSession(s, auth.session.id));

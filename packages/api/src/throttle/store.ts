@@ -112,10 +112,13 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async hit(key: string, nowMs: number, windowMs: number): Promise<CounterState> {
-    const [start, count] = (await this.#redis.eval(HIT_SCRIPT, 1, this.#prefix + key, String(nowMs), String(windowMs))) as [
-      string,
-      number,
-    ];
+    const [start, count] = (await this.#redis.eval(
+      HIT_SCRIPT,
+      1,
+      this.#prefix + key,
+      String(nowMs),
+      String(windowMs),
+    )) as [string, number];
     return { count: Number(count), resetAtMs: Number(start) + windowMs };
   }
 

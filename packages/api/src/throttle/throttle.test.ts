@@ -26,7 +26,9 @@ async function fail(throttle: LoginThrottle, n: number, account: string, ip: str
 }
 
 describe.each(stores)('login throttle with the %s store', (_name, makeStore) => {
-  function setup(options: Partial<ThrottleOptions> = { accountIpLimit: 3, accountLimit: 3, ipLimit: 5, windowMs: 60_000 }) {
+  function setup(
+    options: Partial<ThrottleOptions> = { accountIpLimit: 3, accountLimit: 3, ipLimit: 5, windowMs: 60_000 },
+  ) {
     const store = makeStore();
     if (!store) return null;
     const clock = new ManualClock();

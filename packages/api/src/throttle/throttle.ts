@@ -56,11 +56,16 @@ export interface LoginThrottle {
 }
 
 // Counter keys never hold the identifier itself (an email) in clear.
-const accountKey = (account: string) => `a:${encodeHexLowerCase(sha256(new TextEncoder().encode(account.toLowerCase())))}`;
+const accountKey = (account: string) =>
+  `a:${encodeHexLowerCase(sha256(new TextEncoder().encode(account.toLowerCase())))}`;
 const ipKey = (ip: string) => `i:${ip}`;
 const pairKey = (account: string, ip: string) => `p:${ip}:${accountKey(account).slice(2)}`;
 
-export function createLoginThrottle(store: CounterStore, clock: Clock, options: Partial<ThrottleOptions> = {}): LoginThrottle {
+export function createLoginThrottle(
+  store: CounterStore,
+  clock: Clock,
+  options: Partial<ThrottleOptions> = {},
+): LoginThrottle {
   const opts: ThrottleOptions = { ...defaultThrottleOptions, ...options };
   const retryAfter = (resetAtMs: number, nowMs: number) => Math.max(1, Math.ceil((resetAtMs - nowMs) / 1000));
   return {
@@ -72,7 +77,8 @@ export function createLoginThrottle(store: CounterStore, clock: Clock, options: 
         store.hit(accountKey(account), now, opts.windowMs),
         ip ? store.hit(ipKey(ip), now, opts.windowMs) : Promise.resolve(null),
       ]);
-      if (p && p.count > opts.accountIpLimit) return { scope: 'account_ip', retryAfterSeconds: retryAfter(p.resetAtMs, now) };
+      if (p && p.count > opts.accountIpLimit)
+        return { scope: 'account_ip', retryAfterSeconds: retryAfter(p.resetAtMs, now) };
       if (a.count > opts.accountLimit) return { scope: 'account', retryAfterSeconds: retryAfter(a.resetAtMs, now) };
       if (i && i.count > opts.ipLimit) return { scope: 'ip', retryAfterSeconds: retryAfter(i.resetAtMs, now) };
       return null;

@@ -13,7 +13,11 @@ const policy = assertPasswordPolicy;
 
 const actor: Actor = { actorId: '00000000-0000-4000-8000-000000000000', ip: '203.0.113.7', userAgent: 'vitest' };
 
-async function expectDomainError(promise: Promise<unknown>, code: DomainError['code'], message?: RegExp): Promise<void> {
+async function expectDomainError(
+  promise: Promise<unknown>,
+  code: DomainError['code'],
+  message?: RegExp,
+): Promise<void> {
   const error = await promise.then(
     () => null,
     (e: unknown) => e,
@@ -48,11 +52,18 @@ describe.each(testDialects)('user management on %s', (dialect) => {
   });
 
   const make = (email: string, extra: { username?: string; name?: string; role?: Role } = {}) =>
-    createUser(deps, policy, actor, { email, name: extra.name ?? email.split('@')[0] ?? email, password: 'correct horse battery', ...extra });
+    createUser(deps, policy, actor, {
+      email,
+      name: extra.name ?? email.split('@')[0] ?? email,
+      password: 'correct horse battery',
+      ...extra,
+    });
 
   /** Opens a session and validates it once, so the session cache holds it. Returns the token. */
   async function openSession(userId: string): Promise<string> {
-    const { token } = await withTransaction(db, (trx) => deps.sessions.create(trx, { userId, rememberMe: false, ip: null, userAgent: null }));
+    const { token } = await withTransaction(db, (trx) =>
+      deps.sessions.create(trx, { userId, rememberMe: false, ip: null, userAgent: null }),
+    );
     expect(await deps.sessions.validate(token)).not.toBeNull();
     return token;
   }
@@ -63,11 +74,19 @@ describe.each(testDialects)('user management on %s', (dialect) => {
   }
 
   async function auditRows() {
-    const rows = await db.kysely.selectFrom('audit_events').select(['type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data']).orderBy('seq').execute();
+    const rows = await db.kysely
+      .selectFrom('audit_events')
+      .select(['type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data'])
+      .orderBy('seq')
+      .execute();
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
-  async function allPages(pageSize: number, filter: { search?: string } = {}, between?: (page: number) => Promise<void>): Promise<User[]> {
+  async function allPages(
+    pageSize: number,
+    filter: { search?: string } = {},
+    between?: (page: number) => Promise<void>,
+  ): Promise<User[]> {
     const seen: User[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 100; page++) {
@@ -118,7 +137,9 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       const inactive = await listUsers(deps, { status: 'inactive' });
       expect(inactive.items.map((u) => u.email)).toEqual(['b@example.com']);
       expect((await listUsers(deps, { status: 'active' })).total).toBe(2);
-      expect((await listUsers(deps, { status: 'active', role: 'member' })).items.map((u) => u.email)).toEqual(['c@example.com']);
+      expect((await listUsers(deps, { status: 'active', role: 'member' })).items.map((u) => u.email)).toEqual([
+        'c@example.com',
+      ]);
     });
 
     it('searches email, username and name case-insensitively', async () => {
@@ -138,7 +159,7 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       await make('under@example.com', { username: 'snake_case', name: 'Under' });
       await make('noscore@example.com', { username: 'snakeXcase', name: 'No score' });
       await make('slash@example.com', { name: 'back\\slash' });
-      await make('quote@example.com', { name: "O'Brien \"Bob\"" });
+      await make('quote@example.com', { name: 'O\'Brien "Bob"' });
       const emails = async (search: string) => (await listUsers(deps, { search })).items.map((u) => u.email).sort();
       expect(await emails('%')).toEqual(['percent@example.com']);
       expect(await emails('0% s')).toEqual(['percent@example.com']);
@@ -168,10 +189,22 @@ describe.each(testDialects)('user management on %s', (dialect) => {
   describe('byId and create', () => {
     it('creates a user with the chosen role and finds it by id', async () => {
       const user = await make('new@example.com', { username: 'newbie', name: 'New Person', role: 'admin' });
-      expect(user).toMatchObject({ email: 'new@example.com', username: 'newbie', name: 'New Person', role: 'admin', isActive: true, lastSignInAt: null, mfaEnabled: false });
+      expect(user).toMatchObject({
+        email: 'new@example.com',
+        username: 'newbie',
+        name: 'New Person',
+        role: 'admin',
+        isActive: true,
+        lastSignInAt: null,
+        mfaEnabled: false,
+      });
       expect(user).not.toHaveProperty('passwordHash');
       expect(await getUserById(deps, user.id)).toEqual(user);
-      const stored = await db.kysely.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+      const stored = await db.kysely
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
       expect(await deps.passwords.verify(stored.password_hash, 'correct horse battery')).toBe(true);
 
       const [event] = await auditRows();
@@ -196,13 +229,19 @@ describe.each(testDialects)('user management on %s', (dialect) => {
     it('refuses a taken email or username (any case) and writes no event', async () => {
       await make('taken@example.com', { username: 'Taken' });
       await expect(make('taken@example.com')).rejects.toMatchObject({ name: 'UniqueViolationError', field: 'email' });
-      await expect(make('other@example.com', { username: 'taken' })).rejects.toMatchObject({ name: 'UniqueViolationError', field: 'username' });
+      await expect(make('other@example.com', { username: 'taken' })).rejects.toMatchObject({
+        name: 'UniqueViolationError',
+        field: 'username',
+      });
       expect((await auditRows()).map((e) => e.type)).toEqual(['user.created']);
       expect((await listUsers(deps)).total).toBe(1);
     });
 
     it('applies the password policy', async () => {
-      await expectDomainError(createUser(deps, policy, actor, { email: 'p@example.com', name: 'P', password: 'password123' }), 'BAD_REQUEST');
+      await expectDomainError(
+        createUser(deps, policy, actor, { email: 'p@example.com', name: 'P', password: 'password123' }),
+        'BAD_REQUEST',
+      );
       expect((await listUsers(deps)).total).toBe(0);
     });
   });
@@ -212,8 +251,19 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       const user = await make('before@example.com', { username: 'before', name: 'Before' });
       const token = await openSession(user.id);
       clock.advance(60_000);
-      const updated = await updateUser(deps, actor, { id: user.id, name: 'After', email: 'after@example.com', username: null });
-      expect(updated).toMatchObject({ name: 'After', email: 'after@example.com', username: null, role: 'member', isActive: true });
+      const updated = await updateUser(deps, actor, {
+        id: user.id,
+        name: 'After',
+        email: 'after@example.com',
+        username: null,
+      });
+      expect(updated).toMatchObject({
+        name: 'After',
+        email: 'after@example.com',
+        username: null,
+        role: 'member',
+        isActive: true,
+      });
       expect(updated.updatedAt).toEqual(clock.now());
       expect(await getUserById(deps, user.id)).toEqual(updated);
       const events = await auditRows();
@@ -230,7 +280,11 @@ describe.each(testDialects)('user management on %s', (dialect) => {
         },
       });
       // The cached validation was evicted: the session now carries the new profile.
-      expect((await deps.sessions.validate(token))?.user).toMatchObject({ name: 'After', email: 'after@example.com', username: null });
+      expect((await deps.sessions.validate(token))?.user).toMatchObject({
+        name: 'After',
+        email: 'after@example.com',
+        username: null,
+      });
     });
 
     it('writes nothing when nothing changes', async () => {
@@ -251,7 +305,10 @@ describe.each(testDialects)('user management on %s', (dialect) => {
         ['user.role_changed', { changes: { role: { before: 'member', after: 'admin' } } }],
       ]);
       await updateUser(deps, actor, { id: user.id, role: 'member' });
-      expect((await auditRows()).at(-1)).toMatchObject({ type: 'user.role_changed', data: { changes: { role: { before: 'admin', after: 'member' } } } });
+      expect((await auditRows()).at(-1)).toMatchObject({
+        type: 'user.role_changed',
+        data: { changes: { role: { before: 'admin', after: 'member' } } },
+      });
     });
 
     it('deactivation revokes every session of the user; reactivation is its own event', async () => {
@@ -276,20 +333,30 @@ describe.each(testDialects)('user management on %s', (dialect) => {
 
       const reactivated = await updateUser(deps, actor, { id: user.id, isActive: true });
       expect(reactivated.isActive).toBe(true);
-      expect((await auditRows()).at(-1)).toMatchObject({ type: 'user.reactivated', data: { changes: { isActive: { before: false, after: true } } } });
+      expect((await auditRows()).at(-1)).toMatchObject({
+        type: 'user.reactivated',
+        data: { changes: { isActive: { before: false, after: true } } },
+      });
     });
 
     it('refuses a taken email or username and changes nothing', async () => {
       await make('one@example.com', { username: 'one' });
       const two = await make('two@example.com', { username: 'two' });
-      await expect(updateUser(deps, actor, { id: two.id, email: 'one@example.com', name: 'Changed' })).rejects.toMatchObject({ field: 'email' });
-      await expect(updateUser(deps, actor, { id: two.id, username: 'ONE' })).rejects.toMatchObject({ field: 'username' });
+      await expect(
+        updateUser(deps, actor, { id: two.id, email: 'one@example.com', name: 'Changed' }),
+      ).rejects.toMatchObject({ field: 'email' });
+      await expect(updateUser(deps, actor, { id: two.id, username: 'ONE' })).rejects.toMatchObject({
+        field: 'username',
+      });
       expect(await getUserById(deps, two.id)).toEqual(two);
       expect((await auditRows()).map((e) => e.type)).toEqual(['user.created', 'user.created']);
     });
 
     it('answers NOT_FOUND for an unknown id', async () => {
-      await expectDomainError(updateUser(deps, actor, { id: '11111111-1111-4111-8111-111111111111', name: 'X' }), 'NOT_FOUND');
+      await expectDomainError(
+        updateUser(deps, actor, { id: '11111111-1111-4111-8111-111111111111', name: 'X' }),
+        'NOT_FOUND',
+      );
     });
   });
 
@@ -303,7 +370,11 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       expect(await sessionCount(user.id)).toBe(0);
       expect(await deps.sessions.validate(r1)).toBeNull();
       expect(await deps.sessions.validate(r2)).toBeNull();
-      const stored = await db.kysely.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+      const stored = await db.kysely
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
       expect(await deps.passwords.verify(stored.password_hash, 'a brand new secret')).toBe(true);
       const event = (await auditRows()).at(-1);
       expect(event).toMatchObject({ type: 'user.password_set', target_id: user.id, data: { revokedSessions: 2 } });
@@ -314,12 +385,21 @@ describe.each(testDialects)('user management on %s', (dialect) => {
 
     it('applies the password policy with the account in view', async () => {
       const user = await make('mine@example.com');
-      await expectDomainError(setUserPassword(deps, policy, actor, { id: user.id, newPassword: 'mine@example.com' }), 'BAD_REQUEST');
+      await expectDomainError(
+        setUserPassword(deps, policy, actor, { id: user.id, newPassword: 'mine@example.com' }),
+        'BAD_REQUEST',
+      );
       expect((await auditRows()).map((e) => e.type)).toEqual(['user.created']);
     });
 
     it('answers NOT_FOUND for an unknown id', async () => {
-      await expectDomainError(setUserPassword(deps, policy, actor, { id: '11111111-1111-4111-8111-111111111111', newPassword: 'whatever it is' }), 'NOT_FOUND');
+      await expectDomainError(
+        setUserPassword(deps, policy, actor, {
+          id: '11111111-1111-4111-8111-111111111111',
+          newPassword: 'whatever it is',
+        }),
+        'NOT_FOUND',
+      );
     });
   });
 
@@ -339,7 +419,12 @@ describe.each(testDialects)('user management on %s', (dialect) => {
         ['user.updated', user.id],
         ['user.deleted', user.id],
       ]);
-      expect(events.at(-1)?.data).toEqual({ email: 'gone@example.com', username: 'gone', role: 'member', revokedSessions: 1 });
+      expect(events.at(-1)?.data).toEqual({
+        email: 'gone@example.com',
+        username: 'gone',
+        role: 'member',
+        revokedSessions: 1,
+      });
     });
 
     it('answers NOT_FOUND for an unknown id', async () => {
@@ -351,8 +436,16 @@ describe.each(testDialects)('user management on %s', (dialect) => {
     it('can be neither demoted, deactivated nor deleted', async () => {
       const admin = await make('root@example.com', { role: 'admin' });
       await make('member@example.com');
-      await expectDomainError(updateUser(deps, actor, { id: admin.id, role: 'member' }), 'CONFLICT', /last active admin/);
-      await expectDomainError(updateUser(deps, actor, { id: admin.id, isActive: false }), 'CONFLICT', /last active admin/);
+      await expectDomainError(
+        updateUser(deps, actor, { id: admin.id, role: 'member' }),
+        'CONFLICT',
+        /last active admin/,
+      );
+      await expectDomainError(
+        updateUser(deps, actor, { id: admin.id, isActive: false }),
+        'CONFLICT',
+        /last active admin/,
+      );
       await expectDomainError(deleteUser(deps, actor, { id: admin.id }), 'CONFLICT', /last active admin/);
       expect(await getUserById(deps, admin.id)).toEqual(admin);
       expect((await auditRows()).map((e) => e.type)).toEqual(['user.created', 'user.created']);
@@ -394,7 +487,10 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       const handles = [test.open(), test.open()];
       const closers: (() => Promise<unknown>)[] = [];
       try {
-        const [one, two] = (await Promise.all(handles.map((h) => createTestServices(h, { clock })))) as [Services, Services];
+        const [one, two] = (await Promise.all(handles.map((h) => createTestServices(h, { clock })))) as [
+          Services,
+          Services,
+        ];
         closers.push(() => Promise.all([one.close(), two.close()]));
         const operations = [
           (d: Services, id: string) => updateUser(d, actor, { id, role: 'member' }),
@@ -424,7 +520,9 @@ describe.each(testDialects)('user management on %s', (dialect) => {
       const admins = [];
       for (let i = 0; i < 5; i++) admins.push(await make(`admin${i}@example.com`, { role: 'admin' }));
       // PostgreSQL: five transactions on five pooled connections at once. SQLite: serialized.
-      const results = await Promise.allSettled(admins.map((a) => updateUser(deps, actor, { id: a.id, role: 'member' })));
+      const results = await Promise.allSettled(
+        admins.map((a) => updateUser(deps, actor, { id: a.id, role: 'member' })),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(4);
       const remaining = await listUsers(deps, { role: 'admin', status: 'active' });
       expect(remaining.total).toBe(1);

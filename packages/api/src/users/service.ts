@@ -30,7 +30,11 @@ export interface UserDeps {
  * The password policy (auth/password-policy `assertPasswordPolicy`): throws a BAD_REQUEST
  * DomainError naming `field` when `password` is not acceptable for this account.
  */
-export type PasswordPolicyCheck = (password: string, account: { email: string; username: string | null }, field?: string) => void;
+export type PasswordPolicyCheck = (
+  password: string,
+  account: { email: string; username: string | null },
+  field?: string,
+) => void;
 
 /** Who is making the change, for the audit log. */
 export interface Actor {
@@ -226,7 +230,11 @@ export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUser
       await deps.audit.append(trx, { ...base, type: 'user.reactivated', data: { changes: { isActive } } });
     } else if (isActive) {
       const revokedSessions = await deps.sessions.revokeAllForUser(trx, after.id);
-      await deps.audit.append(trx, { ...base, type: 'user.deactivated', data: { changes: { isActive }, revokedSessions } });
+      await deps.audit.append(trx, {
+        ...base,
+        type: 'user.deactivated',
+        data: { changes: { isActive }, revokedSessions },
+      });
     }
     return { row: after, changed: true };
   });
@@ -259,7 +267,11 @@ export async function setUserPassword(
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) throw notFound('User');
     const revoked = await deps.sessions.revokeAllForUser(trx, input.id);
-    await deps.audit.append(trx, { ...auditFrom(actor, input.id), type: 'user.password_set', data: { revokedSessions: revoked } });
+    await deps.audit.append(trx, {
+      ...auditFrom(actor, input.id),
+      type: 'user.password_set',
+      data: { revokedSessions: revoked },
+    });
     return revoked;
   });
   await deps.sessions.invalidate({ userId: input.id });

@@ -31,8 +31,18 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .addColumn('mfa_secret', 'text')
     .execute();
   // Case-insensitive uniqueness; the API also stores emails lower-cased.
-  await db.schema.createIndex('users_email_unique').on('users').unique().expression(sql`lower(email)`).execute();
-  await db.schema.createIndex('users_username_unique').on('users').unique().expression(sql`lower(username)`).execute();
+  await db.schema
+    .createIndex('users_email_unique')
+    .on('users')
+    .unique()
+    .expression(sql`lower(email)`)
+    .execute();
+  await db.schema
+    .createIndex('users_username_unique')
+    .on('users')
+    .unique()
+    .expression(sql`lower(username)`)
+    .execute();
   await db.schema.createIndex('users_created_at_id').on('users').columns(['created_at', 'id']).execute();
 
   await db.schema

@@ -22,7 +22,9 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .execute();
   // The empty tree: no frontier, root = SHA-256("").
   const emptyRoot = Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex');
-  await sql`insert into audit_head (id, tree_size, frontier, root_hash) values (1, 0, ${Buffer.alloc(0)}, ${emptyRoot})`.execute(db);
+  await sql`insert into audit_head (id, tree_size, frontier, root_hash) values (1, 0, ${Buffer.alloc(0)}, ${emptyRoot})`.execute(
+    db,
+  );
 
   await db.schema
     .createTable('audit_nodes')

@@ -17,7 +17,5 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
-  return Object.fromEntries(
-    migrations.map(([name, m]) => [name, { up: (db: Kysely<unknown>) => m.up(db, dialect) }]),
-  );
+  return Object.fromEntries(migrations.map(([name, m]) => [name, { up: (db: Kysely<unknown>) => m.up(db, dialect) }]));
 }
