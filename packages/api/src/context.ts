@@ -1,3 +1,4 @@
+import { apiActor, type Actor } from './actor.js';
 import type { Services } from './services.js';
 import type { ValidatedSession } from './sessions/types.js';
 
@@ -22,6 +23,8 @@ export interface Context {
   services: Services;
   req: RequestInfo;
   res: ResponseControl;
+  /** Who is asking, built once per request (userId filled in by protectedProcedure). */
+  actor: Actor;
 }
 
 /** The context of a signed-in call (after `protectedProcedure`). */
@@ -42,7 +45,8 @@ export function createContext(
   req: Partial<RequestInfo> = {},
   res: ResponseControl = ignoreResponse,
 ): Context {
-  return { services, req: { ...anonymousRequest, ...req }, res };
+  const request = { ...anonymousRequest, ...req };
+  return { services, req: request, res, actor: apiActor(request) };
 }
 
 /** A ResponseControl that remembers the last cookie operation, for tests. */

@@ -115,6 +115,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     clock,
     passwords,
     sessions,
+    invalidator: {
+      async invalidate(target) {
+        if (target.sessionIds?.length) await sessions.invalidate({ sessionIds: target.sessionIds });
+        for (const userId of target.userIds ?? []) await sessions.invalidate({ userId });
+      },
+    },
     throttle,
     audit,
     async close() {

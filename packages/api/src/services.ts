@@ -7,6 +7,7 @@ import type { AuditService } from './audit/service.js';
 import type { CreatedSession, NewSession } from './sessions/manager.js';
 import type { SessionInfo } from './sessions/types.js';
 import type { LoginThrottle } from './throttle/throttle.js';
+import type { Invalidator } from './unit-of-work.js';
 
 /**
  * The audit log as every other service uses it: append inside the caller's transaction, so the
@@ -66,6 +67,8 @@ export interface Services {
   readonly clock: Clock;
   readonly passwords: PasswordHasher;
   readonly sessions: SessionService;
+  /** Drops cached sessions/users after a commit, here and on every instance (see unit-of-work.ts). */
+  readonly invalidator: Invalidator;
   /** Sign-in failure counters per account and per IP (design §5). */
   readonly throttle: LoginThrottle;
   /** The audit log: `append` for every service, verify/proofs/checkpoints for the audit router. */

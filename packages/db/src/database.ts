@@ -99,3 +99,12 @@ export async function isDatabaseReady(db: Db): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Row locks where the dialect has them: `query.$call(forUpdate(db))` is `SELECT … FOR UPDATE` on
+ * PostgreSQL and the query unchanged on SQLite, whose write transactions (BEGIN IMMEDIATE)
+ * already serialize every writer. Domain code uses this instead of branching on the dialect.
+ */
+export function forUpdate(db: Pick<Db, 'dialect'>) {
+  return <QB extends { forUpdate(): QB }>(query: QB): QB => (db.dialect === 'postgres' ? query.forUpdate() : query);
+}

@@ -1,0 +1,33 @@
+/**
+ * Who is asking: one value per request, built once (in the tRPC context for API calls, by the CLI
+ * for its commands, by the server for background work) and passed to every service as
+ * `(deps, actor, input)`. The audit log, throttling and sessions read ip/userAgent from here.
+ */
+export interface Actor {
+  /** The signed-in user making the call; null before sign-in and for system work. */
+  readonly userId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly via: 'api' | 'cli' | 'system';
+}
+
+/** An API caller as the transport saw it (the user is filled in once the session validates). */
+export function apiActor(
+  request: { ip: string | null; userAgent: string | null },
+  userId: string | null = null,
+): Actor {
+  return { userId, ip: request.ip, userAgent: request.userAgent, via: 'api' };
+}
+
+/** The operator at a terminal (the `gatehouse` CLI): no address, no session. */
+export function cliActor(userId: string | null = null): Actor {
+  return { userId, ip: null, userAgent: null, via: 'cli' };
+}
+
+/** Gatehouse itself (sweeps, checkpoints, imports run by the server). */
+export const systemActor: Actor = Object.freeze({ userId: null, ip: null, userAgent: null, via: 'system' });
+
+/** The same actor, now known to be `userId` (after sign-in or session validation). */
+export function asUser(actor: Actor, userId: string): Actor {
+  return { ...actor, userId };
+}

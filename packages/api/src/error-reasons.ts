@@ -1,0 +1,56 @@
+/**
+ * The machine-readable reasons Gatehouse puts in `error.data.reason`. Clients branch on these
+ * (with `isGatehouseError(err, code, reason)`), never on `error.message`, which may change freely.
+ *
+ * Browser-safe: no imports. The client SDK and the dashboard import this list; every
+ * `DomainError` the API throws names one of them. Add a reason here before throwing it, and
+ * document it in docs/api.md.
+ */
+export const ERROR_REASONS = [
+  // ---- authentication ----
+  /** Unknown identifier, wrong password or inactive account: deliberately indistinguishable. */
+  'invalid_credentials',
+  /** No valid session (none sent, expired, revoked, or the user was deactivated). */
+  'unauthenticated',
+  /** The current password given to a password change is wrong. */
+  'wrong_password',
+  /** Too many attempts; `error.data.retryAfterSeconds` says when to try again. */
+  'throttled',
+  // ---- authorization ----
+  /** The caller is signed in but not an administrator. */
+  'admin_required',
+  /** A cookie-authenticated mutation from an origin that is not allowed (CSRF defence). */
+  'cross_origin',
+  // ---- setup and sign-up ----
+  'already_set_up',
+  'signup_closed',
+  // ---- accounts ----
+  'email_taken',
+  'username_taken',
+  /** A unique value is taken that is neither email nor username. */
+  'already_exists',
+  /** The change would leave no active administrator. */
+  'last_admin',
+  /** The new password breaks the policy (too short, too common, contains the email…). */
+  'weak_password',
+  /** The new password equals the current one. */
+  'password_unchanged',
+  // ---- lookups and input ----
+  'user_not_found',
+  'session_not_found',
+  'not_found',
+  /** Input that passed the schema but cannot be used (a bad cursor, a tree size beyond the head). */
+  'invalid_input',
+  /** The input failed schema validation: `error.data.zodError` has the issues. */
+  'validation_failed',
+  /** The request could not be parsed at all (malformed JSON, transformer meta, batch). */
+  'malformed_request',
+  /** Something failed on the server; the message says nothing more on purpose. */
+  'internal',
+] as const;
+
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
+export function isErrorReason(value: unknown): value is ErrorReason {
+  return typeof value === 'string' && (ERROR_REASONS as readonly string[]).includes(value);
+}
