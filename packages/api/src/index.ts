@@ -16,3 +16,4 @@ export { newUserRow, toUser, toSession, type NewUserFields, type User, type Sess
 export { ERROR_REASONS, isErrorReason, type ErrorReason } from './error-reasons.js';
 export { apiActor, cliActor, systemActor, asUser, type Actor } from './actor.js';
 export { transact, type Work, type Invalidation, type Invalidator } from './unit-of-work.js';
+export { silentLogger, type Logger } from './logger.js';

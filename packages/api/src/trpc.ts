@@ -3,7 +3,8 @@ import { ForeignKeyViolationError, UniqueViolationError } from '@gatehouse/db';
 import superjson from 'superjson';
 import { allowedOrigins } from './config.js';
 import type { AuthedContext, Context } from './context.js';
-import { DomainError } from './errors.js';
+import { DomainError, unauthenticated } from './errors.js';
+import type { ErrorReason } from './error-reasons.js';
 
 interface ValidationIssue {
   code?: string;
@@ -33,6 +34,22 @@ function describeValidationError(issues: ValidationIssue[]) {
   };
 }
 
+/** The reason of an error no domain code named: derived from the tRPC code alone. */
+const reasonByCode: Partial<Record<TRPCError['code'], ErrorReason>> = {
+  PARSE_ERROR: 'malformed_request',
+  BAD_REQUEST: 'invalid_input',
+  UNAUTHORIZED: 'unauthenticated',
+  NOT_FOUND: 'not_found',
+  CONFLICT: 'already_exists',
+  TOO_MANY_REQUESTS: 'throttled',
+};
+
+function reasonOf(error: TRPCError, isValidation: boolean): ErrorReason {
+  if (error.cause instanceof DomainError) return error.cause.reason;
+  if (isValidation) return 'validation_failed';
+  return reasonByCode[error.code] ?? 'internal';
+}
+
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
   // Stack traces only in development: production errors carry the code and message alone.
@@ -48,6 +65,8 @@ const t = initTRPC.context<Context>().create({
       message: internal ? 'Internal server error' : issues ? 'Invalid input' : shape.message,
       data: {
         ...shape.data,
+        /** Machine-readable: one of ERROR_REASONS (error-reasons.ts). Branch on this, not on the message. */
+        reason: reasonOf(error, issues !== null),
         zodError: issues ? describeValidationError(issues) : null,
         retryAfterSeconds: typeof details.retryAfterSeconds === 'number' ? details.retryAfterSeconds : null,
         field: typeof details.field === 'string' ? details.field : null,
@@ -73,11 +92,20 @@ const mapDomainErrors = t.middleware(async ({ next }) => {
     throw new TRPCError({
       code: 'CONFLICT',
       message: field ? `That ${field} is already taken` : 'Already exists',
-      cause: new DomainError('CONFLICT', 'Already exists', field ? { field } : {}),
+      cause: new DomainError(
+        'CONFLICT',
+        field === 'email' ? 'email_taken' : field === 'username' ? 'username_taken' : 'already_exists',
+        'Already exists',
+        field ? { field } : {},
+      ),
     });
   }
   if (cause instanceof ForeignKeyViolationError) {
-    throw new TRPCError({ code: 'NOT_FOUND', message: 'Referenced record not found', cause });
+    throw new TRPCError({
+      code: 'NOT_FOUND',
+      message: 'Referenced record not found',
+      cause: new DomainError('NOT_FOUND', 'not_found', 'Referenced record not found'),
+    });
   }
   return result;
 });
@@ -92,7 +120,8 @@ const checkOrigin = t.middleware(({ ctx, type, next }) => {
     const allowed = origin !== null && allowedOrigins(ctx.services.config).has(origin);
     const cookieWithoutOrigin = ctx.req.tokenSource === 'cookie' && origin === null;
     if ((origin !== null && !allowed) || cookieWithoutOrigin) {
-      throw new TRPCError({ code: 'FORBIDDEN', message: 'Cross-origin request refused' });
+      const cause = new DomainError('FORBIDDEN', 'cross_origin', 'Cross-origin request refused');
+      throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
     }
   }
   return next();
@@ -108,7 +137,8 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     : null;
   if (!auth) {
     if (tokenSource === 'cookie') ctx.res.clearSessionCookie();
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
+    const cause = unauthenticated();
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
   }
   if (auth.renewed && tokenSource === 'cookie' && token) ctx.res.setSessionCookie(token, auth.session.expiresAt);
   return next({ ctx: { ...ctx, auth } satisfies AuthedContext });
@@ -124,7 +154,13 @@ export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
     .select(['role', 'is_active'])
     .where('id', '=', ctx.auth.user.id)
     .executeTakeFirst();
-  if (!current || !current.is_active) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
-  if (current.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'Administrators only' });
+  if (!current || !current.is_active) {
+    const cause = unauthenticated();
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
+  }
+  if (current.role !== 'admin') {
+    const cause = new DomainError('FORBIDDEN', 'admin_required', 'Administrators only');
+    throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
+  }
   return next({ ctx: { ...ctx, auth: { ...ctx.auth, user: { ...ctx.auth.user, role: current.role } } } });
 });

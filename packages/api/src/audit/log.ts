@@ -17,7 +17,7 @@ import {
 import type { AuditEvent, AuditEventInput, ConsistencyProofResult, InclusionProofResult } from './types.js';
 import { DomainError, notFound } from '../errors.js';
 
-const badRequest = (message: string) => new DomainError('BAD_REQUEST', message);
+const badRequest = (message: string) => new DomainError('BAD_REQUEST', 'invalid_input', message);
 
 export interface AuditListFilter {
   limit?: number;

@@ -45,5 +45,5 @@ export function passwordPolicyViolation(typed: string, context: PasswordContext 
 /** Throws BAD_REQUEST (with `error.data.field`) when the password breaks the policy. */
 export function assertPasswordPolicy(password: string, context: PasswordContext = {}, field = 'password'): void {
   const violation = passwordPolicyViolation(password, context);
-  if (violation) throw new DomainError('BAD_REQUEST', violation, { field });
+  if (violation) throw new DomainError('BAD_REQUEST', 'weak_password', violation, { field });
 }

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, withTransaction, type Database, type Transaction, type UserRow } from '@gatehouse/db';
-import { DomainError, invalidCredentials, tooManyRequests } from '../errors.js';
+import { DomainError, invalidCredentials, tooManyRequests, unauthenticated } from '../errors.js';
 import type { PasswordHasher, Services } from '../services.js';
 import type { ValidatedSession } from '../sessions/types.js';
 import { newUserRow, toUser, type User } from '../users/mapping.js';
@@ -95,7 +95,7 @@ export async function setupStatus(deps: Pick<AuthDeps, 'db'>): Promise<{ needsSe
  * PRECONDITION_FAILED.
  */
 export async function createFirstUser(deps: AuthDeps, input: NewAccount, meta: RequestMeta): Promise<SignInResult> {
-  const alreadySetUp = () => new DomainError('PRECONDITION_FAILED', 'Gatehouse is already set up');
+  const alreadySetUp = () => new DomainError('PRECONDITION_FAILED', 'already_set_up', 'Gatehouse is already set up');
   if (!(await setupStatus(deps)).needsSetup) throw alreadySetUp();
   assertPasswordPolicy(input.password, { email: input.email, username: input.username ?? null });
   const passwordHash = await deps.passwords.hash(input.password);
@@ -122,7 +122,7 @@ export async function createFirstUser(deps: AuthDeps, input: NewAccount, meta: R
 
 export async function signUp(deps: AuthDeps, input: NewAccount, meta: RequestMeta): Promise<SignInResult> {
   if (!deps.config.allowSignup)
-    throw new DomainError('FORBIDDEN', 'Sign-up is closed: ask an administrator for an account');
+    throw new DomainError('FORBIDDEN', 'signup_closed', 'Sign-up is closed: ask an administrator for an account');
   assertPasswordPolicy(input.password, { email: input.email, username: input.username ?? null });
   const passwordHash = await deps.passwords.hash(input.password);
   const row = accountRow(deps, input, 'member', passwordHash);
@@ -272,7 +272,7 @@ export async function changePassword(
   meta: RequestMeta,
 ): Promise<{ ok: true; revokedSessions: number }> {
   const row = await deps.db.kysely.selectFrom('users').selectAll().where('id', '=', auth.user.id).executeTakeFirst();
-  if (!row || !row.is_active) throw new DomainError('UNAUTHORIZED', 'Sign in first');
+  if (!row || !row.is_active) throw unauthenticated();
   const account = accountKey(row, row.email);
   const verdict = await deps.throttle.attempt(account, meta.ip);
   if (verdict) {
@@ -288,12 +288,16 @@ export async function changePassword(
     throw tooManyRequests(verdict.retryAfterSeconds);
   }
   if (!(await deps.passwords.verify(row.password_hash, input.currentPassword))) {
-    throw new DomainError('BAD_REQUEST', 'The current password is not correct', { field: 'currentPassword' });
+    throw new DomainError('BAD_REQUEST', 'wrong_password', 'The current password is not correct', {
+      field: 'currentPassword',
+    });
   }
   await deps.throttle.succeeded(account, meta.ip);
   assertPasswordPolicy(input.newPassword, { email: row.email, username: row.username }, 'newPassword');
   if (input.newPassword === input.currentPassword) {
-    throw new DomainError('BAD_REQUEST', 'Choose a password different from the current one', { field: 'newPassword' });
+    throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {
+      field: 'newPassword',
+    });
   }
   const passwordHash = await deps.passwords.hash(input.newPassword);
   const revokedSessions = await withTransaction(deps.db, async (trx) => {
@@ -334,7 +338,7 @@ export async function updateProfile(
     let query = trx.selectFrom('users').selectAll().where('id', '=', auth.user.id);
     if (deps.db.dialect === 'postgres') query = query.forUpdate();
     const before = await query.executeTakeFirst();
-    if (!before || !before.is_active) throw new DomainError('UNAUTHORIZED', 'Sign in first');
+    if (!before || !before.is_active) throw unauthenticated();
     const after: UserRow = { ...before };
     if (input.name !== undefined) after.name = input.name;
     if (input.email !== undefined) after.email = input.email.toLowerCase();

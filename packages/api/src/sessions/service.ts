@@ -37,11 +37,12 @@ export async function revokeSession(
   meta: RequestMeta,
 ): Promise<{ ok: true; wasCurrent: boolean }> {
   const target = await deps.sessions.byId(sessionId);
-  if (!target) throw notFound('Session');
-  if (target.userId !== auth.user.id && !(await isAdmin(deps, auth.user.id))) throw notFound('Session');
+  if (!target) throw notFound('Session', 'session_not_found');
+  if (target.userId !== auth.user.id && !(await isAdmin(deps, auth.user.id)))
+    throw notFound('Session', 'session_not_found');
   await withTransaction(deps.db, async (trx) => {
     const deleted = await deps.sessions.revoke(trx, sessionId);
-    if (!deleted) throw notFound('Session');
+    if (!deleted) throw notFound('Session', 'session_not_found');
     await deps.audit.append(trx, {
       type: 'session.revoked',
       actorId: auth.user.id,
@@ -77,7 +78,7 @@ export async function revokeOtherSessions(
 
 async function assertUserExists(deps: SessionDeps, userId: string): Promise<void> {
   const row = await deps.db.kysely.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
-  if (!row) throw notFound('User');
+  if (!row) throw notFound('User', 'user_not_found');
 }
 
 /** An admin's view of a user's live sessions; NOT_FOUND for an unknown user. */

@@ -6,7 +6,7 @@ export interface UserCursor {
   id: string;
 }
 
-const invalidCursor = () => new DomainError('BAD_REQUEST', 'Invalid cursor');
+const invalidCursor = () => new DomainError('BAD_REQUEST', 'invalid_input', 'Invalid cursor');
 
 /** Opaque to clients: base64url of `[createdAt ISO, id]`. */
 export function encodeUserCursor(cursor: UserCursor): string {

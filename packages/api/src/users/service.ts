@@ -137,7 +137,7 @@ export async function listUsers(deps: Pick<UserDeps, 'db'>, input: ListUsersInpu
 
 export async function getUserById(deps: Pick<UserDeps, 'db'>, id: string): Promise<User> {
   const row = await deps.db.kysely.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('User');
+  if (!row) throw notFound('User', 'user_not_found');
   return toUser(row);
 }
 
@@ -202,6 +202,7 @@ export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUser
     if (wasActiveAdmin && !staysActiveAdmin && (activeAdmins ?? 0) <= 1) {
       throw new DomainError(
         'CONFLICT',
+        'last_admin',
         after.is_active ? 'The last active admin cannot be demoted' : 'The last active admin cannot be deactivated',
       );
     }
@@ -255,7 +256,7 @@ export async function setUserPassword(
     .select(['email', 'username'])
     .where('id', '=', input.id)
     .executeTakeFirst();
-  if (!target) throw notFound('User');
+  if (!target) throw notFound('User', 'user_not_found');
   checkPassword(input.newPassword, target, 'newPassword');
   const passwordHash = await deps.passwords.hash(input.newPassword);
 
@@ -265,7 +266,7 @@ export async function setUserPassword(
       .set({ password_hash: passwordHash, updated_at: deps.clock.now() })
       .where('id', '=', input.id)
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) throw notFound('User');
+    if (Number(updated.numUpdatedRows) === 0) throw notFound('User', 'user_not_found');
     const revoked = await deps.sessions.revokeAllForUser(trx, input.id);
     await deps.audit.append(trx, {
       ...auditFrom(actor, input.id),
@@ -287,7 +288,7 @@ export async function deleteUser(deps: UserDeps, actor: Actor, input: { id: stri
     const activeAdmins = await lockActiveAdmins(deps, trx);
     const target = await readForUpdate(deps, trx, input.id);
     if (target.role === 'admin' && target.is_active && activeAdmins <= 1) {
-      throw new DomainError('CONFLICT', 'The last active admin cannot be deleted');
+      throw new DomainError('CONFLICT', 'last_admin', 'The last active admin cannot be deleted');
     }
     const { sessions } = await trx
       .selectFrom('sessions')
@@ -329,7 +330,7 @@ async function readForUpdate(deps: Pick<UserDeps, 'db'>, trx: Transaction<Databa
     .where('id', '=', id)
     .$if(deps.db.dialect === 'postgres', (qb) => qb.forUpdate())
     .executeTakeFirst();
-  if (!row) throw notFound('User');
+  if (!row) throw notFound('User', 'user_not_found');
   return row;
 }
 
