@@ -115,12 +115,8 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     clock,
     passwords,
     sessions,
-    invalidator: {
-      async invalidate(target) {
-        if (target.sessionIds?.length) await sessions.invalidate({ sessionIds: target.sessionIds });
-        for (const userId of target.userIds ?? []) await sessions.invalidate({ userId });
-      },
-    },
+    // Session facts, sessions by user and cached users, dropped here and on every instance.
+    invalidator: sessions,
     throttle,
     audit,
     async close() {

@@ -2,10 +2,16 @@ import type { Database, Db, Transaction } from '@gatehouse/db';
 import type { Clock } from './clock.js';
 import type { ApiConfig } from './config.js';
 import type { AuditEvent, AuditEventInput } from './audit/types.js';
-import type { AuthUser, ValidatedSession } from './sessions/types.js';
 import type { AuditService } from './audit/service.js';
-import type { CreatedSession, NewSession } from './sessions/manager.js';
-import type { SessionInfo } from './sessions/types.js';
+import type {
+  AuthUser,
+  CreatedSession,
+  NewSession,
+  SessionInfo,
+  SessionInvalidation,
+  SessionWriteScope,
+  ValidatedSession,
+} from './sessions/types.js';
 import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
 
@@ -27,34 +33,45 @@ export interface PasswordHasher {
   needsRehash(hash: string): boolean;
 }
 
-/** Sessions as other services use them (sessions/ implements it; design §4). */
+/**
+ * Sessions as other services use them (sessions/ implements it; design §4). Writes take a unit of
+ * work (`transact`), whose after-commit hook drops the cached sessions on every instance, or a
+ * bare transaction.
+ */
 export interface SessionStore {
-  /** Looks a token up (cache first), slides its expiry; null when invalid, expired or revoked. */
-  validate(token: string, meta?: { ip: string | null; userAgent: string | null }): Promise<ValidatedSession | null>;
-  /** Deletes every session of a user inside `trx` (optionally keeping one); returns how many. */
-  revokeAllForUser(trx: Transaction<Database>, userId: string, options?: { exceptSessionId?: string }): Promise<number>;
-  /** Drops cached validations of these sessions/users here and on every other instance. */
-  invalidate(target: { sessionIds?: readonly string[]; userId?: string }): Promise<void>;
+  /**
+   * The session and its user for a token (session facts cached, the user read by id or from the
+   * user cache), sliding its expiry; null when invalid, expired, revoked or the user is inactive.
+   */
+  validate(token: string): Promise<ValidatedSession | null>;
+  /** Deletes every session of a user (optionally keeping one); returns how many. */
+  revokeAllForUser(scope: SessionWriteScope, userId: string, options?: { exceptSessionId?: string }): Promise<number>;
+  /**
+   * Drops cached sessions (by id, and every one of the named users) and cached users, here and on
+   * every other instance. `transact` does this after every commit (`services.invalidator`); call
+   * it by hand only outside a unit of work.
+   */
+  invalidate(target: SessionInvalidation): Promise<void>;
 }
 
 /** The whole session service (sessions/manager.ts): what the auth and session routers use. */
 export interface SessionService extends SessionStore {
-  /** Opens a session inside `trx`, evicting the oldest beyond SESSION_MAX_PER_USER (audited). */
-  create(trx: Transaction<Database>, input: NewSession): Promise<CreatedSession>;
-  /** Deletes one session inside `trx`; the deleted session, or null when there was none. */
-  revoke(trx: Transaction<Database>, sessionId: string): Promise<SessionInfo | null>;
+  /** Opens a session, evicting the oldest beyond SESSION_MAX_PER_USER (audited). */
+  create(scope: SessionWriteScope, input: NewSession): Promise<CreatedSession>;
+  /** Deletes one session; the deleted session, or null when there was none. */
+  revoke(scope: SessionWriteScope, sessionId: string): Promise<SessionInfo | null>;
   /** A user's live sessions, newest first. */
   listForUser(userId: string): Promise<SessionInfo[]>;
   byId(sessionId: string): Promise<SessionInfo | null>;
   /** Live sessions in the database, all users. */
   countActive(): Promise<number>;
-  /** Validated sessions held in this instance's cache. */
+  /** Session facts held in this instance's cache. */
   readonly cachedCount: number;
   /** Deletes expired sessions now (also runs at start and every SESSION_CLEANUP_INTERVAL). */
   sweep(): Promise<number>;
 }
 
-/** Whatever a request needs of a signed-in caller, re-read from the database on every admin call. */
+/** Whatever a request needs of a signed-in caller (the user is never cached inside a session). */
 export type { AuthUser, ValidatedSession };
 
 /**

@@ -5,6 +5,7 @@ import { allowedOrigins } from './config.js';
 import type { AuthedContext, Context } from './context.js';
 import { DomainError, unauthenticated } from './errors.js';
 import type { ErrorReason } from './error-reasons.js';
+import { authenticate } from './sessions/authenticate.js';
 
 interface ValidationIssue {
   code?: string;
@@ -132,9 +133,7 @@ export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin)
 /** Any signed-in user: validates the session token (sliding its expiry) on every call. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const { token, tokenSource } = ctx.req;
-  const auth = token
-    ? await ctx.services.sessions.validate(token, { ip: ctx.req.ip, userAgent: ctx.req.userAgent })
-    : null;
+  const auth = await authenticate(ctx.services, token);
   if (!auth) {
     if (tokenSource === 'cookie') ctx.res.clearSessionCookie();
     const cause = unauthenticated();

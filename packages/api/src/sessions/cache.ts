@@ -1,57 +1,87 @@
-/** A bounded LRU of validated sessions, keyed by session id (design §4). */
-import type { AuthUser, SessionInfo } from './types.js';
+/**
+ * The cache of session facts (design §4): what the `sessions` row says, keyed by session id.
+ * It never holds the user — who the user is, their role and whether they are active are read by
+ * primary key or from the user cache (users/cache.ts), which is invalidated by user id. So a
+ * demotion or a deactivation cannot hide in a session entry.
+ */
+import type { SessionRow } from '@gatehouse/db';
+import { Lru } from '../lru.js';
+import type { SessionInfo } from './types.js';
 
-export interface CachedSession {
-  session: SessionInfo;
-  user: AuthUser;
-  /** SHA-256 of the secret, compared in constant time on every hit. */
-  secretHash: Uint8Array;
-  /** When this entry was filled (injected clock, ms): entries older than maxAge are re-read. */
-  cachedAtMs: number;
+export interface SessionFacts extends SessionInfo {
+  /** SHA-256 of the secret, compared in constant time on every validation. */
+  readonly secretHash: Uint8Array;
+}
+
+export function factsOf(row: SessionRow): SessionFacts {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    secretHash: new Uint8Array(row.secret_hash),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastSeenAt: row.last_seen_at,
+    rememberMe: row.remember_me,
+    ip: row.ip,
+    userAgent: row.user_agent,
+  };
+}
+
+/** The facts as a request sees them (a copy, without the secret hash). */
+export function infoOf(facts: SessionFacts): SessionInfo {
+  return {
+    id: facts.id,
+    userId: facts.userId,
+    createdAt: facts.createdAt,
+    expiresAt: facts.expiresAt,
+    lastSeenAt: facts.lastSeenAt,
+    rememberMe: facts.rememberMe,
+    ip: facts.ip,
+    userAgent: facts.userAgent,
+  };
+}
+
+export interface SessionCacheOptions {
+  /** Bound (entries). */
+  maxEntries: number;
+  /** An entry older than this is re-read: the bound on a lost invalidation (and another instance's slide). */
+  maxAgeMs: number;
 }
 
 export class SessionCache {
-  readonly #entries = new Map<string, CachedSession>();
-  readonly #max: number;
+  readonly #lru: Lru<string, SessionFacts>;
 
-  constructor(maxEntries: number) {
-    this.#max = Math.max(0, maxEntries);
+  constructor(options: SessionCacheOptions) {
+    this.#lru = new Lru(options);
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#lru.size;
   }
 
-  get(id: string): CachedSession | undefined {
-    const entry = this.#entries.get(id);
-    if (entry) {
-      // Most recently used last.
-      this.#entries.delete(id);
-      this.#entries.set(id, entry);
-    }
-    return entry;
+  /** Read before a database read whose result `fill` may store. */
+  get epoch(): number {
+    return this.#lru.epoch;
   }
 
-  set(id: string, entry: CachedSession): void {
-    if (this.#max === 0) return;
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+  get(id: string, nowMs: number): SessionFacts | undefined {
+    return this.#lru.get(id, nowMs);
   }
 
-  delete(id: string): void {
-    this.#entries.delete(id);
+  /** Stores facts read since `epoch`, unless something was dropped meanwhile. */
+  fill(facts: SessionFacts, nowMs: number, epoch: number): void {
+    this.#lru.set(facts.id, facts, nowMs, epoch);
   }
 
-  deleteUser(userId: string): void {
-    for (const [id, entry] of this.#entries) if (entry.session.userId === userId) this.#entries.delete(id);
+  drop(ids: Iterable<string>): void {
+    for (const id of ids) this.#lru.delete(id);
+  }
+
+  dropUser(userId: string): void {
+    this.#lru.deleteWhere((facts) => facts.userId === userId);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#lru.clear();
   }
 }

@@ -1,4 +1,5 @@
-import type { Role } from '@gatehouse/db';
+import type { Database, Role, Transaction } from '@gatehouse/db';
+import type { Invalidation, Work } from '../unit-of-work.js';
 
 /** The signed-in user as the request sees it. Never carries the password hash. */
 export interface AuthUser {
@@ -31,3 +32,27 @@ export interface ValidatedSession {
   /** True when this validation moved `expiresAt` forward: a cookie transport must re-set the cookie. */
   renewed: boolean;
 }
+
+export interface NewSession {
+  userId: string;
+  rememberMe: boolean;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface CreatedSession {
+  token: string;
+  session: SessionInfo;
+  /** Sessions revoked to stay within SESSION_MAX_PER_USER (oldest first). */
+  evictedIds: string[];
+}
+
+/**
+ * Where a session write runs: a unit of work (`transact`), whose after-commit hook then drops the
+ * affected cache entries on every instance, or a bare transaction, announced through the bus
+ * inside it (NOTIFY on commit with PostgreSQL).
+ */
+export type SessionWriteScope = Work | Transaction<Database>;
+
+/** What an invalidation names; `userId` is the older single-user spelling of `userIds`. */
+export type SessionInvalidation = Invalidation & { readonly userId?: string };
