@@ -4,9 +4,12 @@ import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
-import type { ApiConfig } from '../config.js';
+import { defaultApiConfig, type ApiConfig } from '../config.js';
 import type { Services } from '../services.js';
 import { connectTestRedis, createTestServices, createTestUser, uniqueTestPrefix } from '../testing.js';
+import { transact } from '../unit-of-work.js';
+import { LocalBus } from './invalidation.js';
+import { SessionManager } from './manager.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -201,7 +204,6 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     const { createServices } = await import('../create-services.js');
     const { generateKeyPairSync } = await import('node:crypto');
     const { signerFromPrivateKey } = await import('../audit/checkpoint.js');
-    const { defaultApiConfig } = await import('../config.js');
     const background = await createServices({
       db,
       clock,
@@ -250,6 +252,114 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
     const { user, token } = await createTestUser(services);
     await db.kysely.updateTable('users').set({ is_active: false }).where('id', '=', user.id).execute();
     expect(await services.sessions.validate(token ?? '')).toBeNull();
+  });
+
+  describe('the caches: session facts by id, users by id, each dropped after commit', () => {
+    const setRole = (userId: string, role: 'admin' | 'member') =>
+      transact(services, async (work) => {
+        await work.trx.updateTable('users').set({ role }).where('id', '=', userId).execute();
+        work.invalidate({ userIds: [userId] });
+      });
+
+    it('sees a demotion on the very next request once the unit of work commits', async () => {
+      const { user, token } = await createTestUser(services, { role: 'admin' });
+      expect((await services.sessions.validate(token ?? ''))?.user.role).toBe('admin');
+      await setRole(user.id, 'member');
+      const auth = await services.sessions.validate(token ?? '');
+      expect(auth?.user.role).toBe('member');
+      // The session itself was not revoked: only the user was re-read.
+      expect(auth?.session.userId).toBe(user.id);
+    });
+
+    it('sees a deactivation on the very next request, whatever the session cache holds', async () => {
+      const { user, token } = await createTestUser(services);
+      expect(await services.sessions.validate(token ?? '')).not.toBeNull();
+      await transact(services, async (work) => {
+        await work.trx.updateTable('users').set({ is_active: false }).where('id', '=', user.id).execute();
+        work.invalidate({ userIds: [user.id] });
+      });
+      expect(await services.sessions.validate(token ?? '')).toBeNull();
+    });
+
+    it('serves a hit from the caches alone; a lost invalidation lives at most the cache max age', async () => {
+      const { user, token } = await createTestUser(services, { role: 'admin' });
+      expect((await services.sessions.validate(token ?? ''))?.user.role).toBe('admin');
+      // Changed behind the service's back (an invalidation this instance never heard): the hit
+      // path reads no user row, so the cached role is still served…
+      await db.kysely.updateTable('users').set({ role: 'member', name: 'Renamed' }).where('id', '=', user.id).execute();
+      clock.advance(4 * 60_000);
+      expect((await services.sessions.validate(token ?? ''))?.user).toMatchObject({ role: 'admin' });
+      // …but never past the cache's max age (5 minutes by default).
+      clock.advance(60_000);
+      expect((await services.sessions.validate(token ?? ''))?.user).toMatchObject({ role: 'member', name: 'Renamed' });
+    });
+
+    it('honours a shorter cacheMaxAgeMs for both session facts and users', async () => {
+      const manager = new SessionManager({
+        db,
+        clock,
+        config: defaultApiConfig,
+        audit: services.audit,
+        bus: new LocalBus(),
+        cacheMaxAgeMs: 10_000,
+      });
+      await manager.start({ sweep: false });
+      try {
+        const { user, token } = await createTestUser(services);
+        expect((await manager.validate(token ?? ''))?.user.name).toBe(user.name);
+        await db.kysely.updateTable('users').set({ name: 'Later' }).where('id', '=', user.id).execute();
+        clock.advance(9_999);
+        expect((await manager.validate(token ?? ''))?.user.name).toBe(user.name);
+        clock.advance(1);
+        expect((await manager.validate(token ?? ''))?.user.name).toBe('Later');
+      } finally {
+        await manager.close();
+      }
+    });
+
+    it('hands out copies: a caller changing its result cannot change the cache', async () => {
+      const { token } = await createTestUser(services);
+      const first = await services.sessions.validate(token ?? '');
+      if (!first) throw new Error('expected a session');
+      first.user.role = 'admin';
+      first.session.expiresAt = new Date(0);
+      const second = await services.sessions.validate(token ?? '');
+      expect(second?.user.role).toBe('member');
+      expect(second?.session.expiresAt.getTime()).toBeGreaterThan(clock.now().getTime());
+    });
+
+    it('a revocation in a unit of work drops the cached session after commit, without a hand-placed invalidate()', async () => {
+      const { user, token, session } = await createTestUser(services);
+      const other = await openSession(user.id);
+      expect(await services.sessions.validate(token ?? '')).not.toBeNull();
+      expect(await services.sessions.validate(other.token)).not.toBeNull();
+      await expect(
+        transact(services, async (work) => {
+          await services.sessions.revoke(work, session?.id ?? '');
+          throw new Error('rollback');
+        }),
+      ).rejects.toThrow('rollback');
+      expect(await services.sessions.validate(token ?? '')).not.toBeNull();
+      expect(services.sessions.cachedCount).toBe(2);
+
+      await transact(services, (work) => services.sessions.revoke(work, session?.id ?? ''));
+      expect(await services.sessions.validate(token ?? '')).toBeNull();
+      await transact(services, (work) => services.sessions.revokeAllForUser(work, user.id));
+      expect(await services.sessions.validate(other.token)).toBeNull();
+      expect(services.sessions.cachedCount).toBe(0);
+    });
+
+    it('an invalidation by user id drops every cached session of that user and no one else’s', async () => {
+      const a = await createTestUser(services);
+      const a2 = await openSession(a.user.id);
+      const b = await createTestUser(services);
+      for (const t of [a.token ?? '', a2.token, b.token ?? '']) await services.sessions.validate(t);
+      expect(services.sessions.cachedCount).toBe(3);
+      await services.invalidator.invalidate({ userIds: [a.user.id] });
+      expect(services.sessions.cachedCount).toBe(1);
+      expect(await services.sessions.validate(b.token ?? '')).not.toBeNull();
+      expect(await services.sessions.validate(a.token ?? '')).not.toBeNull(); // rows still there: re-read
+    });
   });
 });
 
@@ -302,6 +412,32 @@ describe.runIf(testDialects.includes('postgres'))('cross-instance invalidation o
       await b.close();
       await dbB.close();
       await services.close();
+      await cleanup();
+    }
+  });
+});
+
+describe.runIf(testDialects.includes('postgres'))('cross-instance user invalidation over PostgreSQL', () => {
+  it('a demotion committed on A is seen by B on its next request after the notification', async () => {
+    const { db, test, cleanup } = await createMigratedTestDb('postgres');
+    const clock = new ManualClock();
+    const a = await createTestServices(db, { clock });
+    const dbB = test.open();
+    const b = await createTestServices(dbB, { clock });
+    try {
+      const { user, token } = await createTestUser(a, { role: 'admin' });
+      expect((await b.sessions.validate(token ?? ''))?.user.role).toBe('admin');
+      await transact(a, async (work) => {
+        await work.trx.updateTable('users').set({ role: 'member' }).where('id', '=', user.id).execute();
+        work.invalidate({ userIds: [user.id] });
+      });
+      const ms = await waitFor(async () => (await b.sessions.validate(token ?? ''))?.user.role === 'member', 1000);
+      expect(ms).toBeLessThan(1000);
+      expect(await b.sessions.validate(token ?? '')).not.toBeNull();
+    } finally {
+      await b.close();
+      await dbB.close();
+      await a.close();
       await cleanup();
     }
   });
