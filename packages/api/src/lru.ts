@@ -9,7 +9,7 @@ interface Entry<V> {
   storedAtMs: number;
 }
 
-export interface LruOptions {
+interface LruOptions {
   maxEntries: number;
   maxAgeMs: number;
 }

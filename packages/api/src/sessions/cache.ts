@@ -8,7 +8,7 @@ import type { SessionRow } from '@gatehouse/db';
 import { Lru } from '../lru.js';
 import type { SessionInfo } from './types.js';
 
-export interface SessionFacts extends SessionInfo {
+interface SessionFacts extends SessionInfo {
   /** SHA-256 of the secret, compared in constant time on every validation. */
   readonly secretHash: Uint8Array;
 }
@@ -41,7 +41,7 @@ export function infoOf(facts: SessionFacts): SessionInfo {
   };
 }
 
-export interface SessionCacheOptions {
+interface SessionCacheOptions {
   /** Bound (entries). */
   maxEntries: number;
   /** An entry older than this is re-read: the bound on a lost invalidation (and another instance's slide). */

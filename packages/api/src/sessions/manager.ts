@@ -31,12 +31,12 @@ import type {
   ValidatedSession,
 } from './types.js';
 
-export type SessionConfig = Pick<
+type SessionConfig = Pick<
   ApiConfig,
   'sessionTtlMs' | 'sessionRememberTtlMs' | 'sessionAbsoluteTtlMs' | 'sessionMaxPerUser' | 'sessionCleanupIntervalMs'
 >;
 
-export interface SessionManagerOptions {
+interface SessionManagerOptions {
   db: Db;
   clock: Clock;
   config: SessionConfig;

@@ -26,7 +26,7 @@ export interface SessionTimes {
   readonly rememberMe: boolean;
 }
 
-export const DEFAULT_LAST_SEEN_INTERVAL_MS = 60_000;
+const DEFAULT_LAST_SEEN_INTERVAL_MS = 60_000;
 
 export function sessionPolicy(
   config: Pick<ApiConfig, 'sessionTtlMs' | 'sessionRememberTtlMs' | 'sessionAbsoluteTtlMs'>,
@@ -77,7 +77,7 @@ export function lastSeenDue(policy: SessionPolicy, session: SessionTimes, now: D
 }
 
 /** What one validation at `now` does to a session. */
-export type Verdict =
+type Verdict =
   | { readonly alive: false }
   | {
       readonly alive: true;

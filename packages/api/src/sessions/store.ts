@@ -64,7 +64,7 @@ export async function deleteSessionsOfUser(executor: Executor, userId: string, e
   return (await query.returning('id').execute()).map((r) => r.id);
 }
 
-export interface LiveWindow {
+interface LiveWindow {
   expiresAfter: Date;
   createdAfter: Date;
 }

@@ -9,7 +9,7 @@ import { Lru } from '../lru.js';
 import type { AuthUser } from '../sessions/types.js';
 
 /** Reads one user by primary key; null when there is none. */
-export type UserLoader = (id: string) => Promise<AuthUser | null>;
+type UserLoader = (id: string) => Promise<AuthUser | null>;
 
 /** The AuthUser columns only: the password hash and the MFA secret are never read here. */
 export function userByIdLoader(db: Db): UserLoader {
@@ -46,7 +46,7 @@ export function userByIdLoader(db: Db): UserLoader {
   };
 }
 
-export interface UserCacheOptions {
+interface UserCacheOptions {
   load: UserLoader;
   /** Bound (entries). */
   maxEntries: number;
