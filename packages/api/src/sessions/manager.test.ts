@@ -1,5 +1,6 @@
 import { sha256 } from '@oslojs/crypto/sha2';
 import { withTransaction, type Db } from '@gatehouse/db';
+import type { KyselyPlugin } from 'kysely';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { defaultApiConfig, type ApiConfig } from '../config.js';
 import type { Services } from '../services.js';
 import { connectTestRedis, createTestServices, createTestUser, uniqueTestPrefix } from '../testing.js';
 import { transact } from '../unit-of-work.js';
+import { authenticate } from './authenticate.js';
 import { LocalBus } from './invalidation.js';
 import { SessionManager } from './manager.js';
 
@@ -347,6 +349,46 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
       await transact(services, (work) => services.sessions.revokeAllForUser(work, user.id));
       expect(await services.sessions.validate(other.token)).toBeNull();
       expect(services.sessions.cachedCount).toBe(0);
+    });
+
+    it('answers a hit without a database query; a miss reads the session row and the user by id', async () => {
+      const statements: string[] = [];
+      const counting: KyselyPlugin = {
+        transformQuery(args) {
+          statements.push(args.node.kind);
+          return args.node;
+        },
+        transformResult: (args) => Promise.resolve(args.result),
+      };
+      const manager = new SessionManager({
+        db: { ...db, kysely: db.kysely.withPlugin(counting) },
+        clock,
+        config: defaultApiConfig,
+        audit: services.audit,
+        bus: new LocalBus(),
+      });
+      await manager.start({ sweep: false });
+      try {
+        const { token } = await createTestUser(services);
+        expect(await manager.validate(token ?? '')).not.toBeNull();
+        expect(statements).toEqual(['SelectQueryNode', 'SelectQueryNode']);
+        statements.length = 0;
+        clock.advance(30_000);
+        for (let i = 0; i < 3; i++) expect(await manager.validate(token ?? '')).not.toBeNull();
+        expect(statements).toEqual([]);
+        clock.advance(31_000); // last_seen_at is due: one write, no read
+        expect(await manager.validate(token ?? '')).not.toBeNull();
+        expect(statements).toEqual(['UpdateQueryNode']);
+      } finally {
+        await manager.close();
+      }
+    });
+
+    it('authenticate(): no token is no session; a token is validated', async () => {
+      const { user, token } = await createTestUser(services);
+      expect(await authenticate(services, null)).toBeNull();
+      expect(await authenticate(services, '')).toBeNull();
+      expect((await authenticate(services, token))?.user.id).toBe(user.id);
     });
 
     it('an invalidation by user id drops every cached session of that user and no one else’s', async () => {
