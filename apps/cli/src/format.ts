@@ -2,14 +2,17 @@
 import type { AuditEvent, Session, User } from '@gatehouse/client';
 import { print, type CliIO } from './io.js';
 
-function cell(value: unknown): string {
+/** What a table cell can show. */
+export type Cell = string | number | boolean | Date | null | undefined;
+
+function cell(value: Cell): string {
   if (value === null || value === undefined) return '-';
   if (value instanceof Date) return value.toISOString();
   return String(value);
 }
 
 /** A plain aligned table. */
-export function printTable(io: CliIO, columns: readonly string[], rows: readonly (readonly unknown[])[]): void {
+export function printTable(io: CliIO, columns: readonly string[], rows: readonly (readonly Cell[])[]): void {
   const text = [columns, ...rows.map((row) => row.map(cell))];
   const widths = columns.map((_, i) => Math.max(...text.map((row) => String(row[i] ?? '').length)));
   for (const row of text) {
@@ -25,7 +28,7 @@ export function printTable(io: CliIO, columns: readonly string[], rows: readonly
 
 export const userColumns = ['id', 'email', 'username', 'name', 'role', 'active', 'last sign-in'] as const;
 
-export const userRow = (u: User) => [
+export const userRow = (u: User): Cell[] => [
   u.id,
   u.email,
   u.username,
@@ -37,7 +40,7 @@ export const userRow = (u: User) => [
 
 export const sessionColumns = ['id', 'created', 'expires', 'last seen', 'ip', 'user agent', 'current'] as const;
 
-export const sessionRow = (s: Session) => [
+export const sessionRow = (s: Session): Cell[] => [
   s.id,
   s.createdAt,
   s.expiresAt,

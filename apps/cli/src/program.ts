@@ -1,19 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { isGatehouseError } from '@gatehouse/client';
-import * as audit from './commands/audit.js';
+import { register as audit } from './commands/audit.js';
 import { createContext, type Register } from './commands/context.js';
-import * as sessions from './commands/sessions.js';
-import * as setup from './commands/setup.js';
-import * as users from './commands/users.js';
+import { register as sessions } from './commands/sessions.js';
+import { register as setup } from './commands/setup.js';
+import { register as users } from './commands/users.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
-export const VERSION = '0.1.0';
+const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly { register: Register }[] = [setup, users, sessions, audit];
+const groups: readonly Register[] = [setup, users, sessions, audit];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
-export function createProgram(io: CliIO): Command {
+function createProgram(io: CliIO): Command {
   const program = new Command('gatehouse')
     .description('Operate a Gatehouse installation: database setup and recovery, users, sessions and the audit log.')
     .version(VERSION)
@@ -29,7 +29,7 @@ Local commands (migrate, create-admin, reset-password) work on DATABASE_URL dire
 the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     );
   const context = createContext(program, io);
-  for (const group of groups) group.register(program, context);
+  for (const register of groups) register(program, context);
   return program;
 }
 

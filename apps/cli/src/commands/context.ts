@@ -11,13 +11,13 @@ import type * as Remote from '../remote.js';
 export interface CommandContext {
   io: CliIO;
   /** The global `--json` flag. */
-  json(): boolean;
+  json: () => boolean;
   /** Commands on DATABASE_URL directly (loads the drivers). */
-  local(): Promise<typeof Local>;
+  local: () => Promise<typeof Local>;
   /** Commands on a running server through the typed client. */
-  remote(): Promise<typeof Remote>;
+  remote: () => Promise<typeof Remote>;
   /** The client for the server named by `--url` on `cmd`, else GATEHOUSE_URL. */
-  client(cmd: Command): Promise<GatehouseClient>;
+  client: (cmd: Command) => Promise<GatehouseClient>;
 }
 
 export function createContext(program: Command, io: CliIO): CommandContext {
