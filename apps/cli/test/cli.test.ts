@@ -76,6 +76,9 @@ function onTerminal(args: string[], answers: Record<string, string | string[]>):
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A command that refuses early may exit while keys are still being typed: its exit code and
+    // output are the result, not the broken pipe.
+    child.stdin.on('error', () => undefined);
     child.on('error', reject);
     child.on('close', (code) => {
       child.stdin.end();
