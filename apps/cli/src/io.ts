@@ -29,27 +29,6 @@ export function note(io: CliIO, text: string): void {
   io.stderr.write(`${text}\n`);
 }
 
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return '-';
-  if (value instanceof Date) return value.toISOString();
-  return String(value);
-}
-
-/** A plain aligned table. */
-export function printTable(io: CliIO, columns: readonly string[], rows: readonly (readonly unknown[])[]): void {
-  const text = [columns, ...rows.map((row) => row.map(cell))];
-  const widths = columns.map((_, i) => Math.max(...text.map((row) => String(row[i] ?? '').length)));
-  for (const row of text) {
-    print(
-      io,
-      row
-        .map((value, i) => String(value).padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
-}
-
 /**
  * Reports how long a step has been running, every `everyMs`, until stopped. Long operations
  * without their own counter (a server-side verify, an offline verify) use it.

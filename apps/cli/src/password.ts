@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { CliIO } from './io.js';
 import { UsageError } from './io.js';
 
@@ -9,46 +10,55 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /**
- * Asks each question on a terminal and reads one line per question without echoing it. Raw mode,
- * so nothing typed is shown; input pasted at once (both lines in one chunk) is split correctly.
+ * The prompt's output: writes go to stderr (stdout stays clean for --json), and ending it (the
+ * prompt library ends its output when a prompt closes) leaves stderr open for what follows.
+ */
+function promptOutput(stderr: CliIO['stderr']): NodeJS.WritableStream {
+  const output = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      stderr.write(chunk);
+      done();
+    },
+  });
+  // The terminal's size and kind, so the prompt lays out its line as on the real stream.
+  for (const key of ['isTTY', 'columns', 'rows'] as const)
+    Object.defineProperty(output, key, { get: () => (stderr as Partial<Record<typeof key, unknown>>)[key] });
+  return output;
+}
+
+/**
+ * Asks each question on a terminal with @inquirer/password: nothing typed is echoed, and the
+ * line is edited as in a shell (arrow keys move the cursor, they never become part of the
+ * password). Ctrl-C or Ctrl-D cancels (exit code 2).
  */
 async function promptHidden(io: CliIO, questions: readonly string[]): Promise<string[]> {
-  const { stdin } = io;
+  const { default: password } = await import('@inquirer/password');
   const answers: string[] = [];
-  let current = '';
-  // Echo off before the prompt shows: whatever is typed once it is visible is never echoed.
-  stdin.setRawMode?.(true);
-  stdin.resume();
-  io.stderr.write(questions[0] ?? '');
-  return new Promise<string[]>((resolve, reject) => {
-    const finish = (error?: Error) => {
-      stdin.removeListener('data', onData);
-      stdin.setRawMode?.(false);
-      stdin.pause();
-      if (error) reject(error);
-      else resolve(answers);
+  for (const message of questions) {
+    const cancel = new AbortController();
+    const onKeypress = (_: unknown, key?: { ctrl?: boolean; name?: string }) => {
+      if (key?.ctrl && key.name === 'd') cancel.abort();
     };
-    const onData = (chunk: Buffer | string) => {
-      for (const ch of chunk.toString()) {
-        if (ch === '\u0003') {
-          io.stderr.write('\n');
-          return finish(new UsageError('cancelled'));
-        }
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
-          io.stderr.write('\n');
-          answers.push(current);
-          current = '';
-          if (answers.length === questions.length) return finish();
-          io.stderr.write(questions[answers.length] ?? '');
-        } else if (ch === '\u007f' || ch === '\b') {
-          current = current.slice(0, -1);
-        } else {
-          current += ch;
-        }
-      }
-    };
-    stdin.on('data', onData);
-  });
+    const onEnd = () => cancel.abort();
+    io.stdin.on('keypress', onKeypress);
+    io.stdin.once('end', onEnd);
+    try {
+      answers.push(
+        await password(
+          { message, toggleMask: false, theme: { style: { message: (text: string) => text } } },
+          { input: io.stdin, output: promptOutput(io.stderr), signal: cancel.signal },
+        ),
+      );
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'ExitPromptError' || error.name === 'AbortPromptError'))
+        throw new UsageError('cancelled');
+      throw error;
+    } finally {
+      io.stdin.removeListener('keypress', onKeypress);
+      io.stdin.removeListener('end', onEnd);
+    }
+  }
+  return answers;
 }
 
 export interface PasswordSource {
@@ -67,7 +77,7 @@ export async function readPassword(io: CliIO, source: PasswordSource, purpose = 
   } else if (io.env.GATEHOUSE_PASSWORD !== undefined && io.env.GATEHOUSE_PASSWORD !== '') {
     password = io.env.GATEHOUSE_PASSWORD;
   } else if (io.stdin.isTTY) {
-    const [first = '', again = ''] = await promptHidden(io, [`${purpose}: `, `${purpose} (again): `]);
+    const [first = '', again = ''] = await promptHidden(io, [`${purpose}:`, `${purpose} (again):`]);
     if (again !== first) throw new UsageError('the passwords do not match');
     password = first;
   } else {

@@ -1,0 +1,89 @@
+/** `gatehouse audit …`: verify (on the server or offline), export and follow the audit log. */
+import type { Command } from 'commander';
+import { eventLine } from '../format.js';
+import { CliError, note, print, printJson, ticker, UsageError } from '../io.js';
+import { positiveInt, REMOTE_HELP, urlOption, type Register } from './context.js';
+
+export const register: Register = (program, { io, json, remote, client }) => {
+  const audit = program
+    .command('audit')
+    .description('verify, export and follow the audit log')
+    .addHelpText('after', REMOTE_HELP);
+
+  audit
+    .command('verify')
+    .description('verify the whole log on the server, or an export offline (no server) with --offline')
+    .option('--offline <dir>', 'verify an export directory (from `audit export`) instead')
+    .option('--public-key <key>', 'the signed-note verifier key (required with --offline)')
+    .addOption(urlOption())
+    .action(async (opts: { offline?: string; publicKey?: string }, cmd: Command) => {
+      let ok: boolean;
+      let result: object;
+      let summary: string;
+      if (opts.offline !== undefined) {
+        if (!opts.publicKey)
+          throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
+        const stop = ticker(io, `verifying ${opts.offline}`);
+        const offline = await (await remote()).verifyOffline(opts.offline, opts.publicKey).finally(stop);
+        ok = offline.ok;
+        result = offline;
+        summary = offline.ok
+          ? `ok: ${offline.checked} events, checkpoint ${offline.checkpoint?.treeSize ?? 0} signed by ${offline.checkpoint?.origin ?? '?'}` +
+            (offline.uncovered > 0 ? `, ${offline.uncovered} newer event(s) not yet covered by a signature` : '')
+          : `FAILED${offline.firstInvalidSeq !== null ? ` at seq ${offline.firstInvalidSeq}` : ''}: ${offline.reason ?? 'unknown'}`;
+      } else {
+        if (opts.publicKey) throw new UsageError('--public-key goes with --offline');
+        const gh = await client(cmd);
+        note(io, 'verifying the audit log on the server…');
+        const stop = ticker(io, 'verifying');
+        const online = await gh.audit.verify.query().finally(stop);
+        ok = online.ok;
+        result = online;
+        summary = online.ok
+          ? `ok: ${online.checked} events, tree size ${online.treeSize}, root ${online.rootHash}`
+          : `FAILED${online.firstInvalidSeq !== null ? ` at seq ${online.firstInvalidSeq}` : ''}: ${online.reason ?? 'unknown'}`;
+      }
+      if (json()) printJson(io, result);
+      else print(io, summary);
+      if (!ok) throw new CliError('audit log verification failed', { cause: 'reported' });
+    });
+
+  audit
+    .command('export')
+    .description('write the events (events.jsonl) and the latest signed checkpoint into a directory')
+    .argument('<dir>', 'output directory (created if missing)')
+    .addOption(urlOption())
+    .action(async (dir: string, _opts: unknown, cmd: Command) => {
+      const result = await (await remote()).exportAudit(io, await client(cmd), dir);
+      if (json()) return printJson(io, result);
+      print(
+        io,
+        `exported ${result.events} events to ${dir} (checkpoint at ${result.treeSize}, root ${result.rootHash})`,
+      );
+      print(io, `verify offline with: gatehouse audit verify --offline ${dir} --public-key '${result.publicKey}'`);
+    });
+
+  audit
+    .command('tail')
+    .description('print audit events as they happen (Ctrl-C to stop)')
+    .option('--after <seq>', 'start after this seq (default: from now on; 0 = from the beginning)', positiveInt)
+    .option('--count <n>', 'stop after n events', positiveInt)
+    .addOption(urlOption())
+    .action(async (opts: { after?: number; count?: number }, cmd: Command) => {
+      const gh = await client(cmd);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await (
+          await remote()
+        ).tailAudit(gh, { afterSeq: opts.after, count: opts.count, signal: stop.signal }, (event) =>
+          print(io, json() ? JSON.stringify(event) : eventLine(event)),
+        );
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+    });
+};
