@@ -110,7 +110,7 @@ async function populate(db: Db, range: CompactRange, from: number, to: number, s
       if (nodes.length > 0) await trx.insertInto('audit_nodes').values(nodes).execute();
       if (checkpoints.length > 0) await trx.insertInto('audit_checkpoints').values(checkpoints).execute();
     }
-    await adb
+    await trx
       .updateTable('audit_head')
       .set({ tree_size: range.size, frontier: range.serialize(), root_hash: range.root() })
       .where('id', '=', 1)

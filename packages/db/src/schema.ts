@@ -115,7 +115,7 @@ type KindOf<V> = [NonNullable<V>] extends [Date]
         : 'text';
 
 /** One entry per column of every table, checked against the table types at compile time. */
-export type ColumnKinds = {
+type ColumnKinds = {
   readonly [T in keyof Database]: {
     readonly [C in keyof Selectable<Database[T]>]-?: KindOf<Selectable<Database[T]>[C]>;
   };

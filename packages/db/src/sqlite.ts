@@ -150,7 +150,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-export interface OpenSqlite {
+interface OpenSqlite {
   dialect: SqliteDialect;
   raw: BetterSqlite3Module.Database;
 }
