@@ -8,7 +8,7 @@ import { exponentialBackoff, OutageLog, type ReconnectOptions } from '@gatehouse
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
-export interface OpenRedisOptions {
+interface OpenRedisOptions {
   reconnect?: ReconnectOptions;
 }
 

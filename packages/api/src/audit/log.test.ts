@@ -359,7 +359,7 @@ async function rewriteEvent(db: Db, seq: number, changes: Record<string, string>
   const row = await db.kysely.selectFrom('audit_events').selectAll().where('seq', '=', seq).executeTakeFirstOrThrow();
   const hash = leafHash({
     seq,
-    at: new Date(row.at),
+    at: row.at,
     type: row.type,
     actorId: row.actor_id,
     targetId: row.target_id,
