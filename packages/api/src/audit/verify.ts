@@ -25,7 +25,7 @@ import { readSnapshot, sql, type AuditEventRow, type Database, type Db, type Kys
 import { parseCheckpointBody, verifyCheckpointNoteAsync, type Verifier } from './checkpoint.js';
 import { leafInputFromStored } from './leaf.js';
 import { EMPTY_ROOT, toHex } from './merkle.js';
-import { NODE_STRIDE, readHead } from './store.js';
+import { NODE_STRIDE } from './store.js';
 import type { AuditVerifyResult } from './types.js';
 
 /** Rows per batch: small enough that rows die young (cheap GC), big enough to amortise a query. */
@@ -333,8 +333,14 @@ function snapshotSource(db: Kysely<Database>, dialect: Db['dialect']): VerifySou
       return rows.map((r) => ({ size: Number(r.tree_size), rootHex: r.root, note: r.note }));
     },
     async head() {
-      const head = await readHead(db);
-      return { size: head.size, frontierHex: head.range.serialize().toString('hex'), rootHex: toHex(head.root) };
+      // As stored (not parsed): a corrupt frontier is a finding, not a crash.
+      const row = await db
+        .selectFrom('audit_head')
+        .select(['tree_size', hex('frontier').as('frontier'), hex('root_hash').as('root')])
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      if (row === undefined) throw new Error('audit_head row is missing: run the migrations');
+      return { size: Number(row.tree_size), frontierHex: row.frontier, rootHex: row.root };
     },
     async leaves(from, to) {
       if (dialect === 'sqlite') {
