@@ -55,7 +55,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const logger: Logger = options.logger ?? {
     error: (obj, msg) => console.error('[gatehouse]', msg, obj),
     warn: (obj, msg) => console.warn('[gatehouse]', msg, obj),
-    info: (obj, msg) => console.info('[gatehouse]', msg, obj),
+    info: (obj, msg) => console.warn('[gatehouse]', msg, obj),
   };
 
   let redis = options.redis ?? null;

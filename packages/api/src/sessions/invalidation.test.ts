@@ -50,7 +50,7 @@ describe.runIf(testDialects.includes('postgres'))('the PostgreSQL invalidation b
   });
 
   async function setup() {
-    const { db, test, cleanup } = await createMigratedTestDb('postgres');
+    const { db, cleanup } = await createMigratedTestDb('postgres');
     closers.push(cleanup);
     return db;
   }
