@@ -22,7 +22,7 @@ import { signCheckpoint, signerFromPrivateKey } from '../../packages/api/src/aud
 import { leafHash, normalizeData } from '../../packages/api/src/audit/leaf.js';
 import { CompactRange, fromHex, verifyConsistency, verifyInclusion } from '../../packages/api/src/audit/merkle.js';
 import { AuditService } from '../../packages/api/src/audit/service.js';
-import { isStoredLevel, withAuditTables } from '../../packages/api/src/audit/store.js';
+import { isStoredLevel } from '../../packages/api/src/audit/store.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,7 +68,6 @@ async function openDb(name: string): Promise<Db> {
 async function populate(db: Db, range: CompactRange, from: number, to: number, start: number): Promise<void> {
   const BATCH = 2000; // 9 columns × 2000 rows stays under SQLite's 32766 bound parameters
   await withTransaction(db, async (trx) => {
-    const adb = withAuditTables(trx);
     for (let b = from; b < to; b += BATCH) {
       const events = [];
       const nodes: { level: number; idx: number; hash: Buffer }[] = [];
@@ -107,11 +106,11 @@ async function populate(db: Db, range: CompactRange, from: number, to: number, s
           checkpoints.push({ tree_size: seq, root_hash: root, origin: signer.name, note, signed_at: at });
         }
       }
-      await adb.insertInto('audit_events').values(events).execute();
-      if (nodes.length > 0) await adb.insertInto('audit_nodes').values(nodes).execute();
-      if (checkpoints.length > 0) await adb.insertInto('audit_checkpoints').values(checkpoints).execute();
+      await trx.insertInto('audit_events').values(events).execute();
+      if (nodes.length > 0) await trx.insertInto('audit_nodes').values(nodes).execute();
+      if (checkpoints.length > 0) await trx.insertInto('audit_checkpoints').values(checkpoints).execute();
     }
-    await adb
+    await trx
       .updateTable('audit_head')
       .set({ tree_size: range.size, frontier: range.serialize(), root_hash: range.root() })
       .where('id', '=', 1)

@@ -15,7 +15,8 @@ import { SessionManager } from './sessions/manager.js';
 import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
 import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
 import { warmDummyHash } from './auth/service.js';
-import { sql } from '@gatehouse/db';
+import type { Logger } from './logger.js';
+import { openRedis } from './redis.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -36,6 +37,8 @@ export interface CreateServicesOptions {
   /** Start the background work: the session sweep timer and audit checkpointing (default true). */
   background?: boolean;
   onError?: (error: unknown) => void;
+  /** Where connection outages and recoveries are logged (the server passes `app.log`). */
+  logger?: Logger;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
@@ -49,22 +52,15 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const background = options.background ?? true;
   const onError = options.onError ?? ((error: unknown) => console.error('[gatehouse]', error));
 
+  const logger: Logger = options.logger ?? {
+    error: (obj, msg) => console.error('[gatehouse]', msg, obj),
+    warn: (obj, msg) => console.warn('[gatehouse]', msg, obj),
+    info: (obj, msg) => console.warn('[gatehouse]', msg, obj),
+  };
+
   let redis = options.redis ?? null;
   const ownsRedis = !redis && !!config.redisUrl;
-  if (!redis && config.redisUrl) {
-    // Loaded only when configured, so a single instance does not pay for it at start.
-    const { Redis } = await import('ioredis');
-    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
-    // ioredis reports every failed reconnect: say it once per outage, not once per retry.
-    let healthy = true;
-    redis.on('ready', () => {
-      healthy = true;
-    });
-    redis.on('error', (error: unknown) => {
-      if (healthy) onError(new Error('Redis connection lost (REDIS_URL); retrying', { cause: error }));
-      healthy = false;
-    });
-  }
+  if (!redis && config.redisUrl) redis = await openRedis(config.redisUrl, logger);
 
   const passwords = options.passwords ?? createPasswordHasher();
   const audit = new AuditService({
@@ -76,12 +72,9 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   });
 
   let bus: InvalidationBus;
-  if (redis) bus = new RedisBus(redis);
-  else if (db.dialect === 'postgres') {
-    bus = new PostgresBus({ connectionString: db.url }, async (channel, payload) => {
-      await sql`select pg_notify(${channel}, ${payload})`.execute(db.kysely);
-    });
-  } else bus = new LocalBus();
+  if (redis) bus = new RedisBus(redis, { logger });
+  else if (db.dialect === 'postgres') bus = new PostgresBus(db, { logger });
+  else bus = new LocalBus();
 
   const sessions = new SessionManager({
     db,

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { Database } from './schema.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, openSqliteReadOnly } from './sqlite.js';
 import { translateDbError } from './errors.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -13,8 +13,6 @@ export interface Db {
   readonly dialect: DialectName;
   /** The `DATABASE_URL` it was opened with (credentials included: never log it). */
   readonly url: string;
-  /** PostgreSQL only: the pool, for LISTEN/NOTIFY clients and pool statistics. */
-  readonly pgPool: pg.Pool | null;
   close(): Promise<void>;
 }
 
@@ -64,7 +62,7 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
   if (location.dialect === 'sqlite') {
     const { dialect } = openSqlite(location.path);
     const kysely = new Kysely<Database>({ dialect });
-    return { kysely, dialect: 'sqlite', url, pgPool: null, close: () => kysely.destroy() };
+    return { kysely, dialect: 'sqlite', url, close: () => kysely.destroy() };
   }
   const driver = loadPg();
   const pool = new driver.Pool({
@@ -75,7 +73,7 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { kysely, dialect: 'postgres', url, pgPool: pool, close: () => kysely.destroy() };
+  return { kysely, dialect: 'postgres', url, close: () => kysely.destroy() };
 }
 
 /**
@@ -107,4 +105,26 @@ export async function isDatabaseReady(db: Db): Promise<boolean> {
  */
 export function forUpdate(db: Pick<Db, 'dialect'>) {
   return <QB extends { forUpdate(): QB }>(query: QB): QB => (db.dialect === 'postgres' ? query.forUpdate() : query);
+}
+
+/**
+ * Runs `fn` on a consistent, read-only view of the committed data: every query inside sees the
+ * same state, whatever commits meanwhile, and nothing waits for it.
+ * - PostgreSQL: a `REPEATABLE READ READ ONLY` transaction (the snapshot is taken at its first query).
+ * - SQLite file: a read transaction on a second, read-only connection; WAL lets the writer go on.
+ * - SQLite `:memory:` has one connection: a transaction on it, so writes wait until `fn` is done
+ *   (and a write awaited inside `fn` would wait forever).
+ */
+export async function readSnapshot<T>(db: Db, fn: (snapshot: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (db.dialect === 'postgres') {
+    return db.kysely.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(fn);
+  }
+  const location = parseDatabaseUrl(db.url);
+  if (location.dialect !== 'sqlite' || location.path === ':memory:') return db.kysely.transaction().execute(fn);
+  const reader = new Kysely<Database>({ dialect: openSqliteReadOnly(location.path) });
+  try {
+    return await reader.transaction().execute(fn);
+  } finally {
+    await reader.destroy();
+  }
 }

@@ -1,11 +1,12 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * The database schema, shared by both dialects.
  *
  * Timestamps are `Date` in code. PostgreSQL stores them as `timestamptz`; SQLite stores ISO 8601
- * UTC text (fixed width, so text order is time order) and the SQLite driver wrapper converts both
- * ways using the column lists below. Booleans are `boolean` in code and 0/1 in SQLite.
+ * UTC text (fixed width, so text order is time order). Booleans are `boolean` in code and 0/1 in
+ * SQLite. Every column's kind is declared in `COLUMN_KINDS` below; the SQLite driver wrapper
+ * converts by it (src/sqlite.ts), so a table added here gets the same values on both dialects.
  */
 export type Role = 'admin' | 'member';
 
@@ -52,16 +53,40 @@ export interface AuditEventsTable {
   leaf_hash: Uint8Array;
 }
 
-export interface MigrationTables {
-  kysely_migration: ColumnType<{ name: string; timestamp: string }>;
+/** The single tree head row of the audit log's Merkle tree (migration 002). */
+export interface AuditHeadTable {
+  /** Always 1. */
+  id: number;
+  tree_size: number;
+  /** The compact range: 32-byte hashes concatenated, largest subtree first. */
+  frontier: Uint8Array;
+  root_hash: Uint8Array;
 }
 
+/** Hashes of complete subtrees at levels 4, 8, 12, … (migration 002). */
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+/** Signed tree heads (C2SP signed notes), one per tree size (migration 002). */
+export interface AuditCheckpointsTable {
+  tree_size: number;
+  root_hash: Uint8Array;
+  origin: string;
+  note: string;
+  signed_at: Date;
+}
+
+/** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   audit_events: AuditEventsTable;
-  // Tables of later migrations are added to this interface by declaration merging in the
-  // module that owns them (see `DatabaseExtensions`).
+  audit_head: AuditHeadTable;
+  audit_nodes: AuditNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -70,16 +95,86 @@ export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type NewSessionRow = Insertable<SessionsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
-export type NewAuditEventRow = Insertable<AuditEventsTable>;
 
-/** Columns the SQLite wrapper turns into `Date` when read. Every `*_at` column of every table. */
-export const TIMESTAMP_COLUMN_SUFFIX = '_at';
-/** Columns the SQLite wrapper turns into `boolean` when read. */
-export const BOOLEAN_COLUMNS: ReadonlySet<string> = new Set(['is_active', 'mfa_enabled', 'remember_me']);
+/**
+ * How a column is stored and what it is in code. SQLite has no timestamp or boolean type, so
+ * those two are converted there (ISO 8601 text ⇄ `Date`, 0/1 ⇄ `boolean`); PostgreSQL's driver
+ * already returns `Date`, `boolean`, `Buffer` and (for int8, see database.ts) `number`.
+ */
+export type ColumnKind = 'text' | 'integer' | 'timestamp' | 'boolean' | 'bytes';
 
-/** A boolean column, under its own name or a prefixed alias (`users.is_active as u_is_active`). */
-export function isBooleanColumn(key: string): boolean {
-  if (BOOLEAN_COLUMNS.has(key)) return true;
-  for (const column of BOOLEAN_COLUMNS) if (key.endsWith(`_${column}`)) return true;
-  return false;
+/** The kind a column's TypeScript type calls for: the declarations below must agree with it. */
+type KindOf<V> = [NonNullable<V>] extends [Date]
+  ? 'timestamp'
+  : [NonNullable<V>] extends [boolean]
+    ? 'boolean'
+    : [NonNullable<V>] extends [Uint8Array]
+      ? 'bytes'
+      : [NonNullable<V>] extends [number]
+        ? 'integer'
+        : 'text';
+
+/** One entry per column of every table, checked against the table types at compile time. */
+type ColumnKinds = {
+  readonly [T in keyof Database]: {
+    readonly [C in keyof Selectable<Database[T]>]-?: KindOf<Selectable<Database[T]>[C]>;
+  };
+};
+
+/**
+ * The kind of every column of every table. A new table or column is a compile error until it
+ * is declared here, and a declaration that contradicts the column's type is one too.
+ */
+export const COLUMN_KINDS: ColumnKinds = {
+  users: {
+    id: 'text',
+    email: 'text',
+    username: 'text',
+    name: 'text',
+    password_hash: 'text',
+    role: 'text',
+    is_active: 'boolean',
+    created_at: 'timestamp',
+    updated_at: 'timestamp',
+    last_sign_in_at: 'timestamp',
+    mfa_enabled: 'boolean',
+    mfa_secret: 'text',
+  },
+  sessions: {
+    id: 'text',
+    user_id: 'text',
+    secret_hash: 'bytes',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
+    last_seen_at: 'timestamp',
+    remember_me: 'boolean',
+    ip: 'text',
+    user_agent: 'text',
+  },
+  audit_events: {
+    seq: 'integer',
+    at: 'timestamp',
+    type: 'text',
+    actor_id: 'text',
+    target_id: 'text',
+    ip: 'text',
+    user_agent: 'text',
+    data: 'text',
+    leaf_hash: 'bytes',
+  },
+  audit_head: { id: 'integer', tree_size: 'integer', frontier: 'bytes', root_hash: 'bytes' },
+  audit_nodes: { level: 'integer', idx: 'integer', hash: 'bytes' },
+  audit_checkpoints: {
+    tree_size: 'integer',
+    root_hash: 'bytes',
+    origin: 'text',
+    note: 'text',
+    signed_at: 'timestamp',
+  },
+};
+
+/** The kind of `table.column`, or undefined for a table or column outside the schema. */
+export function columnKind(table: string, column: string): ColumnKind | undefined {
+  const columns = (COLUMN_KINDS as Partial<Record<string, Partial<Record<string, ColumnKind>>>>)[table];
+  return columns?.[column];
 }

@@ -12,7 +12,7 @@ import {
   type SqliteDialectConfig,
   type SqliteStatement,
 } from 'kysely';
-import { isBooleanColumn, TIMESTAMP_COLUMN_SUFFIX } from './schema.js';
+import { columnKind } from './schema.js';
 
 /**
  * The better-sqlite3 build this Node can run. Version 12 is a classic V8 addon: on Node 24 its
@@ -24,22 +24,48 @@ import { isBooleanColumn, TIMESTAMP_COLUMN_SUFFIX } from './schema.js';
 export const BETTER_SQLITE3_MODULE = Number(process.versions.napi) >= 10 ? 'better-sqlite3-napi' : 'better-sqlite3';
 export const BetterSqlite3 = createRequire(import.meta.url)(BETTER_SQLITE3_MODULE) as typeof BetterSqlite3Module;
 
-/** Parameters SQLite cannot bind natively become text/integers. */
+/**
+ * A parameter as SQLite binds it. SQLite has no timestamp or boolean type: a `Date` is written
+ * as the `timestamp` kind is stored (ISO 8601 UTC text), a boolean as the `boolean` kind (0/1),
+ * and any `Uint8Array` (the `bytes` kind) as the Buffer better-sqlite3 binds as a blob.
+ */
 function toSqliteParam(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
   return value;
 }
 
-function fromSqliteRow(row: unknown): unknown {
-  if (row === null || typeof row !== 'object') return row;
+/** Result columns (by their name in the row) that need converting, and to what. */
+type RowConversion = ReadonlyArray<readonly [name: string, kind: 'timestamp' | 'boolean']>;
+
+/**
+ * What to convert in a statement's rows, from the schema: SQLite reports the table and column
+ * each result column comes from, through aliases, joins, subqueries and RETURNING alike, so
+ * `users.is_active as u_is_active` converts and an expression (`count(*)`) never does.
+ */
+function rowConversion(statement: BetterSqlite3Module.Statement): RowConversion {
+  if (!statement.reader) return [];
+  const conversion: [string, 'timestamp' | 'boolean'][] = [];
+  for (const { name, table, column } of statement.columns()) {
+    if (table === null || column === null) continue;
+    const kind = columnKind(table, column);
+    if (kind === 'timestamp' || kind === 'boolean') conversion.push([name, kind]);
+  }
+  return conversion;
+}
+
+function fromSqliteRow(conversion: RowConversion, row: unknown): unknown {
+  if (conversion.length === 0 || row === null || typeof row !== 'object') return row;
   const record = row as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const value = record[key];
-    if (key.endsWith(TIMESTAMP_COLUMN_SUFFIX) && typeof value === 'string') {
-      record[key] = new Date(value);
-    } else if (typeof value === 'number' && isBooleanColumn(key)) {
-      record[key] = value !== 0;
+  for (const [name, kind] of conversion) {
+    const value = record[name];
+    if (kind === 'timestamp') {
+      if (typeof value === 'string') record[name] = new Date(value);
+    } else if (typeof value === 'number') {
+      record[name] = value !== 0;
     }
   }
   return record;
@@ -53,17 +79,30 @@ function fromSqliteRow(row: unknown): unknown {
  */
 const STATEMENT_CACHE_SIZE = 256;
 
-/** Wraps better-sqlite3 so Kysely sees `Date` and `boolean` in and out, as it does with pg. */
+/** A prepared statement and what its rows need converting. */
+interface CachedStatement {
+  statement: BetterSqlite3Module.Statement;
+  conversion: RowConversion;
+}
+
+/** Schema changes (migrations) can change what `select *` returns: start the cache afresh. */
+const DDL = /^\s*(create|alter|drop)\s/i;
+
+/**
+ * Wraps better-sqlite3 so Kysely sees the schema's values (`Date`, `boolean`) in and out, as it
+ * does with pg: the column kinds of schema.ts decide what each result column becomes.
+ */
 function wrapDatabase(db: BetterSqlite3Module.Database): SqliteDatabase {
-  const statements = new Map<string, BetterSqlite3Module.Statement>();
-  const statementFor = (sql: string): BetterSqlite3Module.Statement => {
-    let statement = statements.get(sql);
-    if (statement) return statement;
-    statement = db.prepare(sql);
+  const statements = new Map<string, CachedStatement>();
+  const statementFor = (sql: string): CachedStatement => {
+    let cached = statements.get(sql);
+    if (cached) return cached;
+    const statement = db.prepare(sql);
+    cached = { statement, conversion: rowConversion(statement) };
     // Queries built with raw values (rare) must not grow the cache without bound: drop the oldest.
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-    statements.set(sql, statement);
-    return statement;
+    statements.set(sql, cached);
+    return cached;
   };
   return {
     close: () => {
@@ -71,14 +110,19 @@ function wrapDatabase(db: BetterSqlite3Module.Database): SqliteDatabase {
       db.close();
     },
     prepare(sql: string): SqliteStatement {
-      const statement = statementFor(sql);
+      const { statement, conversion } = statementFor(sql);
       const params = (parameters: ReadonlyArray<unknown>) => parameters.map(toSqliteParam);
+      const fromRow = (row: unknown) => fromSqliteRow(conversion, row);
       return {
         reader: statement.reader,
-        all: (parameters) => statement.all(...params(parameters)).map(fromSqliteRow),
-        run: (parameters) => statement.run(...params(parameters)),
+        all: (parameters) => statement.all(...params(parameters)).map(fromRow),
+        run: (parameters) => {
+          const result = statement.run(...params(parameters));
+          if (DDL.test(sql)) statements.clear();
+          return result;
+        },
         *iterate(parameters) {
-          for (const row of statement.iterate(...params(parameters))) yield fromSqliteRow(row);
+          for (const row of statement.iterate(...params(parameters))) yield fromRow(row);
         },
       };
     },
@@ -106,7 +150,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
-export interface OpenSqlite {
+interface OpenSqlite {
   dialect: SqliteDialect;
   raw: BetterSqlite3Module.Database;
 }
@@ -128,4 +172,15 @@ export function openSqlite(path: string): OpenSqlite {
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
   return { dialect: new ImmediateSqliteDialect({ database: wrapDatabase(raw) }), raw };
+}
+
+/**
+ * A second, read-only connection to a SQLite file, for long reads beside the writer: in WAL
+ * mode its read transactions see one committed state and never hold the write lock. Its
+ * transactions are plain (deferred) `BEGIN`: the snapshot starts at their first read.
+ */
+export function openSqliteReadOnly(path: string): SqliteDialect {
+  const raw = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  raw.pragma('busy_timeout = 5000');
+  return new SqliteDialect({ database: wrapDatabase(raw) });
 }

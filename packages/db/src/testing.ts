@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -98,5 +99,63 @@ export async function createMigratedTestDb(
       await db.close();
       await test.drop();
     },
+  };
+}
+
+/**
+ * A TCP hop in front of a real server (PostgreSQL, Redis) that a test can cut and restore, to
+ * make a real outage: `cut()` drops every connection and refuses new ones until `restore()`.
+ */
+export interface TcpProxy {
+  /** The port to connect to instead of the target's (the same after a restore). */
+  readonly port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  let port = 0;
+  const open = (onPort: number) =>
+    new Promise<void>((resolve, reject) => {
+      const next = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        sockets.add(client).add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        for (const socket of [client, upstream]) {
+          socket.on('error', drop);
+          socket.on('close', drop);
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      next.once('error', reject);
+      next.listen(onPort, '127.0.0.1', () => {
+        server = next;
+        port = (next.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  const cut = async () => {
+    const current = server;
+    server = null;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
+  };
+  await open(0);
+  return {
+    get port() {
+      return port;
+    },
+    cut,
+    restore: () => (server ? Promise.resolve() : open(port)),
+    close: cut,
   };
 }

@@ -17,7 +17,7 @@ export class CheckpointConsistencyError extends Error {
   override name = 'CheckpointConsistencyError';
 }
 
-export interface CheckpointerOptions {
+interface CheckpointerOptions {
   log: AuditLog;
   signer: Signer;
   everyEvents?: number;
@@ -91,7 +91,7 @@ export class AuditCheckpointer {
 
   async #round(force: boolean): Promise<void> {
     const db = this.#log.kysely;
-    const head = await readHead(db, this.#log.dialect, false);
+    const head = await readHead(db);
     let last = await this.#latestStored();
     const lastSize = last?.size ?? 0;
     if (head.size < lastSize) {
@@ -149,7 +149,7 @@ export class AuditCheckpointer {
       .executeTakeFirst();
     return row === undefined
       ? null
-      : { size: Number(row.tree_size), root: Buffer.from(row.root_hash), signedAt: toDate(row.signed_at) };
+      : { size: Number(row.tree_size), root: Buffer.from(row.root_hash), signedAt: row.signed_at };
   }
 
   /** The latest signed checkpoint, signing the current head first if none exists yet. */
@@ -164,7 +164,7 @@ export class AuditCheckpointer {
       origin: row.origin,
       treeSize: Number(row.tree_size),
       rootHash: toHex(row.root_hash),
-      signedAt: toDate(row.signed_at),
+      signedAt: row.signed_at,
       note: row.note,
       publicKey: this.#signer.text,
     };
@@ -178,8 +178,4 @@ export class AuditCheckpointer {
       .limit(1)
       .executeTakeFirst();
   }
-}
-
-function toDate(value: Date | string): Date {
-  return typeof value === 'string' ? new Date(value) : value;
 }

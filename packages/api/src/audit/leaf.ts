@@ -12,7 +12,7 @@ const canonicalize: Canonicalize =
   (canonicalizeImport as unknown as { default?: Canonicalize }).default ??
   (canonicalizeImport as unknown as Canonicalize);
 
-export type JsonObject = Record<string, unknown>;
+type JsonObject = Record<string, unknown>;
 
 /** Everything that is hashed into a leaf; `at` has millisecond precision. */
 export interface LeafFields {

@@ -2,18 +2,10 @@
  * The audit log service: appends inside the caller's transaction, listing, proofs and a live feed.
  */
 import { EventEmitter, once } from 'node:events';
-import type { Database, Db, DialectName, Kysely, Transaction } from '@gatehouse/db';
+import type { Database, Db, Kysely, Transaction } from '@gatehouse/db';
 import { assertStorableText, leafHash, normalizeData } from './leaf.js';
 import { consistencyProof, EMPTY_ROOT, inclusionProof, MerkleError, rootAt, toHex } from './merkle.js';
-import {
-  EVENT_COLUMNS,
-  isStoredLevel,
-  nodeReader,
-  readHead,
-  rowToEvent,
-  withAuditTables,
-  type AuditDatabase,
-} from './store.js';
+import { EVENT_COLUMNS, isStoredLevel, nodeReader, readHead, rowToEvent } from './store.js';
 import type { AuditEvent, AuditEventInput, ConsistencyProofResult, InclusionProofResult } from './types.js';
 import { DomainError, notFound } from '../errors.js';
 
@@ -30,7 +22,7 @@ export interface AuditListFilter {
   until?: Date;
 }
 
-export interface AuditLogOptions {
+interface AuditLogOptions {
   db: Db;
   /** Millisecond clock; tests inject their own. */
   now?: () => Date;
@@ -48,13 +40,9 @@ export class AuditLog {
     this.#appended.setMaxListeners(0);
   }
 
-  get dialect(): DialectName {
-    return this.#db.dialect;
-  }
-
-  /** Read-side connection typed with the audit tree tables. */
-  get kysely(): Kysely<AuditDatabase> {
-    return withAuditTables(this.#db.kysely);
+  /** The read-side connection (outside any transaction: committed data only). */
+  get kysely(): Kysely<Database> {
+    return this.#db.kysely;
   }
 
   /**
@@ -64,8 +52,7 @@ export class AuditLog {
    * instances queue up on it: seq stays gap-free and the tree never forks.
    */
   async append(trx: Transaction<Database>, input: AuditEventInput): Promise<AuditEvent> {
-    const db = withAuditTables(trx);
-    const head = await readHead(db, this.#db.dialect, true);
+    const head = await readHead(trx, this.#db);
     const seq = head.size + 1;
     // Millisecond precision is what the leaf's ISO timestamp carries and what both databases keep.
     const at = new Date(this.#now().getTime());
@@ -95,7 +82,7 @@ export class AuditLog {
       if (isStoredLevel(level)) nodes.push({ level, idx, hash: h });
     });
 
-    await db
+    await trx
       .insertInto('audit_events')
       .values({
         seq,
@@ -109,8 +96,8 @@ export class AuditLog {
         leaf_hash: hash,
       })
       .execute();
-    if (nodes.length > 0) await db.insertInto('audit_nodes').values(nodes).execute();
-    await db
+    if (nodes.length > 0) await trx.insertInto('audit_nodes').values(nodes).execute();
+    await trx
       .updateTable('audit_head')
       .set({ tree_size: seq, frontier: head.range.serialize(), root_hash: head.range.root() })
       .where('id', '=', 1)
@@ -159,7 +146,7 @@ export class AuditLog {
 
   /** The committed tree head. */
   async head(): Promise<{ treeSize: number; rootHash: string }> {
-    const head = await readHead(this.kysely, this.dialect, false);
+    const head = await readHead(this.kysely);
     return { treeSize: head.size, rootHash: toHex(head.root) };
   }
 
@@ -168,7 +155,7 @@ export class AuditLog {
   }
 
   async inclusionProof(seq: number, treeSize?: number): Promise<InclusionProofResult> {
-    const head = await readHead(this.kysely, this.dialect, false);
+    const head = await readHead(this.kysely);
     const size = treeSize ?? head.size;
     if (seq < 1 || seq > head.size) throw notFound(`Audit event ${seq}`);
     if (size > head.size) throw badRequest(`tree size ${size} is beyond the head (${head.size})`);
@@ -189,7 +176,7 @@ export class AuditLog {
   }
 
   async consistencyProof(fromSize: number, toSize?: number): Promise<ConsistencyProofResult> {
-    const head = await readHead(this.kysely, this.dialect, false);
+    const head = await readHead(this.kysely);
     const to = toSize ?? head.size;
     if (to > head.size) throw badRequest(`tree size ${to} is beyond the head (${head.size})`);
     if (fromSize > to) throw badRequest(`fromSize ${fromSize} is larger than toSize ${to}`);

@@ -24,11 +24,6 @@ export function hashLeaf(input: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(input).digest();
 }
 
-/** Leaf hash of a UTF-8 string input, without an intermediate buffer (the verify hot path). */
-export function hashLeafText(input: string): Buffer {
-  return hash('sha256', `\u0000${input}`, 'buffer') as unknown as Buffer;
-}
-
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
     return createHash('sha256')
@@ -54,7 +49,7 @@ export interface NodeId {
 export type NodeReader = (ids: readonly NodeId[]) => Promise<readonly Uint8Array[]>;
 
 /** A half-open leaf range [begin, end) whose hash is an RFC 6962 MTH of those leaves. */
-export type Segment = readonly [begin: number, end: number];
+type Segment = readonly [begin: number, end: number];
 
 export class MerkleError extends Error {
   override name = 'MerkleError';
@@ -210,7 +205,7 @@ export function segmentNodes(begin: number, end: number): NodeId[] {
 }
 
 /** Segments of the audit path for leaf `index` in a tree of `size` (RFC 9162 §2.1.3.1), leaf-side first. */
-export function inclusionSegments(index: number, size: number): Segment[] {
+function inclusionSegments(index: number, size: number): Segment[] {
   assertSize(index, 'leaf index');
   assertSize(size, 'tree size');
   if (index >= size) throw new MerkleError(`leaf index ${index} is outside a tree of size ${size}`);
@@ -231,7 +226,7 @@ export function inclusionSegments(index: number, size: number): Segment[] {
 }
 
 /** Segments of the consistency proof from size1 to size2 (RFC 9162 §2.1.4.1 SUBPROOF). */
-export function consistencySegments(size1: number, size2: number): Segment[] {
+function consistencySegments(size1: number, size2: number): Segment[] {
   assertSize(size1, 'size1');
   assertSize(size2, 'size2');
   if (size1 > size2) throw new MerkleError(`size1 ${size1} is larger than size2 ${size2}`);
@@ -258,7 +253,7 @@ export function consistencySegments(size1: number, size2: number): Segment[] {
 }
 
 /** Resolves segments into hashes with one batched read of the complete subtrees they cover. */
-export async function resolveSegments(segments: readonly Segment[], read: NodeReader): Promise<Buffer[]> {
+async function resolveSegments(segments: readonly Segment[], read: NodeReader): Promise<Buffer[]> {
   const perSegment = segments.map(([b, e]) => segmentNodes(b, e));
   const hashes = await read(perSegment.flat());
   let cursor = 0;
@@ -295,7 +290,7 @@ const isOdd = (n: number): boolean => n % 2 === 1;
 const half = (n: number): number => Math.floor(n / 2);
 
 /** Root implied by an inclusion proof, or null when the proof is malformed for that index/size. */
-export function rootFromInclusionProof(
+function rootFromInclusionProof(
   leafIndex: number,
   treeSize: number,
   leafHash: Uint8Array,

@@ -1,45 +1,11 @@
 /**
- * Database access for the audit tree (tables of migrations 001 and 002). Everything takes a
- * `Kysely` that may be a transaction, so appends run inside the caller's transaction.
+ * Database access for the audit tree (tables of migrations 001 and 002, typed in
+ * @gatehouse/db's schema). Everything takes a `Kysely` that may be a transaction, so appends
+ * run inside the caller's transaction.
  */
-import type { AuditEventsTable, Database, DialectName, Kysely } from '@gatehouse/db';
+import { forUpdate, type AuditEventRow, type Database, type Db, type Kysely } from '@gatehouse/db';
 import { CompactRange, HASH_SIZE, hashComplete, type NodeId, type NodeReader } from './merkle.js';
 import type { AuditEvent } from './types.js';
-
-export type AuditHeadTable = {
-  id: number;
-  tree_size: number;
-  /** The compact range: 32-byte hashes concatenated, largest subtree first. */
-  frontier: Uint8Array;
-  root_hash: Uint8Array;
-};
-
-export type AuditNodesTable = {
-  level: number;
-  idx: number;
-  hash: Uint8Array;
-};
-
-export type AuditCheckpointsTable = {
-  tree_size: number;
-  root_hash: Uint8Array;
-  origin: string;
-  note: string;
-  signed_at: Date;
-};
-
-export type AuditTreeTables = {
-  audit_head: AuditHeadTable;
-  audit_nodes: AuditNodesTable;
-  audit_checkpoints: AuditCheckpointsTable;
-};
-
-export type AuditDatabase = Database & AuditTreeTables;
-
-/** The same connection or transaction, typed with the tables of migration 002. */
-export function withAuditTables(db: Kysely<Database>): Kysely<AuditDatabase> {
-  return db.withTables<AuditTreeTables>();
-}
 
 /**
  * Which complete subtrees audit_nodes keeps: levels 4, 8, 12, … (one row per 16 leaves, amortised
@@ -48,19 +14,22 @@ export function withAuditTables(db: Kysely<Database>): Kysely<AuditDatabase> {
 export const NODE_STRIDE = 4;
 export const isStoredLevel = (level: number): boolean => level > 0 && level % NODE_STRIDE === 0;
 
-export interface Head {
+interface Head {
   size: number;
   range: CompactRange;
   root: Buffer;
 }
 
-/** Reads the tree head; `lock` takes the PostgreSQL row lock that serializes appenders. */
-export async function readHead(db: Kysely<AuditDatabase>, dialect: DialectName, lock: boolean): Promise<Head> {
+/**
+ * Reads the tree head. `lockFor` (the open database) takes the row lock that serializes
+ * appenders (`forUpdate`); pass it only inside the appending transaction.
+ */
+export async function readHead(db: Kysely<Database>, lockFor?: Pick<Db, 'dialect'>): Promise<Head> {
   const row = await db
     .selectFrom('audit_head')
     .select(['tree_size', 'frontier', 'root_hash'])
     .where('id', '=', 1)
-    .$if(lock && dialect === 'postgres', (qb) => qb.forUpdate())
+    .$call((qb) => (lockFor ? qb.$call(forUpdate(lockFor)) : qb))
     .executeTakeFirst();
   if (row === undefined) throw new Error('audit_head row is missing: run the migrations');
   const size = Number(row.tree_size);
@@ -71,7 +40,7 @@ export async function readHead(db: Kysely<AuditDatabase>, dialect: DialectName, 
  * A NodeReader over audit_events.leaf_hash (level 0) and audit_nodes (levels 4k). A level in
  * between is rebuilt from its ≤ 8 descendants at the stored level below it. Two queries per call.
  */
-export function nodeReader(db: Kysely<AuditDatabase>): NodeReader {
+export function nodeReader(db: Kysely<Database>): NodeReader {
   return async (ids: readonly NodeId[]) => {
     const plans = ids.map(({ level, index }) => {
       const base = level - (level % NODE_STRIDE);
@@ -113,18 +82,10 @@ export function nodeReader(db: Kysely<AuditDatabase>): NodeReader {
   };
 }
 
-/** An `audit_events` row as raw reads return it: on SQLite `at` may still be its ISO text. */
-export type AuditEventDbRow = Omit<AuditEventsTable, 'at'> & { at: Date | string };
-
-/** SQLite hands `at` back as its ISO text, PostgreSQL as a Date; the leaf uses the ISO form. */
-export function atIso(at: Date | string): string {
-  return typeof at === 'string' ? at : at.toISOString();
-}
-
-export function rowToEvent(row: AuditEventDbRow): AuditEvent {
+export function rowToEvent(row: AuditEventRow): AuditEvent {
   return {
     seq: Number(row.seq),
-    at: typeof row.at === 'string' ? new Date(row.at) : row.at,
+    at: row.at,
     type: row.type,
     actorId: row.actor_id,
     targetId: row.target_id,

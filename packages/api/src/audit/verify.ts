@@ -14,17 +14,18 @@
  *
  * Speed (target: 1M events in ≤ 5 s on SQLite): rows arrive in keyset batches as plain arrays,
  * hashes stay lowercase hex strings end to end (allocating a Buffer per hash costs more than the
- * SHA-256 itself), and the Ed25519 checks run on libuv's thread pool meanwhile. On a SQLite file
- * the scan uses its own read-only connection inside one read transaction: a consistent snapshot
- * that never holds the write lock.
+ * SHA-256 itself), SQLite renders each leaf input in SQL, and the Ed25519 checks run on libuv's
+ * thread pool meanwhile. The whole scan reads one snapshot (`readSnapshot`: on PostgreSQL a
+ * repeatable-read read-only transaction, on a SQLite file a read transaction on a read-only
+ * connection), so it sees one committed state and never holds the write lock.
  */
 import { hash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { BetterSqlite3, parseDatabaseUrl, sql, type Db, type Kysely } from '@gatehouse/db';
+import { readSnapshot, sql, type AuditEventRow, type Database, type Db, type Kysely } from '@gatehouse/db';
 import { parseCheckpointBody, verifyCheckpointNoteAsync, type Verifier } from './checkpoint.js';
 import { leafInputFromStored } from './leaf.js';
 import { EMPTY_ROOT, toHex } from './merkle.js';
-import { atIso, NODE_STRIDE, readHead, withAuditTables, type AuditDatabase } from './store.js';
+import { NODE_STRIDE } from './store.js';
 import type { AuditVerifyResult } from './types.js';
 
 /** Rows per batch: small enough that rows die young (cheap GC), big enough to amortise a query. */
@@ -43,7 +44,7 @@ interface CheckpointRow {
   note: string;
 }
 
-/** Everything verify reads, so SQLite can serve it from one read snapshot. */
+/** Everything verify reads, from one read snapshot. */
 interface VerifySource {
   checkpoints(): Promise<CheckpointRow[]>;
   head(): Promise<{ size: number; frontierHex: string; rootHex: string }>;
@@ -58,7 +59,6 @@ interface VerifySource {
   nodes(ranges: readonly NodeRange[]): Promise<Map<string, string>>;
   /** The head size and the largest seq, read in one statement. */
   headAndMaxSeq(): Promise<{ head: number; maxSeq: number }>;
-  close(): void;
 }
 
 interface NodeRange {
@@ -130,12 +130,7 @@ function storedNodeRanges(from: number, to: number): NodeRange[] {
 }
 
 export async function verifyAuditLog(db: Db, verifier: Verifier): Promise<AuditVerifyResult> {
-  const source = openSqliteSnapshot(db) ?? kyselySource(withAuditTables(db.kysely), db.dialect);
-  try {
-    return await verifyFrom(source, verifier);
-  } finally {
-    source.close();
-  }
+  return readSnapshot(db, (snapshot) => verifyFrom(snapshotSource(snapshot, db.dialect), verifier));
 }
 
 async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<AuditVerifyResult> {
@@ -299,25 +294,14 @@ const SQL_LEAF_INPUT = `'{"actorId":' || json_quote(actor_id) || ',"at":' || jso
   ',"ip":' || json_quote(ip) || ',"seq":' || seq || ',"targetId":' || json_quote(target_id) ||
   ',"type":' || json_quote(type) || ',"userAgent":' || json_quote(user_agent) || '}'`;
 
-function jsInput(
-  row:
-    | {
-        seq: number;
-        at: string | Date;
-        type: string;
-        actor_id: string | null;
-        target_id: string | null;
-        ip: string | null;
-        user_agent: string | null;
-        data: string;
-      }
-    | undefined,
-): string | null {
-  if (row === undefined || typeof row.data !== 'string' || typeof row.type !== 'string') return null;
+type LeafColumns = Pick<AuditEventRow, 'seq' | 'at' | 'type' | 'actor_id' | 'target_id' | 'ip' | 'user_agent' | 'data'>;
+
+function jsInput(row: LeafColumns | undefined): string | null {
+  if (row === undefined) return null;
   try {
     return leafInputFromStored(
       Number(row.seq),
-      atIso(row.at),
+      row.at.toISOString(),
       row.type,
       row.actor_id,
       row.target_id,
@@ -326,77 +310,15 @@ function jsInput(
       row.data,
     );
   } catch {
+    // An unreadable time or data no longer yields the input it was hashed from.
     return null;
   }
 }
 
-/** A read-only connection to the SQLite file, inside one read transaction (a snapshot). */
-function openSqliteSnapshot(db: Db): VerifySource | null {
-  if (db.dialect !== 'sqlite') return null;
-  const location = parseDatabaseUrl(db.url);
-  if (location.dialect !== 'sqlite' || location.path === ':memory:') return null;
-  const conn = new BetterSqlite3(location.path, { readonly: true, fileMustExist: true });
-  conn.pragma('busy_timeout = 5000');
-  // One string per row, `<seq>:<64 hex leaf hash><leaf input>`: a row costs one JS allocation.
-  const leaves = conn
-    // (Every column involved is NOT NULL or goes through json_quote, so the line is never NULL.)
-    .prepare(
-      `select seq || ':' || lower(hex(leaf_hash)) || ${SQL_LEAF_INPUT} from audit_events where seq > ? and seq <= ? order by seq`,
-    )
-    .pluck(true);
-  const row = conn.prepare(
-    'select seq, at, type, actor_id, target_id, ip, user_agent, data from audit_events where seq = ?',
-  );
-  const headStmt = conn
-    .prepare('select tree_size, lower(hex(frontier)), lower(hex(root_hash)) from audit_head where id = 1')
-    .raw(true);
-  conn.exec('begin'); // deferred: the snapshot starts at the first read below
-  return {
-    async checkpoints() {
-      const rows = conn
-        .prepare('select tree_size, lower(hex(root_hash)), note from audit_checkpoints order by tree_size')
-        .raw(true)
-        .all() as [number, string, string][];
-      return rows.map(([size, rootHex, note]) => ({ size: Number(size), rootHex, note }));
-    },
-    async head() {
-      const row = headStmt.get() as [number, string, string] | undefined;
-      if (row === undefined) throw new Error('audit_head row is missing: run the migrations');
-      return { size: Number(row[0]), frontierHex: row[1], rootHex: row[2] };
-    },
-    async leaves(from, to) {
-      return leaves.all(from, to) as LeafLine[];
-    },
-    async jsLeafInput(seq) {
-      return jsInput(row.get(seq) as Parameters<typeof jsInput>[0]);
-    },
-    async nodes(ranges) {
-      const map = new Map<string, string>();
-      if (ranges.length === 0) return map;
-      const where = ranges.map(() => '(level = ? and idx between ? and ?)').join(' or ');
-      const rows = conn
-        .prepare(`select level, idx, lower(hex(hash)) from audit_nodes where ${where}`)
-        .raw(true)
-        .all(...ranges.flatMap((r) => [r.level, r.lo, r.hi])) as [number, number, string][];
-      for (const [level, idx, hex] of rows) map.set(`${level}/${idx}`, hex);
-      return map;
-    },
-    async headAndMaxSeq() {
-      const [head, maxSeq] = conn
-        .prepare('select (select tree_size from audit_head where id = 1), (select max(seq) from audit_events)')
-        .raw(true)
-        .get() as [number | null, number | null];
-      return { head: Number(head ?? 0), maxSeq: Number(maxSeq ?? 0) };
-    },
-    close() {
-      conn.exec('rollback');
-      conn.close();
-    },
-  };
-}
+const LEAF_COLUMNS = ['seq', 'at', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data'] as const;
 
-/** Any dialect through Kysely (PostgreSQL, in-memory SQLite). */
-function kyselySource(db: Kysely<AuditDatabase>, dialect: Db['dialect']): VerifySource {
+/** Verify's reads on a snapshot (see readSnapshot): PostgreSQL or SQLite. */
+function snapshotSource(db: Kysely<Database>, dialect: Db['dialect']): VerifySource {
   const hex = (column: string) =>
     dialect === 'postgres'
       ? sql<string>`encode(${sql.ref(column)}, 'hex')`
@@ -411,21 +333,40 @@ function kyselySource(db: Kysely<AuditDatabase>, dialect: Db['dialect']): Verify
       return rows.map((r) => ({ size: Number(r.tree_size), rootHex: r.root, note: r.note }));
     },
     async head() {
-      const head = await readHead(db, dialect, false);
-      return { size: head.size, frontierHex: head.range.serialize().toString('hex'), rootHex: toHex(head.root) };
+      // As stored (not parsed): a corrupt frontier is a finding, not a crash.
+      const row = await db
+        .selectFrom('audit_head')
+        .select(['tree_size', hex('frontier').as('frontier'), hex('root_hash').as('root')])
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      if (row === undefined) throw new Error('audit_head row is missing: run the migrations');
+      return { size: Number(row.tree_size), frontierHex: row.frontier, rootHex: row.root };
     },
     async leaves(from, to) {
+      if (dialect === 'sqlite') {
+        // One string per row, `<seq>:<64 hex leaf hash><leaf input>`: a row costs one allocation.
+        // (Every column involved is NOT NULL or goes through json_quote, so it is never NULL.)
+        const result = await sql<{ line: string }>`
+          select seq || ':' || lower(hex(leaf_hash)) || ${sql.raw(SQL_LEAF_INPUT)} as line
+          from audit_events where seq > ${from} and seq <= ${to} order by seq
+        `.execute(db);
+        return result.rows.map((r) => r.line);
+      }
       const rows = await db
         .selectFrom('audit_events')
-        .select(['seq', 'at', 'type', 'actor_id', 'target_id', 'ip', 'user_agent', 'data', hex('leaf_hash').as('leaf')])
+        .select([...LEAF_COLUMNS, hex('leaf_hash').as('leaf')])
         .where('seq', '>', from)
         .where('seq', '<=', to)
         .orderBy('seq')
         .execute();
       return rows.map((r): LeafLine => `${Number(r.seq)}:${r.leaf}${jsInput(r) ?? ''}`);
     },
-    async jsLeafInput() {
-      return null; // leaves() already rendered the input in JS
+    async jsLeafInput(seq) {
+      // PostgreSQL's leaves() already rendered the input in JS.
+      if (dialect === 'postgres') return null;
+      return jsInput(
+        await db.selectFrom('audit_events').select(LEAF_COLUMNS).where('seq', '=', seq).executeTakeFirst(),
+      );
     },
     async nodes(ranges) {
       const map = new Map<string, string>();
@@ -441,13 +382,12 @@ function kyselySource(db: Kysely<AuditDatabase>, dialect: Db['dialect']): Verify
       return map;
     },
     async headAndMaxSeq() {
-      // One statement, one snapshot.
+      // One statement: inside the snapshot, and it still catches a row inserted past the head.
       const result = await sql<{ head: number | string | null; max_seq: number | string | null }>`
         select (select tree_size from audit_head where id = 1) as head, (select max(seq) from audit_events) as max_seq
       `.execute(db);
       const row = result.rows[0];
       return { head: Number(row?.head ?? 0), maxSeq: Number(row?.max_seq ?? 0) };
     },
-    close() {},
   };
 }

@@ -1,14 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { sql, type Db } from '@gatehouse/db';
-import { createMigratedTestDb, TEST_POSTGRES_URL, testDialects } from '@gatehouse/db/testing';
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createMigratedTestDb, startTcpProxy, testDialects } from '@gatehouse/db/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signerFromPrivateKey } from '../audit/checkpoint.js';
 import { AuditService } from '../audit/service.js';
 import { ManualClock } from '../clock.js';
 import { defaultApiConfig } from '../config.js';
-import { createTestServices, createTestUser } from '../testing.js';
-import { parseMessage, PostgresBus, splitMessage, type InvalidationMessage } from './invalidation.js';
+import type { Logger } from '../logger.js';
+import { openRedis } from '../redis.js';
+import { connectTestRedis, createTestServices, createTestUser, TEST_REDIS_URL, uniqueTestPrefix } from '../testing.js';
+import { parseMessage, PostgresBus, RedisBus, splitMessage, type InvalidationMessage } from './invalidation.js';
 import { SessionManager } from './manager.js';
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
@@ -17,6 +19,12 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000
     if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+function recordingLogger(): { logger: Logger; lines: { level: string; msg: string; obj: object }[] } {
+  const lines: { level: string; msg: string; obj: object }[] = [];
+  const at = (level: string) => (obj: object, msg: string) => lines.push({ level, msg, obj });
+  return { logger: { error: at('error'), warn: at('warn'), info: at('info') }, lines };
 }
 
 describe('invalidation messages', () => {
@@ -42,34 +50,23 @@ describe.runIf(testDialects.includes('postgres'))('the PostgreSQL invalidation b
   });
 
   async function setup() {
-    const { db, test, cleanup } = await createMigratedTestDb('postgres');
+    const { db, cleanup } = await createMigratedTestDb('postgres');
     closers.push(cleanup);
-    return { db, url: test.url };
+    return db;
   }
 
-  function notifier(db: Db) {
-    return async (channel: string, payload: string) => {
-      await sql`select pg_notify(${channel}, ${payload})`.execute(db.kysely);
-    };
-  }
-
-  async function terminate(pid: number): Promise<void> {
-    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-    await admin.connect();
-    try {
-      await admin.query('select pg_terminate_backend($1)', [pid]);
-    } finally {
-      await admin.end();
-    }
+  async function terminate(db: Db, pid: number | null): Promise<void> {
+    await sql`select pg_terminate_backend(${pid})`.execute(db.kysely);
   }
 
   it('delivers messages between two buses and reconnects after losing its connection', async () => {
-    const { db, url } = await setup();
+    const db = await setup();
     const channel = `test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
     const received: InvalidationMessage[] = [];
     let resets = 0;
-    const listener = new PostgresBus({ connectionString: url, channel, reconnectDelayMs: 50 }, notifier(db));
-    const sender = new PostgresBus({ connectionString: url, channel, reconnectDelayMs: 50 }, notifier(db));
+    const { logger, lines } = recordingLogger();
+    const listener = new PostgresBus(db, { logger, channel, reconnect: { initialDelayMs: 50 } });
+    const sender = new PostgresBus(db, { logger: recordingLogger().logger, channel });
     closers.push(
       () => listener.close(),
       () => sender.close(),
@@ -89,23 +86,23 @@ describe.runIf(testDialects.includes('postgres'))('the PostgreSQL invalidation b
     await waitFor(() => received.length === 1);
     expect(received[0]).toEqual({ s: ['one'] });
 
-    await terminate(listener.backendPid ?? 0);
-    await waitFor(() => !listener.connected);
-    expect(resets).toBeGreaterThan(resetsAtStart);
+    await terminate(db, listener.backendPid);
+    await waitFor(() => resets > resetsAtStart);
     await waitFor(() => listener.connected);
     await sender.publish({ u: 'someone' });
     await waitFor(() => received.length === 2);
     expect(received[1]).toEqual({ u: 'someone' });
+    expect(lines.map((l) => l.level)).toEqual(['error', 'info']);
   });
 
   it('a session service does not trust its cache while its bus is down', async () => {
-    const { db, url } = await setup();
+    const db = await setup();
     const clock = new ManualClock();
     const services = await createTestServices(db, { clock });
     closers.push(() => services.close());
     const { token } = await createTestUser(services);
 
-    const bus = new PostgresBus({ connectionString: url, reconnectDelayMs: 60_000 }, notifier(db));
+    const bus = new PostgresBus(db, { logger: recordingLogger().logger, reconnect: { initialDelayMs: 60_000 } });
     const audit = new AuditService({
       db,
       clock,
@@ -118,11 +115,65 @@ describe.runIf(testDialects.includes('postgres'))('the PostgreSQL invalidation b
     expect(await sessions.validate(token ?? '')).not.toBeNull();
     expect(sessions.cachedCount).toBe(1);
 
-    await terminate(bus.backendPid ?? 0);
+    await terminate(db, bus.backendPid);
     await waitFor(() => !bus.connected);
     expect(sessions.cachedCount).toBe(0);
     // Deleted with no notification at all: still seen, because the cache is not used now.
     await db.kysely.deleteFrom('sessions').execute();
     expect(await sessions.validate(token ?? '')).toBeNull();
+  });
+});
+
+describe('the Redis invalidation bus', () => {
+  let redis: Redis | null = null;
+  beforeAll(async () => {
+    redis = await connectTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.quit();
+  });
+  const closers: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  it("logs its subscriber's outage once and its recovery once, and messages flow again", async (context) => {
+    if (!redis) return context.skip();
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    closers.push(() => proxy.close());
+    target.port = String(proxy.port);
+    // Publishes go straight to Redis; the subscriber (a duplicate) goes through the proxy.
+    const viaProxy = await openRedis(target.toString(), recordingLogger().logger, {
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    closers.push(() => viaProxy.quit().catch(() => viaProxy.disconnect()));
+    const channel = uniqueTestPrefix('bus');
+    const { logger, lines } = recordingLogger();
+    const bus = new RedisBus(viaProxy, { logger, channel });
+    closers.push(() => bus.close());
+    const received: InvalidationMessage[] = [];
+    let resets = 0;
+    await bus.start(
+      (m) => received.push(m),
+      () => resets++,
+    );
+    expect(bus.connected).toBe(true);
+    const publisher = new RedisBus(redis, { logger: recordingLogger().logger, channel });
+
+    await proxy.cut();
+    await waitFor(() => !bus.connected);
+    await new Promise((r) => setTimeout(r, 300)); // several refused reconnects
+    expect(lines.map((l) => l.level)).toEqual(['error']);
+    await proxy.restore();
+    await waitFor(() => bus.connected);
+    expect(resets).toBeGreaterThanOrEqual(2);
+    await publisher.publish({ s: ['after'] });
+    await waitFor(() => received.length === 1);
+    expect(received).toEqual([{ s: ['after'] }]);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'Redis subscriber (session invalidation) lost; reconnecting with backoff'],
+      ['info', 'Redis subscriber (session invalidation) restored'],
+    ]);
   });
 });

@@ -4,10 +4,18 @@
  * While a bus is not connected its instance does not use its cache at all (it cannot know what
  * it missed), and on reconnect the cache starts empty.
  */
-import type { Database, Transaction } from '@gatehouse/db';
-import { loadPg, sql } from '@gatehouse/db';
+import {
+  listen,
+  notify,
+  type Database,
+  type Db,
+  type Listener,
+  type ReconnectOptions,
+  type Transaction,
+} from '@gatehouse/db';
 import type { Redis } from 'ioredis';
-import type pg from 'pg';
+import type { Logger } from '../logger.js';
+import { reportRedisOutages } from '../redis.js';
 
 export interface InvalidationMessage {
   /** Session ids to drop. */
@@ -68,124 +76,85 @@ export class LocalBus implements InvalidationBus {
 }
 
 export interface PostgresBusOptions {
-  connectionString: string;
+  /** Where the LISTEN connection's outage and recovery are logged (once each). */
+  logger: Logger;
   channel?: string;
-  reconnectDelayMs?: number;
+  /** Reconnect backoff of the LISTEN connection (default: 100 ms doubling up to 30 s). */
+  reconnect?: ReconnectOptions;
 }
 
-/** LISTEN on a dedicated connection; NOTIFY through the caller's transaction or the pool. */
+/** LISTEN on a dedicated connection (`listen`); NOTIFY through the caller's transaction or the pool. */
 export class PostgresBus implements InvalidationBus {
-  readonly #options: Required<PostgresBusOptions>;
-  readonly #notify: (message: string) => Promise<void>;
-  #client: pg.Client | null = null;
-  #connected = false;
-  #backendPid: number | null = null;
+  readonly #db: Db;
+  readonly #options: PostgresBusOptions;
+  readonly #channel: string;
+  #listener: Listener | null = null;
   #closed = false;
-  #timer: NodeJS.Timeout | null = null;
-  #onMessage: (message: InvalidationMessage) => void = () => {};
-  #onReset: () => void = () => {};
 
-  constructor(options: PostgresBusOptions, notify: (channel: string, payload: string) => Promise<void>) {
-    this.#options = { channel: INVALIDATION_CHANNEL, reconnectDelayMs: 1000, ...options };
-    this.#notify = (payload) => notify(this.#options.channel, payload);
+  constructor(db: Db, options: PostgresBusOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#channel = options.channel ?? INVALIDATION_CHANNEL;
   }
 
   get connected(): boolean {
-    return this.#connected;
+    return this.#listener?.listening ?? false;
   }
 
   /** The PostgreSQL backend serving the LISTEN connection (for monitoring and tests). */
   get backendPid(): number | null {
-    return this.#connected ? this.#backendPid : null;
+    return this.#listener?.backendPid ?? null;
   }
 
   async start(onMessage: (message: InvalidationMessage) => void, onReset: () => void): Promise<void> {
-    this.#onMessage = onMessage;
-    this.#onReset = onReset;
-    await this.#connect().catch(() => this.#scheduleReconnect());
-  }
-
-  async #connect(): Promise<void> {
-    if (this.#closed) return;
-    const client = new (loadPg().Client)({
-      connectionString: this.#options.connectionString,
-      application_name: 'gatehouse-session-bus',
+    const listener = await listen(this.#db, this.#channel, {
+      logger: this.#options.logger,
+      applicationName: 'gatehouse-session-bus',
+      ...(this.#options.reconnect ? { reconnect: this.#options.reconnect } : {}),
+      onMessage: (payload) => {
+        const message = parseMessage(payload);
+        if (message) onMessage(message);
+      },
+      // Anything published while we were away is unknown: start from an empty cache, both when
+      // the connection goes and when it is back.
+      onListening: onReset,
+      onLost: onReset,
     });
-    const lost = () => {
-      if (this.#client !== client) return;
-      this.#client = null;
-      this.#connected = false;
-      this.#onReset();
-      client.end().catch(() => {});
-      this.#scheduleReconnect();
-    };
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', (n) => {
-      if (n.channel !== this.#options.channel || !n.payload) return;
-      const message = parseMessage(n.payload);
-      if (message) this.#onMessage(message);
-    });
-    this.#client = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${loadPg().escapeIdentifier(this.#options.channel)}`);
-      const pid = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-      this.#backendPid = pid.rows[0]?.pid ?? null;
-    } catch (error) {
-      if (this.#client === client) this.#client = null;
-      client.removeAllListeners('end');
-      client.end().catch(() => {});
-      throw error;
-    }
-    if (this.#closed) {
-      await client.end().catch(() => {});
-      return;
-    }
-    // Anything published while we were away is unknown: start from an empty cache.
-    this.#onReset();
-    this.#connected = true;
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#closed || this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#connect().catch(() => this.#scheduleReconnect());
-    }, this.#options.reconnectDelayMs);
-    this.#timer.unref();
+    if (this.#closed) await listener.close();
+    else this.#listener = listener;
   }
 
   async publish(message: InvalidationMessage): Promise<void> {
-    for (const part of splitMessage(message)) await this.#notify(JSON.stringify(part));
+    for (const part of splitMessage(message)) await notify(this.#db, this.#channel, JSON.stringify(part));
   }
 
   async publishInTransaction(trx: Transaction<Database>, message: InvalidationMessage): Promise<boolean> {
-    for (const part of splitMessage(message)) {
-      await sql`select pg_notify(${this.#options.channel}, ${JSON.stringify(part)})`.execute(trx);
-    }
+    for (const part of splitMessage(message)) await notify(this.#db, this.#channel, JSON.stringify(part), trx);
     return true;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#connected = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    const client = this.#client;
-    this.#client = null;
-    if (client) await client.end().catch(() => {});
+    const listener = this.#listener;
+    this.#listener = null;
+    await listener?.close();
   }
 }
 
-/** Redis pub/sub: a duplicate connection subscribes; the shared one publishes. */
+/**
+ * Redis pub/sub: a duplicate connection subscribes (with the shared one's reconnect backoff, see
+ * openRedis), the shared one publishes. The subscriber's outage and recovery are logged once each.
+ */
 export class RedisBus implements InvalidationBus {
   readonly #redis: Redis;
   readonly #channel: string;
+  readonly #logger: Logger;
   #subscriber: Redis | null = null;
   #connected = false;
 
-  constructor(redis: Redis, options: { channel?: string } = {}) {
+  constructor(redis: Redis, options: { logger: Logger; channel?: string }) {
     this.#redis = redis;
+    this.#logger = options.logger;
     this.#channel = options.channel ?? 'gatehouse:session-invalidate';
   }
 
@@ -206,7 +175,7 @@ export class RedisBus implements InvalidationBus {
       this.#connected = false;
     };
     subscriber.on('close', down);
-    subscriber.on('error', () => {});
+    reportRedisOutages(subscriber, this.#logger, 'Redis subscriber (session invalidation)');
     // ioredis re-subscribes by itself after a reconnect; the cache restarts empty then.
     subscriber.on('ready', () => {
       if (this.#subscriber !== subscriber) return;
