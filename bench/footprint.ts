@@ -45,7 +45,8 @@ async function startToFirstResponse(dir: string): Promise<{ ms: number; cpuMs: n
       if (performance.now() - started > 20_000) throw new Error('the server did not answer /health within 20 s');
       try {
         const response = await fetch(`http://127.0.0.1:${port}/health`);
-        if (response.status === 200) return { ms: performance.now() - started, cpuMs: cpuSecondsOf(child.pid!) * 1000 };
+        if (response.status === 200)
+          return { ms: performance.now() - started, cpuMs: cpuSecondsOf(child.pid ?? 0) * 1000 };
       } catch {
         // Not listening yet.
       }

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { freePort, startChild, TSX, type Child } from './lib/child.js';
 import { createFirstUser, startGatehouse } from './lib/gatehouse.js';
-import { load, median, type LoadResult } from './lib/load.js';
+import { at, load, median, type LoadResult } from './lib/load.js';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -64,7 +64,7 @@ async function betterAuthTarget(key: string, cookieCache: boolean, cleanups: (()
   if (!response.ok) throw new Error(`${key}: sign-up failed: ${response.status} ${await response.text()}`);
   const cookie = response.headers
     .getSetCookie()
-    .map((c) => c.split(';')[0]!)
+    .map((c) => c.split(';')[0] ?? '')
     .join('; ');
   const check = await fetch(`${child.url}/api/auth/get-session`, { headers: { cookie } });
   const session = (await check.json()) as { user?: { email?: string } } | null;
@@ -146,7 +146,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       await load({ url: target.url, headers: target.headers, connections: options.connections, duration: 2 });
     }
     for (let round = 0; round < options.rounds; round++) {
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      const order = targets.map((_, i) => at(targets, (i + round) % targets.length));
       for (const target of order) {
         const cpuBefore = target.child.cpuSeconds();
         const result = await load({
@@ -177,9 +177,9 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
         `| ${target.key} | ${target.label} | **${fmt(rps)}** | ${target.results.map((r) => fmt(r.rps)).join(' / ')} | ${p50} | ${p99} | **${cpuMs.toFixed(3)}** | ${fmt(1000 / cpuMs)} | ${bad === 0 ? '0' : `**${bad}**`} |`,
       );
     }
-    const ratio = (a: string, b: string) => summary[a]!.rps / summary[b]!.rps;
+    const ratio = (a: string, b: string) => at(summary, a).rps / at(summary, b).rps;
     /** Requests per CPU-second of a over those of b: capacity on a core, whatever else the machine runs. */
-    const cpuRatio = (a: string, b: string) => summary[b]!.cpuMs / summary[a]!.cpuMs;
+    const cpuRatio = (a: string, b: string) => at(summary, b).cpuMs / at(summary, a).cpuMs;
     const ratios: [string, string, string, string][] = [
       ['C/A', 'A', 'C', '(share of the bare-Fastify ceiling)'],
       ['C/B', 'B', 'C', 'target ≥ 0.9'],

@@ -10,7 +10,7 @@
  */
 import { startChild, TSX } from './lib/child.js';
 import { createFirstUser, mutation, mutationBody, startGatehouse, type GatehouseChild } from './lib/gatehouse.js';
-import { load } from './lib/load.js';
+import { at, load } from './lib/load.js';
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
 
@@ -42,7 +42,7 @@ async function ceiling(poolSize: number, seconds: number): Promise<Ceiling> {
   });
   await child.stop();
   const [rate, cpuMs] = child.url.split(' ').map(Number);
-  return { rate: rate!, cpuMs: cpuMs! };
+  return { rate: rate ?? NaN, cpuMs: cpuMs ?? NaN };
 }
 
 export interface StormResult {
@@ -82,14 +82,14 @@ function signInStorm(url: string, identifiers: string[], seconds: number) {
         headers: { 'content-type': 'application/json' },
         setupRequest: (request) => ({
           ...request,
-          body: mutationBody({ identifier: identifiers[next++ % identifiers.length]!, password: PASSWORD }),
+          body: mutationBody({ identifier: at(identifiers, next++ % identifiers.length), password: PASSWORD }),
         }),
       },
     ],
   });
 }
 
-export async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
+async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
   const { token, identifiers } = await prepare(server);
   const me = {
     url: `${server.url}/trpc/auth.me`,

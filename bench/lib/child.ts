@@ -41,7 +41,7 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export function rssOf(pid: number): number {
+function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return match ? Number(match[1]) * 1024 : Number.NaN;
@@ -90,23 +90,25 @@ export function startChild(options: StartOptions): Promise<Child> {
       clearTimeout(timer);
       reject(new Error(`${options.name}: exited before ready (code ${code}, signal ${signal})\n${tail()}`));
     });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      const match = (options.readyPattern ?? READY).exec(line);
-      if (!match) return;
+      const url = (options.readyPattern ?? READY).exec(line)?.[1];
+      if (url === undefined) return;
       clearTimeout(timer);
+      // A child that printed a line has been spawned, so it has a pid.
+      const pid = child.pid ?? 0;
       const readyMs = performance.now() - started;
       lines.removeAllListeners('line');
       // Keep draining stdout so the child never blocks on a full pipe.
-      child.stdout?.resume();
+      child.stdout.resume();
       resolve({
         name: options.name,
-        url: match[1]!,
-        pid: child.pid!,
+        url,
+        pid,
         process: child,
         readyMs,
-        rss: () => rssOf(child.pid!),
-        cpuSeconds: () => cpuSecondsOf(child.pid!),
+        rss: () => rssOf(pid),
+        cpuSeconds: () => cpuSecondsOf(pid),
         stderrTail: tail,
         async stop() {
           if (exited) return;

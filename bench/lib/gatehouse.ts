@@ -42,7 +42,7 @@ export async function startGatehouse(name: string, env: Record<string, string> =
       ...env,
     },
   });
-  const stop = child.stop;
+  const stop = () => child.stop();
   return {
     ...child,
     dir,
@@ -53,7 +53,7 @@ export async function startGatehouse(name: string, env: Record<string, string> =
   };
 }
 
-export class TrpcCallError extends Error {
+class TrpcCallError extends Error {
   constructor(
     readonly path: string,
     readonly status: number,
@@ -88,11 +88,6 @@ export function mutation<T>(url: string, path: string, input: unknown, token?: s
   });
 }
 
-export function query<T>(url: string, path: string, input?: unknown, token?: string): Promise<T> {
-  const qs = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(superjson.serialize(input)))}`;
-  return call<T>(`${url}`, `${path}${qs}`, { headers: authHeaders(token) });
-}
-
 /** The JSON body autocannon sends for a mutation. */
 export function mutationBody(input: unknown): string {
   return JSON.stringify(superjson.serialize(input));
@@ -104,17 +99,11 @@ export interface SignedIn {
   user: { id: string; email: string };
 }
 
-export const ADMIN = { email: 'admin@bench.local', name: 'Bench Admin', password: 'bench-Admin-pass-3141' };
+const ADMIN = { email: 'admin@bench.local', name: 'Bench Admin', password: 'bench-Admin-pass-3141' };
 
 /** Creates the first (admin) user through the API and returns its bearer token. */
 export async function createFirstUser(url: string): Promise<SignedIn> {
   const result = await mutation<SignedIn | { status: string }>(url, 'auth.createFirstUser', ADMIN);
   if (result.status !== 'signed-in') throw new Error(`auth.createFirstUser: ${result.status}`);
-  return result as SignedIn;
-}
-
-export async function signIn(url: string, identifier: string, password: string): Promise<SignedIn> {
-  const result = await mutation<SignedIn | { status: string }>(url, 'auth.signIn', { identifier, password });
-  if (result.status !== 'signed-in') throw new Error(`auth.signIn: ${result.status}`);
   return result as SignedIn;
 }

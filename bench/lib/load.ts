@@ -53,5 +53,12 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? at(sorted, mid) : (at(sorted, mid - 1) + at(sorted, mid)) / 2;
+}
+
+/** `items[key]`, or an error naming the key: the bench's lists and tables have no holes. */
+export function at<T>(items: readonly T[] | Readonly<Record<string, T>>, key: number | string): T {
+  const value = (items as Readonly<Record<string | number, T | undefined>>)[key];
+  if (value === undefined) throw new Error(`bench: no entry ${String(key)}`);
+  return value;
 }

@@ -6,7 +6,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BETTER_SQLITE3_MODULE } from '@gatehouse/db';
 
-export const BENCHMARKS_MD = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+const BENCHMARKS_MD = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 
 function cpuModel(): string {
   try {
@@ -43,7 +43,8 @@ function versionOf(name: string, from: NodeJS.Require = requireFromBench, packag
 
 /** 1-minute load average now, to tell a quiet machine's figures from a busy one's. */
 export function loadAverage(): string {
-  return loadavg()[0]!.toFixed(1);
+  const [oneMinute = 0] = loadavg();
+  return oneMinute.toFixed(1);
 }
 
 export function environmentLine(extra: string[] = []): string {
