@@ -14,6 +14,7 @@ import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './session
 import { SessionManager } from './sessions/manager.js';
 import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
 import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
+import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
 import { sql } from '@gatehouse/db';
 
@@ -35,7 +36,11 @@ export interface CreateServicesOptions {
   auditSigner?: Signer;
   /** Start the background work: the session sweep timer and audit checkpointing (default true). */
   background?: boolean;
-  onError?: (error: unknown) => void;
+  /**
+   * Where background work reports (session sweeps, checkpointing, Redis outages): the server
+   * passes its pino logger, `app.log`. Default: silent.
+   */
+  logger?: Logger;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
@@ -47,7 +52,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const { db, config } = options;
   const clock = options.clock ?? systemClock;
   const background = options.background ?? true;
-  const onError = options.onError ?? ((error: unknown) => console.error('[gatehouse]', error));
+  const logger = options.logger ?? silentLogger;
+  /** A background failure of `task`, logged with its error; nothing else sees it. */
+  const reportFailure =
+    (task: string) =>
+    (error: unknown): void =>
+      logger.error({ err: error, task }, `${task} failed`);
 
   let redis = options.redis ?? null;
   const ownsRedis = !redis && !!config.redisUrl;
@@ -55,13 +65,15 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     // Loaded only when configured, so a single instance does not pay for it at start.
     const { Redis } = await import('ioredis');
     redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
-    // ioredis reports every failed reconnect: say it once per outage, not once per retry.
+    // ioredis reports every failed reconnect: say it once per outage, not once per retry, and
+    // say when it is back.
     let healthy = true;
     redis.on('ready', () => {
+      if (!healthy) logger.info({ component: 'redis' }, 'Redis connection restored (REDIS_URL)');
       healthy = true;
     });
     redis.on('error', (error: unknown) => {
-      if (healthy) onError(new Error('Redis connection lost (REDIS_URL); retrying', { cause: error }));
+      if (healthy) logger.warn({ err: error, component: 'redis' }, 'Redis connection lost (REDIS_URL); retrying');
       healthy = false;
     });
   }
@@ -72,7 +84,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     clock,
     config,
     ...(options.auditSigner ? { signer: options.auditSigner } : {}),
-    onError,
+    onError: reportFailure('audit checkpoint'),
   });
 
   let bus: InvalidationBus;
@@ -90,7 +102,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     audit,
     bus,
     ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
-    onError,
+    onError: reportFailure('session maintenance'),
   });
 
   const store: CounterStore = redis
@@ -106,7 +118,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
   // hash now, in the background (sign-in awaits the same promise), not before the first request.
-  warmDummyHash(passwords).catch(onError);
+  warmDummyHash(passwords).catch(reportFailure('dummy hash warm-up'));
 
   let closed = false;
   return {
@@ -123,6 +135,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     },
     throttle,
     audit,
+    onError: reportFailure('after-commit task'),
     async close() {
       if (closed) return;
       closed = true;
