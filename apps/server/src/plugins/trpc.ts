@@ -65,14 +65,19 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
   await app.register(cookie);
 
   // The adapter routes every method to tRPC, which failed TRACE, PUT, DELETE… with a 500 and an
-  // error log each. They are not ours: 405 with the methods that are.
+  // error log each. They are not ours: 405 with the methods that are. Methods Fastify has no
+  // route for at all (PROPFIND…) reach the not-found handler below and get the same answer.
+  const refuseMethod = (request: FastifyRequest, reply: FastifyReply) =>
+    reply
+      .code(405)
+      .header('allow', 'GET, HEAD, POST')
+      .send({ error: { code: 'METHOD_NOT_SUPPORTED', message: `${request.method} is not supported here` } });
   app.addHook('onRequest', async (request, reply) => {
-    if (!SERVED_METHODS.has(request.method)) {
-      await reply
-        .code(405)
-        .header('allow', 'GET, HEAD, POST')
-        .send({ error: { code: 'METHOD_NOT_SUPPORTED', message: `${request.method} is not supported here` } });
-    }
+    if (!SERVED_METHODS.has(request.method)) await refuseMethod(request, reply);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    if (!SERVED_METHODS.has(request.method)) return refuseMethod(request, reply);
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such procedure' } });
   });
 
   // Answers here carry identity (a session, a token, users, the audit log): no cache may keep
