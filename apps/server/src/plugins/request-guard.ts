@@ -32,11 +32,11 @@ export function batchRefusal(paths: readonly string[]): string | null {
 /** Deeper than this, an input is not one of ours (every input schema is a few levels deep). */
 const MAX_DEPTH = 32;
 
-/** The superjson annotations an input can need: `undefined` fields, Dates, NaN/±Infinity. */
+/** The superjson annotations an input can need: `undefined` fields, Dates, NaN, ±Infinity and -0. */
 const VALUE_ANNOTATIONS: Readonly<Record<string, (value: unknown) => boolean>> = {
   undefined: (value) => value === null || value === undefined,
   Date: (value) => typeof value === 'string' && value.length <= 64,
-  number: (value) => value === 'NaN' || value === 'Infinity' || value === '-Infinity',
+  number: (value) => value === 'NaN' || value === 'Infinity' || value === '-Infinity' || value === '-0',
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -11,7 +11,7 @@ declare module 'fastify' {
   }
 }
 
-export interface ServicesPluginOptions {
+interface ServicesPluginOptions {
   databaseUrl: string;
   databasePoolSize: number;
   api: Services['config'];
