@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDb, sql } from '@gatehouse/db';
 import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { loadConfig } from './config.js';
 import { buildServer } from './server.js';
@@ -32,15 +32,14 @@ function openFiles(): string[] {
 
 /** Connections to `database` other than the one asking. */
 async function connectionsTo(database: TestDatabase): Promise<number> {
-  const client = new pg.Client({ connectionString: database.url });
-  await client.connect();
+  const probe = createDb(database.url, { poolSize: 1 });
   try {
-    const { rows } = await client.query<{ n: number }>(
-      'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
-    );
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid()`.execute(probe.kysely);
     return rows[0]?.n ?? -1;
   } finally {
-    await client.end();
+    await probe.close();
   }
 }
 
