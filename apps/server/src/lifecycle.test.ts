@@ -84,6 +84,16 @@ describe('the server lifecycle', () => {
     expect(openFiles().filter((path) => path.startsWith(file))).toEqual([]);
   });
 
+  it('SQLite: services failing to start (an unreadable audit key) close the database they were given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-lifecycle-db-'));
+    dirs.push(dir);
+    const file = join(dir, 'gatehouse.db');
+    // A directory where the key file belongs: the audit signer cannot load it.
+    const config = loadConfig({ DATABASE_URL: `file:${file}`, AUDIT_KEY_FILE: dir, PORT: '0' });
+    await expect(buildServer(config, { logger: false })).rejects.toThrow(/EISDIR/);
+    expect(openFiles().filter((path) => path.startsWith(file))).toEqual([]);
+  });
+
   it.runIf(testDialects.includes('postgres'))(
     'PostgreSQL: a plugin failing during registration leaves no connection open',
     async () => {
