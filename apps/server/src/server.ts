@@ -86,7 +86,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     forceCloseConnections: 'idle',
   });
   try {
-    await register(app, config, options);
+    await registerPlugins(app, config, options);
   } catch (error) {
     // Runs the onClose hooks of what did register: the services and the database among them.
     await app.close().catch((closeError: unknown) => app.log.error({ err: closeError }, 'close after failed start'));
@@ -95,7 +95,8 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   return { app, services: app.services, db: app.db };
 }
 
-async function register(app: FastifyInstance, config: ServerConfig, options: BuildServerOptions): Promise<void> {
+/** Gatehouse's plugins in order; the first (services) owns the database. */
+async function registerPlugins(app: FastifyInstance, config: ServerConfig, options: BuildServerOptions): Promise<void> {
   await app.register(servicesPlugin, {
     databaseUrl: config.databaseUrl,
     databasePoolSize: config.databasePoolSize,
