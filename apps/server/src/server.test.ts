@@ -77,11 +77,11 @@ describe('the HTTP server', () => {
     expect(body.result.data.json.version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it('answers batched calls (long paths do not 404)', async () => {
-    const paths = Array.from({ length: 40 }, () => 'system.version').join(',');
+  it('answers batched calls up to the batch limit (long paths do not 404)', async () => {
+    const paths = Array.from({ length: 10 }, () => 'system.version').join(',');
     const res = await fetch(`${server.url}/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as unknown[]).length).toBe(40);
+    expect(((await res.json()) as unknown[]).length).toBe(10);
   });
 
   it('allows CORS with credentials for configured origins only', async () => {

@@ -1,19 +1,31 @@
 import cors from '@fastify/cors';
 import { STATUS_CODES } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { allowedOrigins, createServices, systemClock, type Clock, type Services } from '@gatehouse/api';
-import { createDb, migrateToLatest, type Db } from '@gatehouse/db';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { allowedOrigins, systemClock, type Clock, type Services } from '@gatehouse/api';
+import type { Db } from '@gatehouse/db';
 import type { ServerConfig } from './config.js';
 import { dashboardRoutes, hasDashboardBuild } from './plugins/dashboard.js';
 import { healthRoutes } from './plugins/health.js';
+import { clientIp, redactUrl } from './plugins/request-guard.js';
 import { securityHeaders } from './plugins/security-headers.js';
+import { servicesPlugin } from './plugins/services.js';
 import { trpcRoutes } from './plugins/trpc.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
   clock?: Clock;
-  /** Pino logger options, or false for silence (tests). Defaults to the configured level. */
-  logger?: boolean | { level: string };
+  /**
+   * Pino logger options, or false for silence (tests). Defaults to the configured level; a
+   * `stream` receives the JSON lines (tests read them).
+   */
+  logger?: boolean | { level?: string; stream?: { write(line: string): void } };
+  /** Plugins registered after Gatehouse's own (embedding, tests). One that fails closes the rest. */
+  plugins?: FastifyPluginAsync[];
 }
 
 export interface GatehouseServer {
@@ -26,27 +38,37 @@ export interface GatehouseServer {
 const TRACEABLE_ID = /^[\w.:/+=-]{1,128}$/;
 let nextRequestId = 1;
 
+function loggerOptions(config: ServerConfig, option: BuildServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (option === false) return false;
+  const given = typeof option === 'object' ? option : {};
+  return {
+    level: given.level ?? config.logLevel,
+    ...(given.stream ? { stream: given.stream } : {}),
+    // Tokens travel in these headers: never write them to a log.
+    redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+    serializers: {
+      // Fastify's request fields, but the URL without its `input` (a mutation sent by GET would
+      // log its password) and the validated client address.
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redactUrl(request.url),
+        host: request.host,
+        remoteAddress: clientIp(request),
+        remotePort: request.socket.remotePort,
+      }),
+    },
+  };
+}
+
 /**
- * Assembles Gatehouse: database (migrated), services, then one plugin per concern. Call
- * `app.listen({ port: 0 })` in tests; `app.close()` finishes in-flight requests and closes
- * the services and the database.
+ * Assembles Gatehouse: one plugin per concern, the first of which opens the database (migrated)
+ * and the services and closes them on `app.close()`. Call `app.listen({ port: 0 })` in tests;
+ * `app.close()` finishes in-flight requests, then closes the services and the database. When any
+ * registration fails, everything opened so far is closed before the error is thrown.
  */
 export async function buildServer(config: ServerConfig, options: BuildServerOptions = {}): Promise<GatehouseServer> {
-  const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize });
-  try {
-    await migrateToLatest(db);
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
-  const services = await createServices({ db, config: config.api, clock: options.clock ?? systemClock });
-
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      // Tokens travel in these headers: never write them to a log.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-    },
+    logger: loggerOptions(config, options.logger),
     bodyLimit: config.bodyLimit,
     // A hop count as proxy-addr applies it (Fastify's types list no number form).
     trustProxy:
@@ -62,6 +84,24 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     },
     routerOptions: { maxParamLength: 5000 },
     forceCloseConnections: 'idle',
+  });
+  try {
+    await registerPlugins(app, config, options);
+  } catch (error) {
+    // Runs the onClose hooks of what did register: the services and the database among them.
+    await app.close().catch((closeError: unknown) => app.log.error({ err: closeError }, 'close after failed start'));
+    throw error;
+  }
+  return { app, services: app.services, db: app.db };
+}
+
+/** Gatehouse's plugins in order; the first (services) owns the database. */
+async function registerPlugins(app: FastifyInstance, config: ServerConfig, options: BuildServerOptions): Promise<void> {
+  await app.register(servicesPlugin, {
+    databaseUrl: config.databaseUrl,
+    databasePoolSize: config.databasePoolSize,
+    api: config.api,
+    clock: options.clock ?? systemClock,
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -120,15 +160,10 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     methods: ['GET', 'POST'],
     maxAge: 600,
   });
-  await app.register(healthRoutes, { db });
-  await app.register(trpcRoutes, { prefix: '/trpc', services });
+  await app.register(healthRoutes, { db: app.db });
+  await app.register(trpcRoutes, { prefix: '/trpc', services: app.services });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }
-
-  app.addHook('onClose', async () => {
-    await services.close();
-    await db.close();
-  });
-  return { app, services, db };
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
 }

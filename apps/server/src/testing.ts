@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '@gatehouse/api';
 import { loadConfig, type ServerConfig } from './config.js';
-import { buildServer, type GatehouseServer } from './server.js';
+import { buildServer, type BuildServerOptions, type GatehouseServer } from './server.js';
 
 export interface RunningServer extends GatehouseServer {
   url: string;
@@ -22,6 +22,8 @@ export async function startTestServer(
   options: {
     clock?: Clock;
     /** Extra routes or hooks, added before listening. */ configure?: (app: FastifyInstance) => void;
+    /** Default: silent. Pass `{ level, stream }` to read the JSON log lines. */
+    logger?: BuildServerOptions['logger'];
   } = {},
 ): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-server-'));
@@ -31,7 +33,10 @@ export async function startTestServer(
     PORT: '0',
     ...env,
   });
-  const server = await buildServer(config, { logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const server = await buildServer(config, {
+    logger: options.logger ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   options.configure?.(server.app);
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
   if (!env.PUBLIC_ORIGIN) {

@@ -14,8 +14,8 @@ import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './session
 import { SessionManager } from './sessions/manager.js';
 import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
 import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
+import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
-import type { Logger } from './logger.js';
 import { openRedis } from './redis.js';
 
 export interface CreateServicesOptions {
@@ -36,8 +36,10 @@ export interface CreateServicesOptions {
   auditSigner?: Signer;
   /** Start the background work: the session sweep timer and audit checkpointing (default true). */
   background?: boolean;
-  onError?: (error: unknown) => void;
-  /** Where connection outages and recoveries are logged (the server passes `app.log`). */
+  /**
+   * Where background work reports (session sweeps, checkpointing, Redis outages): the server
+   * passes its pino logger, `app.log`. Default: silent.
+   */
   logger?: Logger;
 }
 
@@ -50,13 +52,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const { db, config } = options;
   const clock = options.clock ?? systemClock;
   const background = options.background ?? true;
-  const onError = options.onError ?? ((error: unknown) => console.error('[gatehouse]', error));
-
-  const logger: Logger = options.logger ?? {
-    error: (obj, msg) => console.error('[gatehouse]', msg, obj),
-    warn: (obj, msg) => console.warn('[gatehouse]', msg, obj),
-    info: (obj, msg) => console.warn('[gatehouse]', msg, obj),
-  };
+  const logger = options.logger ?? silentLogger;
+  /** A background failure of `task`, logged with its error; nothing else sees it. */
+  const reportFailure =
+    (task: string) =>
+    (error: unknown): void =>
+      logger.error({ err: error, task }, `${task} failed`);
 
   let redis = options.redis ?? null;
   const ownsRedis = !redis && !!config.redisUrl;
@@ -68,7 +69,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     clock,
     config,
     ...(options.auditSigner ? { signer: options.auditSigner } : {}),
-    onError,
+    onError: reportFailure('audit checkpoint'),
   });
 
   let bus: InvalidationBus;
@@ -83,7 +84,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     audit,
     bus,
     ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
-    onError,
+    onError: reportFailure('session maintenance'),
   });
 
   const store: CounterStore = redis
@@ -99,7 +100,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
   // hash now, in the background (sign-in awaits the same promise), not before the first request.
-  warmDummyHash(passwords).catch(onError);
+  warmDummyHash(passwords).catch(reportFailure('dummy hash warm-up'));
 
   let closed = false;
   return {
@@ -112,6 +113,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     invalidator: sessions,
     throttle,
     audit,
+    onError: reportFailure('after-commit task'),
     async close() {
       if (closed) return;
       closed = true;

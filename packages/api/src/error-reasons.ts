@@ -45,6 +45,8 @@ export const ERROR_REASONS = [
   'validation_failed',
   /** The request could not be parsed at all (malformed JSON, transformer meta, batch). */
   'malformed_request',
+  /** A batch of more than 10 calls, or with more than one password-hashing call: send them apart. */
+  'batch_refused',
   /** Something failed on the server; the message says nothing more on purpose. */
   'internal',
 ] as const;

@@ -90,6 +90,11 @@ export interface Services {
   readonly throttle: LoginThrottle;
   /** The audit log: `append` for every service, verify/proofs/checkpoints for the audit router. */
   readonly audit: AuditService;
+  /**
+   * Where failures nobody awaits go (after-commit tasks, see unit-of-work.ts): logged through the
+   * logger given to createServices (the server's pino logger).
+   */
+  readonly onError: (error: unknown) => void;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -101,6 +101,8 @@ export function gatehouseLinks(options: GatehouseClientOptions): TRPCLink<AppRou
       false: httpBatchLink({
         url,
         transformer: superjson,
+        // The server refuses batches of more than 10 calls (batch_refused): split larger ones.
+        maxItems: 10,
         fetch: fetchWithCredentials,
         headers: () => requestHeaders(options),
       }),

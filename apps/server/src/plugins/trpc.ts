@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import {
   appRouter,
@@ -9,6 +10,7 @@ import {
   type ResponseControl,
   type Services,
 } from '@gatehouse/api';
+import { areWellFormedInputs, batchRefusal, clientIp } from './request-guard.js';
 
 /** Design §3: `__Host-` prefixed and Secure when the dashboard is served over https. */
 export function sessionCookieName(publicOrigin: string): string {
@@ -34,6 +36,20 @@ function responseControl(reply: FastifyReply, services: Services, name: string, 
   };
 }
 
+/** A request-level refusal, formatted by tRPC like any other error (with `error.data.reason`). */
+function refuse(cause: DomainError): TRPCError {
+  return new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
+}
+
+/** The raw inputs as tRPC will read them: the `input` query parameter of a GET, a POST's body. */
+function rawInputs(req: FastifyRequest): string | undefined {
+  if (req.method === 'GET') return new URL(req.url, 'http://gatehouse.invalid').searchParams.get('input') ?? undefined;
+  return typeof req.body === 'string' ? req.body : undefined;
+}
+
+/** What tRPC serves: queries and subscriptions by GET, mutations by POST; HEAD gets tRPC's 204. */
+const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST']);
+
 export interface TrpcRoutesOptions {
   services: Services;
 }
@@ -47,6 +63,28 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
   const name = sessionCookieName(publicOrigin);
   const secure = publicOrigin.startsWith('https:');
   await app.register(cookie);
+
+  // The adapter routes every method to tRPC, which failed TRACE, PUT, DELETE… with a 500 and an
+  // error log each. They are not ours: 405 with the methods that are. Methods Fastify has no
+  // route for at all (PROPFIND…) reach the not-found handler below and get the same answer.
+  const refuseMethod = (request: FastifyRequest, reply: FastifyReply) =>
+    reply
+      .code(405)
+      .header('allow', 'GET, HEAD, POST')
+      .send({ error: { code: 'METHOD_NOT_SUPPORTED', message: `${request.method} is not supported here` } });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!SERVED_METHODS.has(request.method)) await refuseMethod(request, reply);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    if (!SERVED_METHODS.has(request.method)) return refuseMethod(request, reply);
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such procedure' } });
+  });
+
+  // Answers here carry identity (a session, a token, users, the audit log): no cache may keep
+  // them. tRPC's own answers get the header from responseMeta too; this covers every other one.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
 
   // The adapter would hand a multipart body to tRPC's FormData reader, which cannot read a
   // Fastify request and fails with a 500. No procedure takes FormData, and a multipart POST is
@@ -65,13 +103,20 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
 
   const trpcOptions: FastifyTRPCPluginOptions<AppRouter>['trpcOptions'] = {
     router: appRouter,
-    createContext: ({ req, res }: { req: FastifyRequest; res: FastifyReply }) => {
+    createContext: ({ req, res, info }) => {
+      // Before any procedure runs or superjson reads an input: a batch within limits, envelopes
+      // that superjson can apply (a malformed `meta` sent it into endless recursion).
+      const refusal = batchRefusal(info.calls.map((call) => call.path));
+      if (refusal !== null) throw refuse(new DomainError('BAD_REQUEST', 'batch_refused', refusal));
+      if (!areWellFormedInputs(rawInputs(req), info.isBatchCall, info.calls.length)) {
+        throw refuse(new DomainError('BAD_REQUEST', 'malformed_request', 'Malformed request'));
+      }
       const bearer = bearerToken(req.headers.authorization);
       const fromCookie = req.cookies[name] ?? null;
       return createContext(
         services,
         {
-          ip: req.ip,
+          ip: clientIp(req),
           userAgent: req.headers['user-agent'] ?? null,
           origin: req.headers.origin ?? null,
           token: bearer ?? fromCookie,
@@ -81,11 +126,18 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
       );
     },
     responseMeta({ errors }) {
+      // Appended to tRPC's own headers: its `Vary: trpc-accept, accept` replaced the `Vary: Origin`
+      // that CORS set, while the answer reflects Access-Control-Allow-Origin per origin.
+      const headers = new Headers([
+        ['vary', 'Origin'],
+        ['cache-control', 'no-store'],
+      ]);
       // Throttled callers learn how long to wait from the header too (design §5).
       const waits = errors
         .map((e) => (e.cause instanceof DomainError ? e.cause.details.retryAfterSeconds : undefined))
         .filter((s): s is number => typeof s === 'number');
-      return waits.length > 0 ? { headers: { 'retry-after': String(Math.max(...waits)) } } : {};
+      if (waits.length > 0) headers.set('retry-after', String(Math.max(...waits)));
+      return { headers };
     },
     onError({ error, path, req }) {
       // Expected failures (bad input, wrong password, throttling) are not server errors.
