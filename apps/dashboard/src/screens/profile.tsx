@@ -1,29 +1,28 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import type { User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { changePasswordInput, updateProfileInput } from '@gatehouse/api/schemas';
-import type { Me } from '../app.js';
 import { Page } from '../components.js';
 import { ErrorNote, Field, identityChanges, SuccessNote, useForm } from '../forms.js';
 
-export function ProfileScreen({ me }: { me: Me }) {
+/** `user`: the signed-in user. */
+export function ProfileScreen({ user }: { user: User }) {
   return (
     <Page title="Your profile">
       <div className="cards">
-        <ProfileForm me={me} />
+        <ProfileForm user={user} />
         <ChangePasswordForm />
       </div>
     </Page>
   );
 }
 
-function ProfileForm({ me }: { me: Me }) {
+function ProfileForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
-  const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () =>
-    setSaved(false),
-  );
+  const form = useForm({ name: user.name, email: user.email, username: user.username ?? '' }, () => setSaved(false));
   const { values } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({
@@ -37,7 +36,7 @@ function ProfileForm({ me }: { me: Me }) {
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const changes = identityChanges(values, me.user);
+    const changes = identityChanges(values, user);
     const input = form.validate(updateProfileInput, changes);
     if (!input) return;
     if (Object.keys(changes).length === 0) {

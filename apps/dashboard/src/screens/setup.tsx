@@ -7,7 +7,7 @@ import { newAccountInput } from '@gatehouse/api/schemas';
 import { ErrorNote, Field, useForm } from '../forms.js';
 
 /** First run: nobody exists yet, so the first account becomes the administrator. */
-/** `onAlreadySetUp`: someone else finished setup first (PRECONDITION_FAILED): go to sign-in. */
+/** `onAlreadySetUp`: someone else finished setup first (reason `already_set_up`): go to sign-in. */
 export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<void>; onAlreadySetUp: () => void }) {
   const trpc = useTRPC();
   const form = useForm({ name: '', email: '', username: '', password: '', confirm: '' });
@@ -32,7 +32,7 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
     if (!input) return;
     create.mutate(input, {
       onError: (error) => {
-        if (isGatehouseError(error, 'PRECONDITION_FAILED')) onAlreadySetUp();
+        if (isGatehouseError(error, 'PRECONDITION_FAILED', 'already_set_up')) onAlreadySetUp();
         else form.showServerErrors(error);
       },
     });

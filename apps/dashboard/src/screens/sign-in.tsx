@@ -24,7 +24,7 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         }
         await onSignedIn();
       },
-      // No focus move: "Invalid credentials" belongs to no one field, and the person retypes.
+      // No focus move: `invalid_credentials` belongs to no one field, and the person retypes.
       onError: (error) => {
         form.setErrors(fieldErrorsOf({}, error));
         form.setValues((v) => ({ ...v, password: '' }));

@@ -3,17 +3,14 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { isGatehouseError, type User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userSetPasswordInput, userUpdateInput } from '@gatehouse/api/schemas';
-import type { Me } from '../app.js';
-import { Badge, ConfirmButton, Loading, Page } from '../components.js';
+import { Badge, ConfirmButton, Loading, Page, ROLE_LABEL, UserBadge } from '../components.js';
 import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
 import { SessionList } from './session-list.js';
 
-const ROLE_LABEL = { admin: 'Administrator', member: 'Member' } as const;
-
-/** One user, for administrators: edit, (de)activate, set a password, sessions, delete. */
-export function UserScreen({ id, me }: { id: string; me: Me }) {
+/** One user, for administrators: edit, (de)activate, set a password, sessions, delete. `viewer`: who is looking. */
+export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
   const trpc = useTRPC();
   const user = useQuery(trpc.user.byId.queryOptions({ id }));
   if (user.isPending) {
@@ -24,7 +21,9 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
     );
   }
   if (user.isError) {
-    const gone = isGatehouseError(user.error, 'NOT_FOUND') || isGatehouseError(user.error, 'BAD_REQUEST');
+    // A deleted user, or an address that holds no user id at all.
+    const gone =
+      isGatehouseError(user.error, 'NOT_FOUND') || isGatehouseError(user.error, undefined, 'validation_failed');
     return (
       <Page title="User">
         <ErrorNote>{gone ? 'There is no such user. They may have been deleted.' : undefined}</ErrorNote>
@@ -36,17 +35,15 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
     );
   }
   const u = user.data;
-  const isSelf = u.id === me.user.id;
+  const isSelf = u.id === viewer.id;
   return (
     <Page
       title={u.name}
       intro={
         <>
-          <a href={href({ name: 'users' })}>← All users</a> ·{' '}
-          {u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}{' '}
-          {u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}{' '}
-          {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)} · last sign-in{' '}
-          {formatRelative(u.lastSignInAt)}
+          <a href={href({ name: 'users' })}>← All users</a> · <UserBadge user={u} show="role" />{' '}
+          <UserBadge user={u} show="status" /> {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)}{' '}
+          · last sign-in {formatRelative(u.lastSignInAt)}
         </>
       }
     >

@@ -2,14 +2,13 @@ import { useState, type FormEvent } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userCreateInput } from '@gatehouse/api/schemas';
-import { Badge, Empty, Loading, Page, Pager, useDebounced, usePager } from '../components.js';
+import { Empty, Loading, Page, Pager, ROLE_LABEL, useDebounced, usePager, UserBadge } from '../components.js';
 import { formatRelative } from '../format.js';
 import { ErrorNote, Field, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href } from '../router.js';
 
 const PAGE_SIZE = 20;
 type Role = (typeof ROLES)[number];
-const ROLE_LABEL: Record<Role, string> = { admin: 'Administrator', member: 'Member' };
 
 export function UsersScreen() {
   const trpc = useTRPC();
@@ -134,8 +133,12 @@ export function UsersScreen() {
                       </th>
                       <td className="break hide-narrow">{u.email}</td>
                       <td className="hide-narrow">{u.username ?? '—'}</td>
-                      <td>{u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}</td>
-                      <td>{u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}</td>
+                      <td>
+                        <UserBadge user={u} show="role" />
+                      </td>
+                      <td>
+                        <UserBadge user={u} show="status" />
+                      </td>
                       <td className="hide-narrow">{formatRelative(u.lastSignInAt)}</td>
                     </tr>
                   ))}
