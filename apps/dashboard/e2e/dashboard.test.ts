@@ -218,9 +218,13 @@ describe('dashboard in Chromium', () => {
   async function mainFlow(): Promise<void> {
     const admin = await newPage();
 
-    // First run: the setup screen, with the API's own validation messages.
+    // First run: the setup screen, with the API's own validation messages. A second browser
+    // opens it too, and will lose the race.
     await admin.goto(url);
     await heading(admin, 'Set up Gatehouse');
+    const late = await newPage();
+    await late.goto(url);
+    await heading(late, 'Set up Gatehouse');
     await admin.getByRole('button', { name: 'Create administrator account' }).click();
     await admin.getByText('Enter a name').waitFor();
     await admin.getByText('Enter a valid email address').waitFor();
@@ -238,6 +242,19 @@ describe('dashboard in Chromium', () => {
     await shot(admin, '02-setup');
     await admin.getByRole('button', { name: 'Create administrator account' }).click();
     await heading(admin, `Welcome, ${ADMIN.name}`);
+
+    // The second browser submits after setup is done: `already_set_up` takes it to sign-in.
+    await late.getByLabel('Full name').fill('Late Larry');
+    await late.getByLabel('Email').fill('larry@example.test');
+    await late.getByLabel('Password', { exact: true }).fill('late-but-long-enough-42');
+    await late.getByLabel('Repeat the password').fill('late-but-long-enough-42');
+    expect(
+      await reasonOf(late, 'auth.createFirstUser', () =>
+        late.getByRole('button', { name: 'Create administrator account' }).click(),
+      ),
+    ).toBe('already_set_up');
+    await heading(late, 'Sign in');
+    await late.getByText('Gatehouse has already been set up. Sign in with your account.').waitFor();
 
     // Sign out, then a wrong password (said in words), then sign in with remember-me.
     await admin.getByRole('button', { name: 'Sign out' }).click();

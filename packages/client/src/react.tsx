@@ -43,7 +43,7 @@ function shouldRetry(failureCount: number, error: unknown): boolean {
 
 export interface GatehouseQueryClientOptions {
   /**
-   * Called once for every query and mutation that fails for good (after any retry), with the
+   * Called each time a query's fetch or a mutation fails for good (after its retries), with the
    * procedure's path (`'user.list'`; `''` for a query or mutation that is not a procedure's).
    * The place for app-wide reactions: e.g. a reason of `'unauthenticated'` means the session ended.
    */

@@ -312,11 +312,11 @@ describe('client', () => {
       expectTypeOf(err.data.retryAfterSeconds).toEqualTypeOf<number | null>();
     }
     if (isGatehouseError(err, 'UNAUTHORIZED')) {
-      // A code alone leaves every reason possible: a switch over them type-checks exhaustively.
+      // A code alone leaves every reason possible, and a table keyed by reason must name them all.
       expectTypeOf(err.data.reason).toEqualTypeOf<ErrorReason>();
-      const reason = err.data.reason;
-      if (reason !== 'invalid_credentials')
-        expectTypeOf(reason).toEqualTypeOf<Exclude<ErrorReason, 'invalid_credentials'>>();
+      // @ts-expect-error a table that misses reasons is refused (what keeps the dashboard's words complete)
+      const partial: Record<ErrorReason, string> = { invalid_credentials: 'x', unauthenticated: 'y' };
+      void partial;
     }
     // @ts-expect-error not a reason (a message is not a reason either)
     isGatehouseError(err, 'CONFLICT', 'The last active admin cannot be demoted');
