@@ -6,7 +6,7 @@ import { onSessionEnded } from './api.js';
 import { Loading, Logo, Page, ROLE_LABEL } from './components.js';
 import { errorMessage } from './errors.js';
 import { ErrorNote } from './forms.js';
-import { href, useRoute, type Route } from './router.js';
+import { href, navigate, useRoute, type Route } from './router.js';
 import { AuditScreen } from './screens/audit.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
@@ -145,12 +145,13 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const queryClient = useQueryClient();
   const route = useRoute();
   const isAdmin = me.user.role === 'admin';
-  const [menuOpen, setMenuOpen] = useState(false);
+  // The menu (on a phone) is open for the screen it was opened on: moving to another one folds it.
+  const [menuOpenOn, setMenuOpenOn] = useState<Route | null>(null);
+  const menuOpen = menuOpenOn === route;
   const first = useRef(true);
 
   // Every move to another screen re-checks the session, so a revoked one ends at the next click.
   useEffect(() => {
-    setMenuOpen(false);
     if (first.current) {
       first.current = false;
       return;
@@ -164,7 +165,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         onSignedOut();
         forgetUserData(queryClient);
         await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
-        window.location.hash = '/';
+        navigate(href({ name: 'home' }));
       },
     }),
   );
@@ -190,7 +191,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           className="menu-toggle secondary"
           aria-expanded={menuOpen}
           aria-controls="main-nav"
-          onClick={() => setMenuOpen((v) => !v)}
+          onClick={() => setMenuOpenOn(menuOpen ? null : route)}
         >
           Menu
         </button>

@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useId, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
 
@@ -37,9 +37,13 @@ export function fieldErrorsOf(local: FieldErrors, serverError: unknown): FieldEr
  * What every form here keeps: the values as typed, the messages shown beside the fields, and the
  * form element, so that the first field with a message gets the keyboard focus. `onEdit` runs on
  * every keystroke (forms use it to take back a "Saved." note).
+ *
+ * `const { setElement, ...form } = useForm(…)` and `<form ref={setElement}>`: the element arrives
+ * through a callback ref kept apart from `form`, whose parts (`form.field(…)`) are read while
+ * rendering — React's rules forbid reading an object that holds a ref during render.
  */
 export function useForm<V extends Record<string, string>>(initial: V | (() => V), onEdit?: () => void) {
-  const ref = useRef<HTMLFormElement>(null);
+  const [element, setElement] = useState<HTMLFormElement | null>(null);
   const [values, setValues] = useState<V>(initial);
   const [errors, setErrors] = useState<FieldErrors>({});
   const set = (key: keyof V) => (value: string) => {
@@ -48,10 +52,10 @@ export function useForm<V extends Record<string, string>>(initial: V | (() => V)
   };
   const showErrors = (shown: FieldErrors) => {
     setErrors(shown);
-    focusFirstError(ref.current, shown);
+    focusFirstError(element, shown);
   };
   return {
-    ref,
+    setElement,
     values,
     setValues,
     errors,

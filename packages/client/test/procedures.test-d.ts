@@ -263,7 +263,7 @@ describe('audit', () => {
 describe('client', () => {
   test('options', () => {
     createGatehouseClient({ url: 'http://localhost:3000', token: 't' });
-    createGatehouseClient({ url: '', getToken: async () => 't', headers: () => ({ 'x-a': 'b' }) });
+    createGatehouseClient({ url: '', getToken: () => Promise.resolve('t'), headers: () => ({ 'x-a': 'b' }) });
     // @ts-expect-error url is required
     createGatehouseClient({ token: 't' });
     // @ts-expect-error no such procedure

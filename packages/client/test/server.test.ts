@@ -43,12 +43,16 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+function urlOf(input: string | URL | Request): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+}
+
 /** What a browser does for the client: keeps the cookie jar and sends the page's Origin. */
 function browserFetch(origin: string | null) {
   const jar = new Map<string, string>();
   const requests: { url: string; credentials: RequestCredentials | undefined }[] = [];
   const fetchImpl: GatehouseFetch = async (input, init) => {
-    requests.push({ url: String(input), credentials: init?.credentials });
+    requests.push({ url: urlOf(input), credentials: init?.credentials });
     const headers = new Headers(init?.headers);
     if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
     if (origin && init?.method === 'POST') headers.set('origin', origin);
@@ -102,9 +106,9 @@ describe('bearer mode', () => {
     let calls = 0;
     const gh = createGatehouseClient({
       url: `${server.url}/trpc`,
-      getToken: async () => {
+      getToken: () => {
         calls += 1;
-        return adminToken;
+        return Promise.resolve(adminToken);
       },
     });
     await gh.auth.me.query();
@@ -119,7 +123,7 @@ describe('bearer mode', () => {
       token: adminToken,
       headers: { 'x-gatehouse-test': 'yes' },
       fetch: (input, init) => {
-        seen.push({ url: String(input), headers: new Headers(init?.headers) });
+        seen.push({ url: urlOf(input), headers: new Headers(init?.headers) });
         return fetch(input, init);
       },
     });

@@ -22,7 +22,9 @@ function ProfileForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
-  const form = useForm({ name: user.name, email: user.email, username: user.username ?? '' }, () => setSaved(false));
+  const { setElement, ...form } = useForm({ name: user.name, email: user.email, username: user.username ?? '' }, () =>
+    setSaved(false),
+  );
   const { values } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({
@@ -49,7 +51,7 @@ function ProfileForm({ user }: { user: User }) {
   return (
     <section className="card" aria-labelledby="profile-heading">
       <h2 id="profile-heading">Profile</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="profile-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="profile-heading">
         <Field label="Full name" {...form.field('name')} autoComplete="name" />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="email" />
         <Field
@@ -72,7 +74,7 @@ function ChangePasswordForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [done, setDone] = useState<string | null>(null);
-  const form = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
+  const { setElement, ...form } = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
   const { values } = form;
   const change = useMutation(
     trpc.auth.changePassword.mutationOptions({
@@ -103,7 +105,7 @@ function ChangePasswordForm() {
     <section className="card" aria-labelledby="password-heading">
       <h2 id="password-heading">Change password</h2>
       <p className="muted">Changing your password signs out all your other sessions.</p>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="password-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="password-heading">
         <Field
           label="Current password"
           {...form.field('currentPassword')}

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { isGatehouseError, type User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
@@ -86,16 +86,19 @@ function EditUserForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
   const [saved, setSaved] = useState(false);
-  const form = useForm(
+  const { setElement, ...form } = useForm(
     () => valuesOf(user),
     () => setSaved(false),
   );
   const { values, setValues } = form;
-  // When the user changes on the server (this save, or another admin's), show what is stored now.
+  // When the user changes on the server (this save, or another admin's), show what is stored now:
+  // adjusted while rendering, the way React's docs adjust state to a changed prop.
   const version = user.updatedAt.getTime();
-  const latest = useRef(user);
-  latest.current = user;
-  useEffect(() => setValues(valuesOf(latest.current)), [version]);
+  const [shownVersion, setShownVersion] = useState(version);
+  if (version !== shownVersion) {
+    setShownVersion(version);
+    setValues(valuesOf(user));
+  }
   const update = useMutation(
     trpc.user.update.mutationOptions({
       onSuccess: async () => {
@@ -122,7 +125,7 @@ function EditUserForm({ user }: { user: User }) {
   return (
     <section className="card" aria-labelledby="edit-heading">
       <h2 id="edit-heading">Details</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="edit-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="edit-heading">
         <Field label="Full name" {...form.field('name')} autoComplete="off" />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
         <Field
@@ -215,7 +218,7 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
 function SetPasswordForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
-  const form = useForm({ newPassword: '' });
+  const { setElement, ...form } = useForm({ newPassword: '' });
   const [done, setDone] = useState<string | null>(null);
   const setPasswordMutation = useMutation(
     trpc.user.setPassword.mutationOptions({
@@ -239,7 +242,7 @@ function SetPasswordForm({ user }: { user: User }) {
     <section className="card" aria-labelledby="set-password-heading">
       <h2 id="set-password-heading">Set a new password</h2>
       <p className="muted">For someone who lost theirs. All their sessions end.</p>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
         <Field label="New password" {...form.field('newPassword')} type="password" autoComplete="new-password" />
         <ErrorNote error={setPasswordMutation.error} />
         {done ? <SuccessNote>{done}</SuccessNote> : null}

@@ -167,7 +167,7 @@ export function UsersScreen() {
 function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const form = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
+  const { setElement, ...form } = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
   const { values } = form;
   const create = useMutation(
     trpc.user.create.mutationOptions({
@@ -194,7 +194,7 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
   return (
     <section className="card" id="create-user" aria-labelledby="create-heading">
       <h2 id="create-heading">New user</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
         <Field label="Full name" {...form.field('name')} autoComplete="off" autoFocus />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
         <Field label="Username (optional)" {...form.field('username')} autoComplete="off" />
