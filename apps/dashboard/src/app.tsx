@@ -22,7 +22,7 @@ type Me = RouterOutputs['auth']['me'];
 const KEEP_ON_SIGN_OUT = new Set(['auth.setupStatus', 'auth.me']);
 
 /** Forgets everything the previous user could see (only setup status and the session check stay). */
-export function forgetUserData(queryClient: QueryClient): void {
+function forgetUserData(queryClient: QueryClient): void {
   queryClient.removeQueries({
     predicate: (query) => {
       const first = query.queryKey[0];

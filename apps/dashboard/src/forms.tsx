@@ -5,7 +5,7 @@ import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
 export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
 
 /** Validates with the API's own schema (`@gatehouse/api/schemas`): one message per field. */
-export function parseWith<S extends z.ZodType>(schema: S, values: unknown): Parsed<z.output<S>> {
+function parseWith<S extends z.ZodType>(schema: S, values: unknown): Parsed<z.output<S>> {
   const result = schema.safeParse(values);
   if (result.success) return { ok: true, data: result.data };
   const errors: FieldErrors = {};
@@ -17,7 +17,7 @@ export function parseWith<S extends z.ZodType>(schema: S, values: unknown): Pars
 }
 
 /** Moves keyboard focus to the first field with a message, so the person lands where to fix it. */
-export function focusFirstError(form: HTMLFormElement | null, errors: FieldErrors): void {
+function focusFirstError(form: HTMLFormElement | null, errors: FieldErrors): void {
   if (!form) return;
   for (const element of Array.from(form.elements)) {
     const name = (element as HTMLInputElement).name;
