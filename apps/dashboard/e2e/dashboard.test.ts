@@ -115,6 +115,24 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
   }
 
+  /**
+   * Runs `act` and answers the `error.data.reason` the server gave the call of `procedure` that
+   * `act` made (null when it succeeded). The flows check the reason the dashboard received, then
+   * what the dashboard made of it: its own words, never the server's message.
+   */
+  async function reasonOf(page: Page, procedure: string, act: () => Promise<void>): Promise<string | null> {
+    const calls = (response: { url(): string }) => decodeURIComponent(new URL(response.url()).pathname).split(/[/,]/);
+    const answered = page.waitForResponse((response) => calls(response).includes(procedure));
+    await act();
+    const response = await answered;
+    // A batch answers one entry per call, in the order of the path: `/trpc/auth.me,session.list`.
+    const index = calls(response)
+      .filter((part) => part.includes('.'))
+      .indexOf(procedure);
+    const body = (await response.json()) as Array<{ error?: { json?: { data?: { reason?: string } } } }>;
+    return body[index]?.error?.json?.data?.reason ?? null;
+  }
+
   async function openNav(page: Page, name: string): Promise<void> {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
   }
@@ -200,9 +218,13 @@ describe('dashboard in Chromium', () => {
   async function mainFlow(): Promise<void> {
     const admin = await newPage();
 
-    // First run: the setup screen, with the API's own validation messages.
+    // First run: the setup screen, with the API's own validation messages. A second browser
+    // opens it too, and will lose the race.
     await admin.goto(url);
     await heading(admin, 'Set up Gatehouse');
+    const late = await newPage();
+    await late.goto(url);
+    await heading(late, 'Set up Gatehouse');
     await admin.getByRole('button', { name: 'Create administrator account' }).click();
     await admin.getByText('Enter a name').waitFor();
     await admin.getByText('Enter a valid email address').waitFor();
@@ -221,11 +243,26 @@ describe('dashboard in Chromium', () => {
     await admin.getByRole('button', { name: 'Create administrator account' }).click();
     await heading(admin, `Welcome, ${ADMIN.name}`);
 
+    // The second browser submits after setup is done: `already_set_up` takes it to sign-in.
+    await late.getByLabel('Full name').fill('Late Larry');
+    await late.getByLabel('Email').fill('larry@example.test');
+    await late.getByLabel('Password', { exact: true }).fill('late-but-long-enough-42');
+    await late.getByLabel('Repeat the password').fill('late-but-long-enough-42');
+    expect(
+      await reasonOf(late, 'auth.createFirstUser', () =>
+        late.getByRole('button', { name: 'Create administrator account' }).click(),
+      ),
+    ).toBe('already_set_up');
+    await heading(late, 'Sign in');
+    await late.getByText('Gatehouse has already been set up. Sign in with your account.').waitFor();
+
     // Sign out, then a wrong password (said in words), then sign in with remember-me.
     await admin.getByRole('button', { name: 'Sign out' }).click();
     await heading(admin, 'Sign in');
     await admin.getByText('You have signed out.').waitFor();
-    await signIn(admin, ADMIN.email, 'not the password');
+    expect(await reasonOf(admin, 'auth.signIn', () => signIn(admin, ADMIN.email, 'not the password'))).toBe(
+      'invalid_credentials',
+    );
     await admin.getByText('That email or username and password do not match.').waitFor();
     await shot(admin, '03-sign-in-error');
     await signIn(admin, ADMIN.username, ADMIN.password, true);
@@ -292,7 +329,7 @@ describe('dashboard in Chromium', () => {
     await sessions.getByText(`${MEMBER.name} is not signed in anywhere.`).waitFor();
 
     // The member's next action lands on sign-in.
-    await openNav(member, 'My sessions');
+    expect(await reasonOf(member, 'session.list', () => openNav(member, 'My sessions'))).toBe('unauthenticated');
     await heading(member, 'Sign in');
     await member.getByText('Your session has ended. Sign in again to continue.').waitFor();
     await shot(member, '09-member-signed-out');
@@ -383,7 +420,9 @@ describe('dashboard in Chromium', () => {
     await create.getByLabel('Full name').fill(cleo.name);
     await create.getByLabel('Email').fill(MEMBER.email);
     await create.getByLabel('Initial password').fill(cleo.password);
-    await create.getByRole('button', { name: 'Create user' }).click();
+    expect(
+      await reasonOf(admin, 'user.create', () => create.getByRole('button', { name: 'Create user' }).click()),
+    ).toBe('email_taken');
     await create.getByText('That email address is already in use').first().waitFor();
     await create.getByLabel('Email').fill(cleo.email);
     await create.getByRole('button', { name: 'Create user' }).click();
@@ -400,7 +439,9 @@ describe('dashboard in Chromium', () => {
     // Edit: a taken email is refused in words; a new name and role are saved.
     const details = admin.getByRole('form', { name: 'Details' });
     await details.getByLabel('Email').fill(ADMIN.email);
-    await details.getByRole('button', { name: 'Save changes' }).click();
+    expect(
+      await reasonOf(admin, 'user.update', () => details.getByRole('button', { name: 'Save changes' }).click()),
+    ).toBe('email_taken');
     await details.getByText('That email address is already in use').first().waitFor();
     await details.getByLabel('Email').fill(cleo.email);
     await details.getByLabel('Full name').fill('Cleo Changed');
@@ -467,7 +508,11 @@ describe('dashboard in Chromium', () => {
     await admin.getByRole('table').getByRole('link', { name: ADMIN.name }).click();
     await heading(admin, ADMIN.name);
     await admin.getByRole('form', { name: 'Details' }).getByLabel('Role').selectOption('member');
-    await admin.getByRole('form', { name: 'Details' }).getByRole('button', { name: 'Save changes' }).click();
+    expect(
+      await reasonOf(admin, 'user.update', () =>
+        admin.getByRole('form', { name: 'Details' }).getByRole('button', { name: 'Save changes' }).click(),
+      ),
+    ).toBe('last_admin');
     await admin.getByText(/last active administrator/).waitFor();
     await shot(admin, '15-last-admin');
 
@@ -496,7 +541,12 @@ describe('dashboard in Chromium', () => {
     await password.getByLabel('Current password').fill('wrong password');
     await password.getByLabel('New password', { exact: true }).fill('a-brand-new-passphrase-42');
     await password.getByLabel('Repeat the new password').fill('a-brand-new-passphrase-42');
-    await password.getByRole('button', { name: 'Change password' }).click();
+    expect(
+      await reasonOf(admin, 'auth.changePassword', () =>
+        password.getByRole('button', { name: 'Change password' }).click(),
+      ),
+    ).toBe('wrong_password');
+    // Said beside the field.
     await password.getByText('The current password is not correct').first().waitFor();
     await password.getByLabel('Current password').fill(adminPassword);
     await password.getByRole('button', { name: 'Change password' }).click();
@@ -600,18 +650,20 @@ describe('dashboard in Chromium', () => {
     // Throttling is said with the wait, not as a code.
     const guesser = await newPage();
     await guesser.goto(url);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const answered = guesser.waitForResponse((response) => response.url().includes('/trpc/auth.signIn'));
-      await signIn(guesser, 'nobody@example.test', `guess number ${attempt}`);
-      await answered;
-      await guesser.getByRole('alert').waitFor();
-      const said = await guesser.getByRole('alert').textContent();
-      if (said?.startsWith('Too many attempts')) break;
-      expect(said).toBe('That email or username and password do not match.');
+    let reason: string | null = null;
+    for (let attempt = 0; attempt < 8 && reason !== 'throttled'; attempt++) {
+      reason = await reasonOf(guesser, 'auth.signIn', () =>
+        signIn(guesser, 'nobody@example.test', `guess number ${attempt}`),
+      );
+      if (reason === 'throttled') break;
+      expect(reason).toBe('invalid_credentials');
+      await guesser.getByRole('alert').getByText('That email or username and password do not match.').waitFor();
     }
-    expect(await guesser.getByRole('alert').textContent()).toMatch(
-      /^Too many attempts\. Wait \d+ (seconds?|minutes?) and try again\.$/,
-    );
+    expect(reason).toBe('throttled');
+    await guesser
+      .getByRole('alert')
+      .getByText(/^Too many attempts\. Wait \d+ (seconds?|minutes?) and try again\.$/)
+      .waitFor();
     await shot(guesser, '19-sign-in-throttled');
   }
 });

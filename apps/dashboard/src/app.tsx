@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { isGatehouseError, type Session, type User } from '@gatehouse/client';
+import { isGatehouseError, type RouterOutputs } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { onSessionEnded } from './api.js';
-import { Loading, Logo, Page } from './components.js';
+import { Loading, Logo, Page, ROLE_LABEL } from './components.js';
 import { errorMessage } from './errors.js';
 import { ErrorNote } from './forms.js';
-import { href, useRoute, type Route } from './router.js';
+import { href, navigate, useRoute, type Route } from './router.js';
 import { AuditScreen } from './screens/audit.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
@@ -16,15 +16,13 @@ import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
 import { UsersScreen } from './screens/users.js';
 
-export interface Me {
-  user: User;
-  session: Session;
-}
+/** The signed-in user and their session, as `auth.me` answers. */
+type Me = RouterOutputs['auth']['me'];
 
 const KEEP_ON_SIGN_OUT = new Set(['auth.setupStatus', 'auth.me']);
 
 /** Forgets everything the previous user could see (only setup status and the session check stay). */
-export function forgetUserData(queryClient: QueryClient): void {
+function forgetUserData(queryClient: QueryClient): void {
   queryClient.removeQueries({
     predicate: (query) => {
       const first = query.queryKey[0];
@@ -90,7 +88,7 @@ export function App() {
         <Loading label="Checking your session…" />
       </Centered>
     );
-  const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED');
+  const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED', 'unauthenticated');
   // A failed re-check for another reason (the network) keeps the screens: the next call will tell.
   if (me.data && !signedOut) return <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />;
   if (me.isError) {
@@ -147,12 +145,13 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
   const queryClient = useQueryClient();
   const route = useRoute();
   const isAdmin = me.user.role === 'admin';
-  const [menuOpen, setMenuOpen] = useState(false);
+  // The menu (on a phone) is open for the screen it was opened on: moving to another one folds it.
+  const [menuOpenOn, setMenuOpenOn] = useState<Route | null>(null);
+  const menuOpen = menuOpenOn === route;
   const first = useRef(true);
 
   // Every move to another screen re-checks the session, so a revoked one ends at the next click.
   useEffect(() => {
-    setMenuOpen(false);
     if (first.current) {
       first.current = false;
       return;
@@ -166,7 +165,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         onSignedOut();
         forgetUserData(queryClient);
         await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
-        window.location.hash = '/';
+        navigate(href({ name: 'home' }));
       },
     }),
   );
@@ -192,7 +191,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
           className="menu-toggle secondary"
           aria-expanded={menuOpen}
           aria-controls="main-nav"
-          onClick={() => setMenuOpen((v) => !v)}
+          onClick={() => setMenuOpenOn(menuOpen ? null : route)}
         >
           Menu
         </button>
@@ -210,7 +209,7 @@ function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
         <div className="whoami">
           <span className="whoami-name" title={me.user.email}>
             {me.user.name}
-            <span className="whoami-role">{isAdmin ? 'Administrator' : 'Member'}</span>
+            <span className="whoami-role">{ROLE_LABEL[me.user.role]}</span>
           </span>
           <button type="button" className="secondary" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
             {signOut.isPending ? 'Signing out…' : 'Sign out'}
@@ -241,17 +240,17 @@ function Screen({ route, me }: { route: Route; me: Me }) {
   const isAdmin = me.user.role === 'admin';
   switch (route.name) {
     case 'home':
-      return <HomeScreen me={me} />;
+      return <HomeScreen user={me.user} />;
     case 'users':
       return isAdmin ? <UsersScreen /> : <AdminOnly title="Users" />;
     case 'user':
-      return isAdmin ? <UserScreen id={route.id} me={me} /> : <AdminOnly title="User" />;
+      return isAdmin ? <UserScreen id={route.id} viewer={me.user} /> : <AdminOnly title="User" />;
     case 'audit':
       return isAdmin ? <AuditScreen /> : <AdminOnly title="Audit log" />;
     case 'sessions':
       return <SessionsScreen />;
     case 'profile':
-      return <ProfileScreen me={me} />;
+      return <ProfileScreen user={me.user} />;
     case 'not-found':
       return (
         <Page title="Page not found">

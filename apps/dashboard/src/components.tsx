@@ -1,4 +1,5 @@
 import { Component, useEffect, useRef, useState, type ReactNode } from 'react';
+import type { User } from '@gatehouse/client';
 
 /** A screen: its heading takes keyboard focus when it opens, so screen readers announce it. */
 export function Page({
@@ -43,14 +44,21 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }
 
-export function Badge({
-  tone = 'neutral',
-  children,
-}: {
-  tone?: 'neutral' | 'ok' | 'warn' | 'bad' | 'info';
-  children: ReactNode;
-}) {
+type Tone = 'neutral' | 'ok' | 'warn' | 'bad' | 'info';
+
+export function Badge({ tone = 'neutral', children }: { tone?: Tone; children: ReactNode }) {
   return <span className={`badge badge-${tone}`}>{children}</span>;
+}
+
+/** How a role reads everywhere: badges, the role picker, the top bar. */
+export const ROLE_LABEL: Record<User['role'], string> = { admin: 'Administrator', member: 'Member' };
+
+const ROLE_TONE: Record<User['role'], Tone> = { admin: 'info', member: 'neutral' };
+
+/** A user's role or status: the same words and colours on every screen. */
+export function UserBadge({ user, show }: { user: Pick<User, 'role' | 'isActive'>; show: 'role' | 'status' }) {
+  if (show === 'role') return <Badge tone={ROLE_TONE[user.role]}>{ROLE_LABEL[user.role]}</Badge>;
+  return user.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>;
 }
 
 /** Keyset pagination: a stack of the cursors that opened each page seen so far. */

@@ -1,4 +1,4 @@
-import { isGatehouseError } from '@gatehouse/client';
+import { isGatehouseError, TRPCClientError, type ErrorReason, type GatehouseErrorData } from '@gatehouse/client';
 
 export type FieldErrors = Record<string, string>;
 
@@ -15,52 +15,64 @@ function seconds(n: number): string {
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
 
-/** A sentence a person understands, for any error a call can end with. */
-export function errorMessage(error: unknown): string {
-  if (!isGatehouseError(error)) {
-    if (error instanceof Error && /fetch|network|load failed/i.test(error.message)) {
-      return 'The server could not be reached. Check your connection and try again.';
-    }
-    return 'Something went wrong. Try again in a moment.';
-  }
-  const { code, retryAfterSeconds, zodError, field } = error.data;
-  const message = error.message;
-  switch (code) {
-    case 'BAD_REQUEST':
-      if (zodError) return 'Some of the details are not valid. Check the highlighted fields.';
-      return message || 'Those details were not accepted.';
-    case 'UNAUTHORIZED':
-      if (message === 'Invalid credentials') return 'That email or username and password do not match.';
-      return 'Your session has ended. Sign in again.';
-    case 'FORBIDDEN':
-      if (/cross-origin/i.test(message))
-        return 'The request was refused because it did not come from this dashboard’s own address.';
-      if (/sign ?up/i.test(message)) return 'Creating an account yourself is not enabled on this server.';
-      return 'You do not have permission to do that.';
-    case 'NOT_FOUND':
-      return message && message !== 'NOT_FOUND'
-        ? `${message}. It may have been removed already.`
-        : 'That could not be found. It may have been removed already.';
-    case 'CONFLICT':
-      if (field) return `That ${FIELD_WORDS[field] ?? field} is already in use.`;
-      if (/last active admin/i.test(message)) {
-        return 'This is the last active administrator, so that is not possible: make another user an administrator first.';
-      }
-      return message || 'That conflicts with the current state. Reload and try again.';
-    case 'PRECONDITION_FAILED':
-      return message || 'That is no longer possible.';
-    case 'TOO_MANY_REQUESTS':
-      return retryAfterSeconds !== null && retryAfterSeconds !== undefined
-        ? `Too many attempts. Wait ${seconds(retryAfterSeconds)} and try again.`
-        : 'Too many attempts. Wait a little and try again.';
-    case 'INTERNAL_SERVER_ERROR':
-      return 'Something went wrong on the server. Try again in a moment.';
-    default:
-      return message || 'Something went wrong. Try again in a moment.';
-  }
+type Sentence = string | ((data: GatehouseErrorData) => string);
+
+/**
+ * What the dashboard says for each reason the server gives (`error.data.reason`). The words are
+ * the dashboard's own: it never shows or compares the server's message, which is free to change.
+ * Every reason has an entry, so a reason added to the API fails this file's typecheck until the
+ * dashboard knows what to say.
+ */
+const SENTENCES: Record<ErrorReason, Sentence> = {
+  invalid_credentials: 'That email or username and password do not match.',
+  unauthenticated: 'Your session has ended. Sign in again.',
+  wrong_password: 'The current password is not correct.',
+  throttled: ({ retryAfterSeconds }) =>
+    retryAfterSeconds !== null
+      ? `Too many attempts. Wait ${seconds(retryAfterSeconds)} and try again.`
+      : 'Too many attempts. Wait a little and try again.',
+  admin_required: 'You do not have permission to do that.',
+  cross_origin: 'The request was refused because it did not come from this dashboard’s own address.',
+  already_set_up: 'Gatehouse has already been set up. Sign in with your account.',
+  signup_closed: 'Creating an account yourself is not enabled on this server.',
+  email_taken: 'That email address is already in use.',
+  username_taken: 'That username is already in use.',
+  already_exists: ({ field }) =>
+    field ? `That ${FIELD_WORDS[field] ?? field} is already in use.` : 'That already exists. Reload and try again.',
+  last_admin:
+    'This is the last active administrator, so that is not possible: make another user an administrator first.',
+  weak_password:
+    'Choose a stronger password: at least 8 characters, not a common password, your email or your username.',
+  password_unchanged: 'Choose a password different from the current one.',
+  user_not_found: 'That user could not be found. They may have been deleted already.',
+  session_not_found: 'That session could not be found. It may have ended already.',
+  not_found: 'That could not be found. It may have been removed already.',
+  invalid_input: 'Those details were not accepted. Check them and try again.',
+  validation_failed: 'Some of the details are not valid. Check the highlighted fields.',
+  malformed_request: 'The server could not read the request. Reload the page and try again.',
+  internal: 'Something went wrong on the server. Try again in a moment.',
+};
+
+function say(data: GatehouseErrorData): string {
+  // `as` only for a server older than the reasons (data.reason missing): the generic sentence.
+  const sentence = SENTENCES[data.reason] as Sentence | undefined;
+  if (sentence === undefined) return 'Something went wrong. Try again in a moment.';
+  return typeof sentence === 'function' ? sentence(data) : sentence;
 }
 
-/** Field-level messages the server sent back (validation issues, or the field a conflict is about). */
+/** A sentence a person understands, for any error a call can end with. */
+export function errorMessage(error: unknown): string {
+  if (isGatehouseError(error)) return say(error.data);
+  // A call the server did not answer (no error data): the network, or the server is down.
+  if (error instanceof TRPCClientError) return 'The server could not be reached. Check your connection and try again.';
+  return 'Something went wrong. Try again in a moment.';
+}
+
+/**
+ * Field-level messages the server sent back: the validation issues of the API's own schemas, or
+ * — for an error about one field (a taken email, a wrong current password) — the sentence of its
+ * reason beside that field.
+ */
 export function serverFieldErrors(error: unknown): FieldErrors {
   if (!isGatehouseError(error)) return {};
   const out: FieldErrors = {};
@@ -70,9 +82,7 @@ export function serverFieldErrors(error: unknown): FieldErrors {
     if (first) out[key] = first;
   }
   const field = error.data.field;
-  if (field && !out[field]) {
-    out[field] =
-      error.data.code === 'CONFLICT' ? `That ${FIELD_WORDS[field] ?? field} is already in use` : error.message;
-  }
+  // Beside a field, a sentence reads like the schema's own messages: without the full stop.
+  if (field && !out[field]) out[field] = say(error.data).replace(/\.$/, '');
   return out;
 }

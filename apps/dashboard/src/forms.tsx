@@ -1,11 +1,11 @@
-import { useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useId, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
 
 export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
 
 /** Validates with the API's own schema (`@gatehouse/api/schemas`): one message per field. */
-export function parseWith<S extends z.ZodType>(schema: S, values: unknown): Parsed<z.output<S>> {
+function parseWith<S extends z.ZodType>(schema: S, values: unknown): Parsed<z.output<S>> {
   const result = schema.safeParse(values);
   if (result.success) return { ok: true, data: result.data };
   const errors: FieldErrors = {};
@@ -17,7 +17,7 @@ export function parseWith<S extends z.ZodType>(schema: S, values: unknown): Pars
 }
 
 /** Moves keyboard focus to the first field with a message, so the person lands where to fix it. */
-export function focusFirstError(form: HTMLFormElement | null, errors: FieldErrors): void {
+function focusFirstError(form: HTMLFormElement | null, errors: FieldErrors): void {
   if (!form) return;
   for (const element of Array.from(form.elements)) {
     const name = (element as HTMLInputElement).name;
@@ -37,9 +37,13 @@ export function fieldErrorsOf(local: FieldErrors, serverError: unknown): FieldEr
  * What every form here keeps: the values as typed, the messages shown beside the fields, and the
  * form element, so that the first field with a message gets the keyboard focus. `onEdit` runs on
  * every keystroke (forms use it to take back a "Saved." note).
+ *
+ * `const { setElement, ...form } = useForm(…)` and `<form ref={setElement}>`: the element arrives
+ * through a callback ref kept apart from `form`, whose parts (`form.field(…)`) are read while
+ * rendering — React's rules forbid reading an object that holds a ref during render.
  */
 export function useForm<V extends Record<string, string>>(initial: V | (() => V), onEdit?: () => void) {
-  const ref = useRef<HTMLFormElement>(null);
+  const [element, setElement] = useState<HTMLFormElement | null>(null);
   const [values, setValues] = useState<V>(initial);
   const [errors, setErrors] = useState<FieldErrors>({});
   const set = (key: keyof V) => (value: string) => {
@@ -48,10 +52,10 @@ export function useForm<V extends Record<string, string>>(initial: V | (() => V)
   };
   const showErrors = (shown: FieldErrors) => {
     setErrors(shown);
-    focusFirstError(ref.current, shown);
+    focusFirstError(element, shown);
   };
   return {
-    ref,
+    setElement,
     values,
     setValues,
     errors,

@@ -15,13 +15,14 @@ import ts from 'typescript';
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const PROBE = `
-import type { AppRouter, AuditEvent, Session, SignInResult, User } from '@gatehouse/api';
+import type { AppRouter, AuditEvent, ErrorReason, Session, SignInResult, User } from '@gatehouse/api';
 export type __Record = AppRouter['_def']['record'];
 export type __ErrorShape = AppRouter['_def']['_config']['$types']['errorShape'];
 export type __User = User;
 export type __Session = Session;
 export type __AuditEvent = AuditEvent;
 export type __SignInResult = SignInResult;
+export type __ErrorReason = ErrorReason;
 `;
 
 class Printer {
@@ -221,7 +222,9 @@ export function generateRouterTypes(): string {
     };
     const printer = new Printer(checker);
     const tree = readTree(checker, printer, get('__Record'), '');
-    const errorShape = printer.print(get('__ErrorShape'), 'errorShape');
+    const errorReason = printer.print(get('__ErrorReason'), 'ErrorReason');
+    // `error.data.reason` reads as ErrorReason rather than the union spelled out.
+    const errorShape = printer.print(get('__ErrorShape'), 'errorShape').split(errorReason).join('ErrorReason');
     const user = printer.print(get('__User'), 'User');
     const session = printer.print(get('__Session'), 'Session');
     const auditEvent = printer.print(get('__AuditEvent'), 'AuditEvent');
@@ -247,6 +250,12 @@ import type {
 export type User = ${user};
 export type Session = ${session};
 export type AuditEvent = ${auditEvent};
+
+/**
+ * The machine-readable reason of every error the server answers (\`error.data.reason\`): branch on
+ * it with \`isGatehouseError(err, code, reason)\`, never on the message.
+ */
+export type ErrorReason = ${errorReason};
 
 /** The shape of every error the server answers (\`TRPCClientError.shape\`). */
 export type GatehouseErrorShape = ${errorShape};

@@ -9,5 +9,14 @@ export {
   type GatehouseFetch,
 } from './client.js';
 export { isGatehouseError, type GatehouseError, type GatehouseErrorCode, type GatehouseErrorData } from './errors.js';
-export type { AppRouter, AuditEvent, RouterInputs, RouterOutputs, Session, SignInResult, User } from './types.js';
+export type {
+  AppRouter,
+  AuditEvent,
+  ErrorReason,
+  RouterInputs,
+  RouterOutputs,
+  Session,
+  SignInResult,
+  User,
+} from './types.js';
 export { TRPCClientError } from '@trpc/client';

@@ -12,7 +12,13 @@
  * }
  * ```
  */
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import {
+  MutationCache,
+  QueryCache,
+  QueryClient,
+  QueryClientProvider,
+  type DefaultOptions,
+} from '@tanstack/react-query';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { useState, type ReactNode } from 'react';
 import { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions } from './client.js';
@@ -35,12 +41,54 @@ function shouldRetry(failureCount: number, error: unknown): boolean {
   return failureCount < 2;
 }
 
-/** A QueryClient with defaults suited to Gatehouse (no retries on 4xx, 30 s freshness). */
-export function createGatehouseQueryClient(): QueryClient {
+export interface GatehouseQueryClientOptions {
+  /**
+   * Called each time a query's fetch or a mutation fails for good (after its retries), with the
+   * procedure's path (`'user.list'`; `''` for a query or mutation that is not a procedure's).
+   * The place for app-wide reactions: e.g. a reason of `'unauthenticated'` means the session ended.
+   */
+  onError?: ((error: unknown, path: string) => void) | undefined;
+  /** Merged over Gatehouse's defaults (`queries.staleTime`, `queries.refetchOnWindowFocus`, …). */
+  defaultOptions?: DefaultOptions | undefined;
+}
+
+/** tRPC's query and mutation keys start with the procedure's path as an array: `[['user', 'list'], …]`. */
+function procedurePath(key: readonly unknown[] | undefined): string {
+  const first = key?.[0];
+  return Array.isArray(first) && first.every((part) => typeof part === 'string') ? first.join('.') : '';
+}
+
+/**
+ * A QueryClient with defaults suited to Gatehouse: no retries on 4xx answers (at most two on
+ * anything else), 30 s freshness, mutations never retried. `options.defaultOptions` override
+ * these one by one; `options.onError` sees every failure with its procedure's path.
+ *
+ * ```ts
+ * const queryClient = createGatehouseQueryClient({
+ *   defaultOptions: { queries: { staleTime: 0 } },
+ *   onError: (error, path) => {
+ *     if (isGatehouseError(error, 'UNAUTHORIZED', 'unauthenticated') && path !== 'auth.me') showSignIn();
+ *   },
+ * });
+ * ```
+ */
+export function createGatehouseQueryClient(options: GatehouseQueryClientOptions = {}): QueryClient {
+  const { onError, defaultOptions = {} } = options;
+  const { queries, mutations, ...rest } = defaultOptions;
   return new QueryClient({
+    ...(onError
+      ? {
+          queryCache: new QueryCache({ onError: (error, query) => onError(error, procedurePath(query.queryKey)) }),
+          mutationCache: new MutationCache({
+            onError: (error, _variables, _context, mutation) =>
+              onError(error, procedurePath(mutation.options.mutationKey)),
+          }),
+        }
+      : {}),
     defaultOptions: {
-      queries: { staleTime: 30_000, retry: shouldRetry },
-      mutations: { retry: false },
+      ...rest,
+      queries: { staleTime: 30_000, retry: shouldRetry, ...queries },
+      mutations: { retry: false, ...mutations },
     },
   });
 }

@@ -2,7 +2,7 @@
  * The browser bundle of the client: built here with esbuild as an app would build it, it holds
  * no server module (the router is imported as a type only), and stays small.
  */
-import { build, type Metafile } from 'esbuild';
+import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -29,7 +29,7 @@ async function bundle(entry: string, external: string[] = []) {
   });
   const [output] = result.outputFiles;
   if (!output) throw new Error('no output');
-  return { code: output.contents, inputs: Object.keys((result.metafile as Metafile).inputs) };
+  return { code: output.contents, inputs: Object.keys(result.metafile.inputs) };
 }
 
 describe('browser bundle', () => {

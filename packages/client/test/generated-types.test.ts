@@ -44,9 +44,10 @@ type U = Assert<Same<Src.User, Gen.User>>;
 type S = Assert<Same<Src.Session, Gen.Session>>;
 type A = Assert<Same<Src.AuditEvent, Gen.AuditEvent>>;
 type R = Assert<Same<Src.SignInResult, Gen.SignInResult>>;
+type ER = Assert<Same<Src.ErrorReason, Gen.ErrorReason>>;
 type E = Assert<Same<NonNullable<TRPCClientError<Src.AppRouter>['data']>, NonNullable<TRPCClientError<Gen.AppRouter>['data']>>>;
 ${lines.join('\n')}
-export type { Keys, U, S, A, R, E };
+export type { Keys, U, S, A, R, ER, E };
 `,
       );
       writeFileSync(

@@ -16,7 +16,7 @@ const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 
 const CONSUMER = `
-import { createGatehouseClient, isGatehouseError, type RouterOutputs, type User } from '@gatehouse/client';
+import { createGatehouseClient, isGatehouseError, type ErrorReason, type RouterOutputs, type User } from '@gatehouse/client';
 
 const gh = createGatehouseClient({ url: 'http://localhost:3000', token: 'token' });
 
@@ -41,6 +41,18 @@ export async function main(): Promise<void> {
       const status: number = err.data.httpStatus;
       console.log(code, status);
     }
+    if (isGatehouseError(err, 'CONFLICT', 'last_admin')) {
+      const reason: 'last_admin' = err.data.reason;
+      console.log(reason);
+    }
+    if (isGatehouseError(err)) {
+      const reason: ErrorReason = err.data.reason;
+      // @ts-expect-error a reason is one of the listed literals, not any string
+      const other: 'not_a_reason' = reason;
+      console.log(other);
+    }
+    // @ts-expect-error not a reason
+    isGatehouseError(err, 'CONFLICT', 'The last active admin cannot be deleted');
   }
   console.log(users, total, signedAt, verified.ok, version, wrong);
 }

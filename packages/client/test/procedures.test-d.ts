@@ -2,11 +2,16 @@
  * Type-level tests of the client against the real AppRouter (vitest typecheck): every
  * procedure's input and output, nothing inferring as `any`, wrong inputs failing to compile.
  */
+import type { ErrorReason as ServerErrorReason } from '@gatehouse/api';
+import type { QueryClient } from '@tanstack/react-query';
 import { describe, expectTypeOf, test } from 'vitest';
 import {
   createGatehouseClient,
   isGatehouseError,
   type AuditEvent,
+  type ErrorReason,
+  type GatehouseError,
+  type GatehouseErrorCode,
   type GatehouseClient,
   type RouterInputs,
   type RouterOutputs,
@@ -14,6 +19,7 @@ import {
   type SignInResult,
   type User,
 } from '../src/index.js';
+import { createGatehouseQueryClient } from '../src/react.js';
 
 declare const gh: GatehouseClient;
 
@@ -257,7 +263,7 @@ describe('audit', () => {
 describe('client', () => {
   test('options', () => {
     createGatehouseClient({ url: 'http://localhost:3000', token: 't' });
-    createGatehouseClient({ url: '', getToken: async () => 't', headers: () => ({ 'x-a': 'b' }) });
+    createGatehouseClient({ url: '', getToken: () => Promise.resolve('t'), headers: () => ({ 'x-a': 'b' }) });
     // @ts-expect-error url is required
     createGatehouseClient({ token: 't' });
     // @ts-expect-error no such procedure
@@ -282,6 +288,53 @@ describe('client', () => {
     }
     // @ts-expect-error not a tRPC error code
     isGatehouseError(err, 'NOPE');
+  });
+
+  test('ErrorReason is the server’s list of literals, not a string', () => {
+    expectTypeOf<ErrorReason>().toEqualTypeOf<ServerErrorReason>();
+    expectTypeOf<'last_admin'>().toExtend<ErrorReason>();
+    expectTypeOf<'cross_origin' | 'signup_closed' | 'invalid_credentials'>().toExtend<ErrorReason>();
+    expectTypeOf<string>().not.toExtend<ErrorReason>();
+    expectTypeOf<IsAny<ErrorReason>>().toEqualTypeOf<false>();
+  });
+
+  test('isGatehouseError narrows on the reason, with or without a code', () => {
+    const err: unknown = new Error('x');
+    if (isGatehouseError(err)) expectTypeOf(err.data.reason).toEqualTypeOf<ErrorReason>();
+    if (isGatehouseError(err, 'CONFLICT', 'last_admin')) {
+      expectTypeOf(err.data.code).toEqualTypeOf<'CONFLICT'>();
+      expectTypeOf(err.data.reason).toEqualTypeOf<'last_admin'>();
+      expectTypeOf(err).toEqualTypeOf<GatehouseError<'CONFLICT', 'last_admin'>>();
+    }
+    if (isGatehouseError(err, undefined, 'throttled')) {
+      expectTypeOf(err.data.reason).toEqualTypeOf<'throttled'>();
+      expectTypeOf(err.data.code).toEqualTypeOf<GatehouseErrorCode>();
+      expectTypeOf(err.data.retryAfterSeconds).toEqualTypeOf<number | null>();
+    }
+    if (isGatehouseError(err, 'UNAUTHORIZED')) {
+      // A code alone leaves every reason possible, and a table keyed by reason must name them all.
+      expectTypeOf(err.data.reason).toEqualTypeOf<ErrorReason>();
+      // @ts-expect-error a table that misses reasons is refused (what keeps the dashboard's words complete)
+      const partial: Record<ErrorReason, string> = { invalid_credentials: 'x', unauthenticated: 'y' };
+      void partial;
+    }
+    // @ts-expect-error not a reason (a message is not a reason either)
+    isGatehouseError(err, 'CONFLICT', 'The last active admin cannot be demoted');
+    // @ts-expect-error reasons are snake_case literals
+    isGatehouseError(err, 'CONFLICT', 'lastAdmin');
+  });
+
+  test('createGatehouseQueryClient takes defaults to merge and an onError with the path', () => {
+    expectTypeOf(createGatehouseQueryClient()).toEqualTypeOf<QueryClient>();
+    createGatehouseQueryClient({
+      defaultOptions: { queries: { staleTime: 0, refetchOnWindowFocus: true }, mutations: { retry: 1 } },
+      onError: (error, path) => {
+        expectTypeOf(error).toEqualTypeOf<unknown>();
+        expectTypeOf(path).toEqualTypeOf<string>();
+      },
+    });
+    // @ts-expect-error staleTime is a number (or a function), not a string
+    createGatehouseQueryClient({ defaultOptions: { queries: { staleTime: '0' } } });
   });
 
   test('no output or input is inferred as the any type', () => {

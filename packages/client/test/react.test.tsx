@@ -6,7 +6,7 @@ import { QueryClient } from '@tanstack/react-query';
 import { renderToString } from 'react-dom/server';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from 'vitest';
 import { startTestServer, type RunningServer } from '../../../apps/server/src/testing.js';
-import { createGatehouseClient, isGatehouseError, type User } from '../src/index.js';
+import { createGatehouseClient, isGatehouseError, type ErrorReason, type User } from '../src/index.js';
 import { createGatehouseQueryClient, GatehouseProvider, useTRPC, useTRPCClient } from '../src/react.js';
 
 let server: RunningServer;
@@ -83,6 +83,42 @@ describe('GatehouseProvider', () => {
     const error = await queryClient.fetchQuery(failing.trpc.auth.me.queryOptions()).catch((e: unknown) => e);
     expect(isGatehouseError(error, 'UNAUTHORIZED')).toBe(true);
     expect(calls).toBe(1);
+  });
+
+  test('createGatehouseQueryClient merges given defaults and reports each failure with its procedure', async () => {
+    const failures: Array<[path: string, reason: ErrorReason | null]> = [];
+    const queryClient = createGatehouseQueryClient({
+      defaultOptions: { queries: { staleTime: 0, refetchOnWindowFocus: true } },
+      onError: (error, path) => failures.push([path, isGatehouseError(error) ? error.data.reason : null]),
+    });
+    const defaults = queryClient.getDefaultOptions();
+    expect(defaults.queries?.staleTime).toBe(0);
+    expect(defaults.queries?.refetchOnWindowFocus).toBe(true);
+    expect(defaults.mutations?.retry).toBe(false);
+    expect(createGatehouseQueryClient().getDefaultOptions().queries?.staleTime).toBe(30_000);
+
+    // No token and no cookie: a query answers `unauthenticated`, a wrong password `invalid_credentials`.
+    let calls = 0;
+    const { trpc } = captureHooks({
+      url: server.url,
+      queryClient,
+      fetch: (input, init) => {
+        calls += 1;
+        return fetch(input, init);
+      },
+    });
+    await expect(queryClient.fetchQuery(trpc.session.list.queryOptions())).rejects.toThrow();
+    expect(calls).toBe(1); // the 4xx rule still applies under the given defaults
+    await expect(
+      queryClient
+        .getMutationCache()
+        .build(queryClient, trpc.auth.signIn.mutationOptions())
+        .execute({ identifier: 'nobody@example.com', password: 'not the password' }),
+    ).rejects.toThrow();
+    expect(failures).toEqual([
+      ['session.list', 'unauthenticated'],
+      ['auth.signIn', 'invalid_credentials'],
+    ]);
   });
 
   test('uses a given client and QueryClient as they are', () => {

@@ -43,12 +43,16 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+function urlOf(input: string | URL | Request): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+}
+
 /** What a browser does for the client: keeps the cookie jar and sends the page's Origin. */
 function browserFetch(origin: string | null) {
   const jar = new Map<string, string>();
   const requests: { url: string; credentials: RequestCredentials | undefined }[] = [];
   const fetchImpl: GatehouseFetch = async (input, init) => {
-    requests.push({ url: String(input), credentials: init?.credentials });
+    requests.push({ url: urlOf(input), credentials: init?.credentials });
     const headers = new Headers(init?.headers);
     if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
     if (origin && init?.method === 'POST') headers.set('origin', origin);
@@ -102,9 +106,9 @@ describe('bearer mode', () => {
     let calls = 0;
     const gh = createGatehouseClient({
       url: `${server.url}/trpc`,
-      getToken: async () => {
+      getToken: () => {
         calls += 1;
-        return adminToken;
+        return Promise.resolve(adminToken);
       },
     });
     await gh.auth.me.query();
@@ -119,7 +123,7 @@ describe('bearer mode', () => {
       token: adminToken,
       headers: { 'x-gatehouse-test': 'yes' },
       fetch: (input, init) => {
-        seen.push({ url: String(input), headers: new Headers(init?.headers) });
+        seen.push({ url: urlOf(input), headers: new Headers(init?.headers) });
         return fetch(input, init);
       },
     });
@@ -144,7 +148,11 @@ describe('typed errors', () => {
     expect(isGatehouseError(error)).toBe(true);
     expect(isGatehouseError(error, 'UNAUTHORIZED')).toBe(true);
     expect(isGatehouseError(error, 'FORBIDDEN')).toBe(false);
+    expect(isGatehouseError(error, 'UNAUTHORIZED', 'unauthenticated')).toBe(true);
+    expect(isGatehouseError(error, 'UNAUTHORIZED', 'invalid_credentials')).toBe(false);
+    expect(isGatehouseError(error, undefined, 'unauthenticated')).toBe(true);
     if (!isGatehouseError(error, 'UNAUTHORIZED')) throw error;
+    expect(error.data.reason).toBe('unauthenticated');
     expect(error.data.httpStatus).toBe(401);
     expect(error.data.path).toBe('auth.me');
   });
@@ -153,14 +161,14 @@ describe('typed errors', () => {
     const error = await rejection(
       admin.user.create.mutate({ email: 'not-an-email', name: 'X', password: 'long enough pw 1' }),
     );
-    if (!isGatehouseError(error, 'BAD_REQUEST')) throw error;
+    if (!isGatehouseError(error, 'BAD_REQUEST', 'validation_failed')) throw error;
     expect(error.data.httpStatus).toBe(400);
     expect(error.data.zodError?.fieldErrors.email).toEqual(['Enter a valid email address']);
   });
 
-  test('CONFLICT names the field, FORBIDDEN for members, NOT_FOUND', async () => {
+  test('CONFLICT names the field, FORBIDDEN for members, NOT_FOUND — each with its reason', async () => {
     const conflict = await rejection(admin.user.create.mutate({ ...MEMBER, name: 'Another Bob' }));
-    if (!isGatehouseError(conflict, 'CONFLICT')) throw conflict;
+    if (!isGatehouseError(conflict, 'CONFLICT', 'email_taken')) throw conflict;
     expect(conflict.data.field).toBe('email');
 
     const signedIn = await createGatehouseClient({ url: server.url }).auth.signIn.mutate({
@@ -170,10 +178,10 @@ describe('typed errors', () => {
     if (signedIn.status !== 'signed-in') throw new Error('expected a session');
     const member = createGatehouseClient({ url: server.url, token: signedIn.token });
     const forbidden = await rejection(member.user.list.query());
-    expect(isGatehouseError(forbidden, 'FORBIDDEN')).toBe(true);
+    expect(isGatehouseError(forbidden, 'FORBIDDEN', 'admin_required')).toBe(true);
 
     const missing = await rejection(admin.user.byId.query({ id: '00000000-0000-4000-8000-000000000000' }));
-    expect(isGatehouseError(missing, 'NOT_FOUND')).toBe(true);
+    expect(isGatehouseError(missing, 'NOT_FOUND', 'user_not_found')).toBe(true);
   });
 
   test('TOO_MANY_REQUESTS tells how long to wait', async () => {
@@ -184,11 +192,10 @@ describe('typed errors', () => {
         anonymous.auth.signIn.mutate({ identifier: 'nobody@example.com', password: 'wrong password' }),
       );
       if (!isGatehouseError(last, 'TOO_MANY_REQUESTS')) {
-        expect(isGatehouseError(last, 'UNAUTHORIZED')).toBe(true);
-        expect((last as Error).message).toBe('Invalid credentials');
+        expect(isGatehouseError(last, 'UNAUTHORIZED', 'invalid_credentials')).toBe(true);
       }
     }
-    if (!isGatehouseError(last, 'TOO_MANY_REQUESTS')) throw new Error('never throttled');
+    if (!isGatehouseError(last, 'TOO_MANY_REQUESTS', 'throttled')) throw new Error('never throttled');
     expect(last.data.retryAfterSeconds).toBeGreaterThan(0);
   });
 
@@ -225,7 +232,7 @@ describe('browser mode (cookies)', () => {
     for (const [k, v] of browser.jar) evil.jar.set(k, v);
     const forged = createGatehouseClient({ url: server.url, fetch: evil.fetch });
     const error = await rejection(forged.auth.updateProfile.mutate({ name: 'Mallory' }));
-    expect(isGatehouseError(error, 'FORBIDDEN')).toBe(true);
+    expect(isGatehouseError(error, 'FORBIDDEN', 'cross_origin')).toBe(true);
     expect((await gh.auth.me.query()).user.name).not.toBe('Mallory');
   });
 });
@@ -283,7 +290,7 @@ describe('subscriptions', () => {
     const failed = deferred<unknown>();
     const sub = gh.audit.events.subscribe(undefined, { onError: (error) => failed.resolve(error) });
     try {
-      expect(isGatehouseError(await failed.promise, 'UNAUTHORIZED')).toBe(true);
+      expect(isGatehouseError(await failed.promise, 'UNAUTHORIZED', 'unauthenticated')).toBe(true);
     } finally {
       sub.unsubscribe();
     }

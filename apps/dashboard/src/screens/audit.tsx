@@ -113,7 +113,7 @@ export function AuditScreen() {
 }
 
 function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
-  const form = useForm({ type: '', actorId: '', since: '', until: '' });
+  const { setElement, ...form } = useForm({ type: '', actorId: '', since: '', until: '' });
   const { values } = form;
 
   function submit(event: FormEvent) {
@@ -139,7 +139,7 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
   }
 
   return (
-    <form ref={form.ref} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
+    <form ref={setElement} className="filters" role="search" aria-label="Filter events" onSubmit={submit} noValidate>
       <Field label="Type" {...form.field('type')} list="audit-types" placeholder="e.g. user.created" />
       <datalist id="audit-types">
         {AUDIT_EVENT_TYPES.map((t) => (
@@ -209,7 +209,7 @@ function Who({ id, names }: { id: string | null; names: Map<string, string> }) {
 
 function describeData(data: Record<string, unknown>): string {
   return Object.entries(data)
-    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(', ');
 }
 

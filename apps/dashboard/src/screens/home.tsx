@@ -1,18 +1,18 @@
 import { useQuery } from '@tanstack/react-query';
+import type { User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
-import type { Me } from '../app.js';
-import { Badge, Loading, Page } from '../components.js';
+import { Badge, Loading, Page, UserBadge } from '../components.js';
 import { describeAgent, formatDate, formatRelative } from '../format.js';
 import { ErrorNote } from '../forms.js';
 import { href } from '../router.js';
 import { CheckpointSummary, VerifyPanel } from './audit-integrity.js';
 
-export function HomeScreen({ me }: { me: Me }) {
+/** `user`: the signed-in user. */
+export function HomeScreen({ user: u }: { user: User }) {
   const trpc = useTRPC();
-  const isAdmin = me.user.role === 'admin';
+  const isAdmin = u.role === 'admin';
   const sessions = useQuery(trpc.session.list.queryOptions());
   const stats = useQuery({ ...trpc.session.stats.queryOptions(), enabled: isAdmin });
-  const u = me.user;
   return (
     <Page title={`Welcome, ${u.name}`}>
       <div className="cards">
@@ -33,7 +33,9 @@ export function HomeScreen({ me }: { me: Me }) {
             </div>
             <div>
               <dt>Role</dt>
-              <dd>{isAdmin ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}</dd>
+              <dd>
+                <UserBadge user={u} show="role" />
+              </dd>
             </div>
             <div>
               <dt>Member since</dt>

@@ -1,27 +1,28 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import type { User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { changePasswordInput, updateProfileInput } from '@gatehouse/api/schemas';
-import type { Me } from '../app.js';
 import { Page } from '../components.js';
 import { ErrorNote, Field, identityChanges, SuccessNote, useForm } from '../forms.js';
 
-export function ProfileScreen({ me }: { me: Me }) {
+/** `user`: the signed-in user. */
+export function ProfileScreen({ user }: { user: User }) {
   return (
     <Page title="Your profile">
       <div className="cards">
-        <ProfileForm me={me} />
+        <ProfileForm user={user} />
         <ChangePasswordForm />
       </div>
     </Page>
   );
 }
 
-function ProfileForm({ me }: { me: Me }) {
+function ProfileForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
-  const form = useForm({ name: me.user.name, email: me.user.email, username: me.user.username ?? '' }, () =>
+  const { setElement, ...form } = useForm({ name: user.name, email: user.email, username: user.username ?? '' }, () =>
     setSaved(false),
   );
   const { values } = form;
@@ -37,7 +38,7 @@ function ProfileForm({ me }: { me: Me }) {
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const changes = identityChanges(values, me.user);
+    const changes = identityChanges(values, user);
     const input = form.validate(updateProfileInput, changes);
     if (!input) return;
     if (Object.keys(changes).length === 0) {
@@ -50,7 +51,7 @@ function ProfileForm({ me }: { me: Me }) {
   return (
     <section className="card" aria-labelledby="profile-heading">
       <h2 id="profile-heading">Profile</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="profile-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="profile-heading">
         <Field label="Full name" {...form.field('name')} autoComplete="name" />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="email" />
         <Field
@@ -73,7 +74,7 @@ function ChangePasswordForm() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [done, setDone] = useState<string | null>(null);
-  const form = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
+  const { setElement, ...form } = useForm({ currentPassword: '', newPassword: '', confirm: '' }, () => setDone(null));
   const { values } = form;
   const change = useMutation(
     trpc.auth.changePassword.mutationOptions({
@@ -104,7 +105,7 @@ function ChangePasswordForm() {
     <section className="card" aria-labelledby="password-heading">
       <h2 id="password-heading">Change password</h2>
       <p className="muted">Changing your password signs out all your other sessions.</p>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="password-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="password-heading">
         <Field
           label="Current password"
           {...form.field('currentPassword')}

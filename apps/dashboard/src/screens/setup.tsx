@@ -7,10 +7,10 @@ import { newAccountInput } from '@gatehouse/api/schemas';
 import { ErrorNote, Field, useForm } from '../forms.js';
 
 /** First run: nobody exists yet, so the first account becomes the administrator. */
-/** `onAlreadySetUp`: someone else finished setup first (PRECONDITION_FAILED): go to sign-in. */
+/** `onAlreadySetUp`: someone else finished setup first (reason `already_set_up`): go to sign-in. */
 export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<void>; onAlreadySetUp: () => void }) {
   const trpc = useTRPC();
-  const form = useForm({ name: '', email: '', username: '', password: '', confirm: '' });
+  const { setElement, ...form } = useForm({ name: '', email: '', username: '', password: '', confirm: '' });
   const { values } = form;
   useEffect(() => {
     document.title = 'Set up · Gatehouse';
@@ -32,7 +32,7 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
     if (!input) return;
     create.mutate(input, {
       onError: (error) => {
-        if (isGatehouseError(error, 'PRECONDITION_FAILED')) onAlreadySetUp();
+        if (isGatehouseError(error, 'PRECONDITION_FAILED', 'already_set_up')) onAlreadySetUp();
         else form.showServerErrors(error);
       },
     });
@@ -41,7 +41,7 @@ export function SetupScreen({ onDone, onAlreadySetUp }: { onDone: () => Promise<
   return (
     <AuthPage title="Set up Gatehouse">
       <p className="intro">Nobody has an account yet. Create the first one: it becomes the administrator.</p>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-label="Create the administrator account">
+      <form ref={setElement} onSubmit={submit} noValidate aria-label="Create the administrator account">
         <Field label="Full name" {...form.field('name')} autoComplete="name" required />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="email" required />
         <Field

@@ -7,7 +7,7 @@ import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js'
 
 export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
   const trpc = useTRPC();
-  const form = useForm({ identifier: '', password: '' });
+  const { setElement, ...form } = useForm({ identifier: '', password: '' });
   const [rememberMe, setRememberMe] = useState(false);
   const [mfaNote, setMfaNote] = useState<string | null>(null);
   useEffect(() => {
@@ -24,7 +24,7 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         }
         await onSignedIn();
       },
-      // No focus move: "Invalid credentials" belongs to no one field, and the person retypes.
+      // No focus move: `invalid_credentials` belongs to no one field, and the person retypes.
       onError: (error) => {
         form.setErrors(fieldErrorsOf({}, error));
         form.setValues((v) => ({ ...v, password: '' }));
@@ -46,7 +46,7 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
           {notice}
         </p>
       ) : null}
-      <form ref={form.ref} onSubmit={submit} noValidate aria-label="Sign in">
+      <form ref={setElement} onSubmit={submit} noValidate aria-label="Sign in">
         <Field label="Email or username" {...form.field('identifier')} autoComplete="username" autoFocus required />
         <Field label="Password" {...form.field('password')} type="password" autoComplete="current-password" required />
         <Checkbox

@@ -1,19 +1,16 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { isGatehouseError, type User } from '@gatehouse/client';
 import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userSetPasswordInput, userUpdateInput } from '@gatehouse/api/schemas';
-import type { Me } from '../app.js';
-import { Badge, ConfirmButton, Loading, Page } from '../components.js';
+import { Badge, ConfirmButton, Loading, Page, ROLE_LABEL, UserBadge } from '../components.js';
 import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
 import { SessionList } from './session-list.js';
 
-const ROLE_LABEL = { admin: 'Administrator', member: 'Member' } as const;
-
-/** One user, for administrators: edit, (de)activate, set a password, sessions, delete. */
-export function UserScreen({ id, me }: { id: string; me: Me }) {
+/** One user, for administrators: edit, (de)activate, set a password, sessions, delete. `viewer`: who is looking. */
+export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
   const trpc = useTRPC();
   const user = useQuery(trpc.user.byId.queryOptions({ id }));
   if (user.isPending) {
@@ -24,7 +21,9 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
     );
   }
   if (user.isError) {
-    const gone = isGatehouseError(user.error, 'NOT_FOUND') || isGatehouseError(user.error, 'BAD_REQUEST');
+    // A deleted user, or an address that holds no user id at all.
+    const gone =
+      isGatehouseError(user.error, 'NOT_FOUND') || isGatehouseError(user.error, undefined, 'validation_failed');
     return (
       <Page title="User">
         <ErrorNote>{gone ? 'There is no such user. They may have been deleted.' : undefined}</ErrorNote>
@@ -36,17 +35,15 @@ export function UserScreen({ id, me }: { id: string; me: Me }) {
     );
   }
   const u = user.data;
-  const isSelf = u.id === me.user.id;
+  const isSelf = u.id === viewer.id;
   return (
     <Page
       title={u.name}
       intro={
         <>
-          <a href={href({ name: 'users' })}>← All users</a> ·{' '}
-          {u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}{' '}
-          {u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}{' '}
-          {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)} · last sign-in{' '}
-          {formatRelative(u.lastSignInAt)}
+          <a href={href({ name: 'users' })}>← All users</a> · <UserBadge user={u} show="role" />{' '}
+          <UserBadge user={u} show="status" /> {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)}{' '}
+          · last sign-in {formatRelative(u.lastSignInAt)}
         </>
       }
     >
@@ -89,16 +86,19 @@ function EditUserForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
   const [saved, setSaved] = useState(false);
-  const form = useForm(
+  const { setElement, ...form } = useForm(
     () => valuesOf(user),
     () => setSaved(false),
   );
   const { values, setValues } = form;
-  // When the user changes on the server (this save, or another admin's), show what is stored now.
+  // When the user changes on the server (this save, or another admin's), show what is stored now:
+  // adjusted while rendering, the way React's docs adjust state to a changed prop.
   const version = user.updatedAt.getTime();
-  const latest = useRef(user);
-  latest.current = user;
-  useEffect(() => setValues(valuesOf(latest.current)), [version]);
+  const [shownVersion, setShownVersion] = useState(version);
+  if (version !== shownVersion) {
+    setShownVersion(version);
+    setValues(valuesOf(user));
+  }
   const update = useMutation(
     trpc.user.update.mutationOptions({
       onSuccess: async () => {
@@ -125,7 +125,7 @@ function EditUserForm({ user }: { user: User }) {
   return (
     <section className="card" aria-labelledby="edit-heading">
       <h2 id="edit-heading">Details</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="edit-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="edit-heading">
         <Field label="Full name" {...form.field('name')} autoComplete="off" />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
         <Field
@@ -218,7 +218,7 @@ function AccountActions({ user, isSelf }: { user: User; isSelf: boolean }) {
 function SetPasswordForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const invalidate = useInvalidateUser();
-  const form = useForm({ newPassword: '' });
+  const { setElement, ...form } = useForm({ newPassword: '' });
   const [done, setDone] = useState<string | null>(null);
   const setPasswordMutation = useMutation(
     trpc.user.setPassword.mutationOptions({
@@ -242,7 +242,7 @@ function SetPasswordForm({ user }: { user: User }) {
     <section className="card" aria-labelledby="set-password-heading">
       <h2 id="set-password-heading">Set a new password</h2>
       <p className="muted">For someone who lost theirs. All their sessions end.</p>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="set-password-heading">
         <Field label="New password" {...form.field('newPassword')} type="password" autoComplete="new-password" />
         <ErrorNote error={setPasswordMutation.error} />
         {done ? <SuccessNote>{done}</SuccessNote> : null}

@@ -2,14 +2,13 @@ import { useState, type FormEvent } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import { ROLES, userCreateInput } from '@gatehouse/api/schemas';
-import { Badge, Empty, Loading, Page, Pager, useDebounced, usePager } from '../components.js';
+import { Empty, Loading, Page, Pager, ROLE_LABEL, useDebounced, usePager, UserBadge } from '../components.js';
 import { formatRelative } from '../format.js';
 import { ErrorNote, Field, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href } from '../router.js';
 
 const PAGE_SIZE = 20;
 type Role = (typeof ROLES)[number];
-const ROLE_LABEL: Record<Role, string> = { admin: 'Administrator', member: 'Member' };
 
 export function UsersScreen() {
   const trpc = useTRPC();
@@ -134,8 +133,12 @@ export function UsersScreen() {
                       </th>
                       <td className="break hide-narrow">{u.email}</td>
                       <td className="hide-narrow">{u.username ?? '—'}</td>
-                      <td>{u.role === 'admin' ? <Badge tone="info">Administrator</Badge> : <Badge>Member</Badge>}</td>
-                      <td>{u.isActive ? <Badge tone="ok">Active</Badge> : <Badge tone="warn">Deactivated</Badge>}</td>
+                      <td>
+                        <UserBadge user={u} show="role" />
+                      </td>
+                      <td>
+                        <UserBadge user={u} show="status" />
+                      </td>
                       <td className="hide-narrow">{formatRelative(u.lastSignInAt)}</td>
                     </tr>
                   ))}
@@ -164,7 +167,7 @@ export function UsersScreen() {
 function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const form = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
+  const { setElement, ...form } = useForm({ name: '', email: '', username: '', password: '', role: 'member' });
   const { values } = form;
   const create = useMutation(
     trpc.user.create.mutationOptions({
@@ -191,7 +194,7 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
   return (
     <section className="card" id="create-user" aria-labelledby="create-heading">
       <h2 id="create-heading">New user</h2>
-      <form ref={form.ref} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
+      <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
         <Field label="Full name" {...form.field('name')} autoComplete="off" autoFocus />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
         <Field label="Username (optional)" {...form.field('username')} autoComplete="off" />
