@@ -50,6 +50,7 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   invalid_input: 'Those details were not accepted. Check them and try again.',
   validation_failed: 'Some of the details are not valid. Check the highlighted fields.',
   malformed_request: 'The server could not read the request. Reload the page and try again.',
+  batch_refused: 'The server refused the request. Reload the page and try again.',
   internal: 'Something went wrong on the server. Try again in a moment.',
 };
 
