@@ -136,7 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0] ?? { path: [], message: 'invalid' };
     const variable = String(issue.path[0] ?? 'environment');
     const shown = present[variable];
     throw new ConfigError(

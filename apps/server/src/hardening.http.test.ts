@@ -126,7 +126,7 @@ describe('the request layer', () => {
         url: server.url,
         token,
         fetch: (input, init) => {
-          requests.push(String(input));
+          requests.push(input instanceof Request ? input.url : input.toString());
           return fetch(input, init);
         },
       });

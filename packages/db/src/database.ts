@@ -53,7 +53,7 @@ function pgTypes(driver: typeof pg) {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === 20
         ? (value: string) => Number(value)
-        : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        : (driver.types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof pg.types.getTypeParser,
   };
 }
 

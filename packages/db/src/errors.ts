@@ -41,8 +41,10 @@ export function translateDbError(error: unknown): unknown {
   const e = error as DriverError;
   const message = typeof e.message === 'string' ? e.message : '';
   // PostgreSQL (pg): SQLSTATE codes and the constraint name.
-  if (e.code === '23505') return new UniqueViolationError(String(e.constraint ?? 'unknown'), { cause: error });
-  if (e.code === '23503') return new ForeignKeyViolationError(String(e.constraint ?? 'unknown'), { cause: error });
+  if (e.code === '23505')
+    return new UniqueViolationError(typeof e.constraint === 'string' ? e.constraint : 'unknown', { cause: error });
+  if (e.code === '23503')
+    return new ForeignKeyViolationError(typeof e.constraint === 'string' ? e.constraint : 'unknown', { cause: error });
   // SQLite (better-sqlite3): extended result codes; the message names the index or columns.
   if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     const match = /UNIQUE constraint failed: (?:index '([^']+)'|(.+))$/.exec(message);

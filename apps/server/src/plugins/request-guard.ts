@@ -45,8 +45,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 /** True when `value` nests no deeper than `limit` (iterative: a deep value cannot overflow the stack). */
 function withinDepth(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const [node, depth] = entry;
     if (typeof node !== 'object' || node === null) continue;
     if (depth >= limit) return false;
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
@@ -59,7 +59,7 @@ function parsePath(path: string): string[] | null {
   const segments: string[] = [];
   let segment = '';
   for (let i = 0; i < path.length; i++) {
-    const char = path[i]!;
+    const char = path.charAt(i);
     if (char === '\\') {
       const next = path[i + 1];
       if (next !== '.' && next !== '\\') return null;
@@ -98,10 +98,13 @@ function childAt(value: unknown, segment: string): { found: boolean; value: unkn
 function isValueTree(tree: unknown, json: unknown, depth: number): boolean {
   if (depth > MAX_DEPTH || !Array.isArray(tree) || tree.length < 1 || tree.length > 2) return false;
   const [annotation, children] = tree as [unknown, unknown];
-  if (typeof annotation !== 'string' || !Object.hasOwn(VALUE_ANNOTATIONS, annotation)) return false;
+  const check =
+    typeof annotation === 'string' && Object.hasOwn(VALUE_ANNOTATIONS, annotation)
+      ? VALUE_ANNOTATIONS[annotation]
+      : undefined;
   // Annotated values are leaves here: none of the allowed annotations has children.
-  if (children !== undefined) return false;
-  return VALUE_ANNOTATIONS[annotation]!(json);
+  if (check === undefined || children !== undefined) return false;
+  return check(json);
 }
 
 function isChildren(record: unknown, json: unknown, depth: number): boolean {

@@ -12,7 +12,7 @@ export const securityHeaders = fp<HelmetOptions>(
     app.addHook('onRequest', (request, reply, done) => {
       setHeaders(request.raw, reply.raw, (error?: unknown) => {
         if (error === undefined) done();
-        else done(error instanceof Error ? error : new Error(String(error)));
+        else done(error instanceof Error ? error : new Error('security headers failed', { cause: error }));
       });
     });
   },

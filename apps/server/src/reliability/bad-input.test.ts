@@ -168,7 +168,7 @@ beforeAll(async () => {
     payload: JSON.stringify({ json: ADMIN }),
   });
   expect(created.statusCode).toBe(200);
-  adminToken = (created.json() as { result: { data: { json: { token: string } } } }).result.data.json.token;
+  adminToken = created.json<{ result: { data: { json: { token: string } } } }>().result.data.json.token;
 });
 
 afterAll(async () => {
@@ -369,14 +369,13 @@ describe('bad input', () => {
       payload: JSON.stringify({ json: { identifier: 'member@reliability.test', password: 'member-Pass-word-77' } }),
     });
     expect(signIn.statusCode).toBe(200);
-    const memberToken = (signIn.json() as { result: { data: { json: { token: string } } } }).result.data.json.token;
+    const memberToken = signIn.json<{ result: { data: { json: { token: string } } } }>().result.data.json.token;
     const adminMe = await server.app.inject({
       method: 'GET',
       url: '/trpc/auth.me',
       headers: { authorization: `Bearer ${adminToken}` },
     });
-    const adminId = (adminMe.json() as { result: { data: { json: { user: { id: string } } } } }).result.data.json.user
-      .id;
+    const adminId = adminMe.json<{ result: { data: { json: { user: { id: string } } } } }>().result.data.json.user.id;
 
     cases++;
     const escalation = await post(
@@ -391,7 +390,7 @@ describe('bad input', () => {
       headers: { authorization: `Bearer ${memberToken}` },
     });
     expect(
-      (me.json() as { result: { data: { json: { user: Record<string, unknown> } } } }).result.data.json.user,
+      me.json<{ result: { data: { json: { user: Record<string, unknown> } } } }>().result.data.json.user,
     ).toMatchObject({
       role: 'member',
       isActive: true,
@@ -451,8 +450,7 @@ describe('bad input', () => {
     });
     expect(me.statusCode).toBe(200);
     expect(
-      (me.json() as { result: { data: { json: { user: { role: string; isActive: boolean } } } } }).result.data.json
-        .user,
+      me.json<{ result: { data: { json: { user: { role: string; isActive: boolean } } } } }>().result.data.json.user,
     ).toMatchObject({
       role: 'admin',
       isActive: true,
@@ -464,9 +462,9 @@ describe('bad input', () => {
       headers: { authorization: `Bearer ${adminToken}` },
     });
     expect(verify.statusCode).toBe(200);
-    const result = (
-      verify.json() as { result: { data: { json: { ok: boolean; reason: string | null; treeSize: number } } } }
-    ).result.data.json;
+    const result = verify.json<{
+      result: { data: { json: { ok: boolean; reason: string | null; treeSize: number } } };
+    }>().result.data.json;
     expect(result).toMatchObject({ ok: true, reason: null });
     expect(result.treeSize).toBeGreaterThan(0);
 

@@ -34,7 +34,7 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   }
   nodeInput.set(left, 1);
   nodeInput.set(right, 1 + HASH_SIZE);
-  return hash('sha256', nodeInput, 'buffer') as unknown as Buffer;
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
