@@ -1,6 +1,5 @@
 import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
-import { randomUUID } from 'node:crypto';
-import type { Db } from '@gatehouse/db';
+import { withTransaction, type Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
 import type { TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +10,8 @@ import { createContext, recordingResponse, type RequestInfo } from '../context.j
 import { DomainError } from '../errors.js';
 import { createCaller } from '../root.js';
 import type { Services } from '../services.js';
+import { newUserRow } from '../users/mapping.js';
+import { insertUser } from '../users/repository.js';
 import { callerFor, createTestServices, createTestUser, trpcError, type TestServicesOverrides } from '../testing.js';
 
 const HOUR = 3_600_000;
@@ -280,22 +281,19 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
     it('upgrades an imported bcrypt hash to Argon2id on the next successful sign-in', async () => {
       const imported = bcryptHashSync('legacy secret pass', 4).replace(/^\$2b\$/, '$2y$');
-      await db.kysely
-        .insertInto('users')
-        .values({
-          id: randomUUID(),
-          email: 'legacy@example.com',
-          username: null,
-          name: 'Legacy',
-          password_hash: imported,
-          role: 'member',
-          is_active: true,
-          created_at: clock.now(),
-          updated_at: clock.now(),
-          last_sign_in_at: null,
-          mfa_secret: null,
-        })
-        .execute();
+      await withTransaction(db, (trx) =>
+        insertUser(
+          trx,
+          newUserRow({
+            email: 'legacy@example.com',
+            username: null,
+            name: 'Legacy',
+            role: 'member',
+            passwordHash: imported,
+            now: clock.now(),
+          }),
+        ),
+      );
       await trpcError(browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'wrong one' }));
       expect((await userRow('legacy@example.com')).password_hash).toBe(imported);
       const ok = await browserCaller().caller.auth.signIn({
