@@ -10,6 +10,7 @@ import type { Actor } from '../actor.js';
 import {
   createUser,
   deleteUser,
+  findUserByIdentifier,
   getUserById,
   listUsers,
   setPassword,
@@ -261,6 +262,20 @@ describe.each(testDialects)('user management on %s', (dialect) => {
         'weak_password',
       );
       expect((await listUsers(deps)).total).toBe(0);
+    });
+  });
+
+  describe('findUserByIdentifier', () => {
+    it('finds by id, email or username under the one rule, and follows a changed email or username', async () => {
+      const user = await make('Find.Me@example.com', { username: 'Finder' });
+      for (const identifier of [user.id, 'find.me@EXAMPLE.com', ' finder ', 'ＦＩＮＤＥＲ']) {
+        expect(await findUserByIdentifier(deps, identifier)).toEqual(user);
+      }
+      await expectDomainError(findUserByIdentifier(deps, 'find'), 'NOT_FOUND', 'user_not_found');
+      const renamed = await updateUser(deps, actor, { id: user.id, email: 'moved@example.com', username: 'Moved' });
+      expect(await findUserByIdentifier(deps, 'MOVED')).toEqual(renamed);
+      expect(await findUserByIdentifier(deps, 'moved@example.com')).toEqual(renamed);
+      await expectDomainError(findUserByIdentifier(deps, 'finder'), 'NOT_FOUND', 'user_not_found');
     });
   });
 

@@ -15,7 +15,7 @@ import { sql, type Database, type Role, type Transaction, type UserRow } from '@
 import type { Actor } from '../actor.js';
 import type { AuditEventInput, AuditEventType } from '../audit/types.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
-import { DomainError, notFound } from '../errors.js';
+import { DomainError, notFound, unauthenticated } from '../errors.js';
 import type { Services } from '../services.js';
 import { transact } from '../unit-of-work.js';
 import { requireAdmin } from './authorize.js';
@@ -225,6 +225,8 @@ export async function setPassword(
   input: SetPasswordInput,
 ): Promise<{ ok: true; revokedSessions: number }> {
   if (input.kind === 'reset') await requireAdmin(deps, actor);
+  // A change is one's own (the caller verified the current password); anyone else's is a reset.
+  if (input.kind === 'change' && actor.userId !== input.userId) throw unauthenticated();
   const target = await repo.findById(deps.db.kysely, input.userId);
   if (!target) throw userNotFound();
   assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
