@@ -16,6 +16,7 @@ import { DomainError, invalidCredentials, tooManyRequests, unauthenticated } fro
 import type { PasswordHasher, Services } from '../services.js';
 import type { ValidatedSession } from '../sessions/types.js';
 import { transact } from '../unit-of-work.js';
+import { requireUser } from '../users/authorize.js';
 import { identifierKey } from '../users/identifier.js';
 import { toUser, type User } from '../users/mapping.js';
 import * as users from '../users/repository.js';
@@ -209,11 +210,6 @@ export interface ChangePasswordInput {
   sessionId: string;
 }
 
-function signedInUserId(actor: Actor): string {
-  if (actor.userId === null) throw unauthenticated();
-  return actor.userId;
-}
-
 /**
  * Needs the current password: a wrong one is BAD_REQUEST (`wrong_password`), recorded as
  * `auth.password_change_failed` and counted towards the account's throttle (so a stolen
@@ -224,7 +220,7 @@ export async function changePassword(
   actor: Actor,
   input: ChangePasswordInput,
 ): Promise<{ ok: true; revokedSessions: number }> {
-  const userId = signedInUserId(actor);
+  const userId = requireUser(actor);
   const row = await users.findById(deps.db.kysely, userId);
   if (!row || !row.is_active) throw unauthenticated();
   const account = accountKey(row, row.email);
@@ -267,7 +263,7 @@ export interface UpdateProfileInput {
 
 /** Changes one's own name, email or username; CONFLICT (with `field`) when taken. */
 export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateProfileInput): Promise<User> {
-  const userId = signedInUserId(actor);
+  const userId = requireUser(actor);
   const updated = await transact(deps, async (work) => {
     const before = await users.lockById(deps.db, work.trx, userId);
     if (!before || !before.is_active) throw unauthenticated();

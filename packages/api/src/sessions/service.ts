@@ -5,10 +5,10 @@
  * instance's cache after the commit.
  */
 import type { Actor } from '../actor.js';
-import { notFound, unauthenticated } from '../errors.js';
+import { notFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { transact } from '../unit-of-work.js';
-import { isAdmin, requireAdmin } from '../users/authorize.js';
+import { isAdmin, requireAdmin, requireUser } from '../users/authorize.js';
 import { toSession, type Session } from '../users/mapping.js';
 import { findById } from '../users/repository.js';
 
@@ -19,15 +19,10 @@ export interface CurrentSession {
   currentSessionId: string;
 }
 
-function signedInUserId(actor: Actor): string {
-  if (actor.userId === null) throw unauthenticated();
-  return actor.userId;
-}
-
 const sessionNotFound = () => notFound('Session', 'session_not_found');
 
 export async function listOwnSessions(deps: SessionDeps, actor: Actor, input: CurrentSession): Promise<Session[]> {
-  const sessions = await deps.sessions.listForUser(signedInUserId(actor));
+  const sessions = await deps.sessions.listForUser(requireUser(actor));
   return sessions.map((s) => toSession(s, input.currentSessionId));
 }
 
@@ -41,7 +36,7 @@ export async function revokeSession(
   actor: Actor,
   input: CurrentSession & { sessionId: string },
 ): Promise<{ ok: true; wasCurrent: boolean }> {
-  const userId = signedInUserId(actor);
+  const userId = requireUser(actor);
   const target = await deps.sessions.byId(input.sessionId);
   if (!target) throw sessionNotFound();
   const someoneElses = target.userId !== userId;
@@ -69,7 +64,7 @@ export async function revokeOtherSessions(
   actor: Actor,
   input: CurrentSession,
 ): Promise<{ revoked: number }> {
-  const userId = signedInUserId(actor);
+  const userId = requireUser(actor);
   const revoked = await transact(deps, async (work) => {
     const count = await deps.sessions.revokeAllForUser(work.trx, userId, { exceptSessionId: input.currentSessionId });
     await deps.audit.append(work.trx, {

@@ -11,6 +11,12 @@ import { findById, lockById } from './repository.js';
 
 export const adminRequired = () => new DomainError('FORBIDDEN', 'admin_required', 'Administrators only');
 
+/** The signed-in user making the call: UNAUTHORIZED (`unauthenticated`) when there is none. */
+export function requireUser(actor: Actor): string {
+  if (actor.userId === null) throw unauthenticated();
+  return actor.userId;
+}
+
 /**
  * Refuses unless the actor is an active administrator, read from the database now (never from a
  * cache): UNAUTHORIZED (`unauthenticated`) without a user or for a deactivated or deleted one,
@@ -26,8 +32,8 @@ export async function requireAdmin(
   trx?: Transaction<Database>,
 ): Promise<void> {
   if (actor.via !== 'api') return;
-  if (actor.userId === null) throw unauthenticated();
-  const row = trx ? await lockById(deps.db, trx, actor.userId) : await findById(deps.db.kysely, actor.userId);
+  const userId = requireUser(actor);
+  const row = trx ? await lockById(deps.db, trx, userId) : await findById(deps.db.kysely, userId);
   if (!row || !row.is_active) throw unauthenticated();
   if (row.role !== 'admin') throw adminRequired();
 }
