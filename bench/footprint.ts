@@ -7,14 +7,14 @@
  *    `auth.me` (more than the session cache's bound, so the cache is full); with the defaults and
  *    with memory knobs (V8 young generation, malloc arenas).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { createDb, migrateToLatest } from '@gatehouse/db';
-import { createPasswordHasher } from '@gatehouse/api';
+import { createPasswordHasher, newUserRow } from '@gatehouse/api';
 import { cpuSecondsOf, freePort, sleep } from './lib/child.js';
 import { SERVER_MAIN, assertBuilt, startGatehouse } from './lib/gatehouse.js';
 import { median } from './lib/load.js';
@@ -97,20 +97,17 @@ async function seed(file: string, users: number, perUser: number): Promise<strin
         const userRows = [];
         const sessionRows = [];
         for (let u = from; u < Math.min(users, from + batch); u++) {
-          const id = randomUUID();
-          userRows.push({
-            id,
+          // The users module's own row (normalized identifiers included).
+          const row = newUserRow({
             email: `user${u}@bench.local`,
             username: null,
             name: `User ${u}`,
-            password_hash: passwordHash,
-            role: u === 0 ? ('admin' as const) : ('member' as const),
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-            last_sign_in_at: null,
-            mfa_secret: null,
+            role: u === 0 ? 'admin' : 'member',
+            passwordHash,
+            now,
           });
+          const id = row.id;
+          userRows.push(row);
           for (let s = 0; s < perUser; s++) {
             const t = newToken();
             tokens.push(t.token);

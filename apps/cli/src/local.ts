@@ -1,21 +1,26 @@
 /**
  * Commands that work on the database directly (DATABASE_URL), for installation and recovery when
- * nobody can sign in. They change data exactly as the API would: inside one transaction with the
- * audit event that records it, sessions revoked and caches invalidated on running servers.
+ * nobody can sign in. They call the API's own use cases (the users module) as the operator
+ * (`cliActor`): the same checks, the same transaction with its audit event, sessions revoked and
+ * caches invalidated on running servers.
  */
 import {
-  assertPasswordPolicy,
+  cliActor,
   createServices,
+  createUser,
   defaultApiConfig,
   DomainError,
-  newUserRow,
-  toUser,
+  findUserByIdentifier,
+  getUserById,
+  needsSetup,
+  setPassword,
+  type Actor,
   type ApiConfig,
   type Services,
   type User,
 } from '@gatehouse/api';
 import { emailSchema, nameSchema, usernameSchema } from '@gatehouse/api/schemas';
-import { createDb, migrateToLatest, withTransaction, type Db } from '@gatehouse/db';
+import { createDb, migrateToLatest, UniqueViolationError, type Db } from '@gatehouse/db';
 import { CliError, UsageError, type CliIO } from './io.js';
 
 const CLI_USER_AGENT = 'gatehouse-cli';
@@ -76,14 +81,21 @@ function parse<T>(
   return result.data;
 }
 
-function policy(password: string, account: { email: string; username: string | null }, field: string): void {
-  try {
-    assertPasswordPolicy(password, account, field);
-  } catch (error) {
-    if (error instanceof DomainError) throw new CliError(`password refused: ${error.message}`);
-    throw error;
+/** The CLI's own words for the refusals a person at the terminal can act on. */
+function explained(error: unknown): unknown {
+  if (error instanceof UniqueViolationError) {
+    return new CliError(`a user with that ${error.field ?? 'email or username'} already exists`);
   }
+  if (!(error instanceof DomainError)) return error;
+  if (error.reason === 'weak_password') return new CliError(`password refused: ${error.message}`);
+  if (error.reason === 'already_set_up') {
+    return new CliError('Gatehouse was set up by someone else while this command ran: run it again to add an admin');
+  }
+  return new CliError(error.message);
 }
+
+/** The operator at this terminal, as the audit log records them. */
+const operator: Actor = { ...cliActor(), userAgent: CLI_USER_AGENT };
 
 export interface CreateAdminInput {
   email: string;
@@ -94,7 +106,9 @@ export interface CreateAdminInput {
 
 /**
  * Creates an admin account (migrating the database first, so a fresh install needs only this).
- * On an empty database it is the setup (`auth.setup`), otherwise `user.created`.
+ * On an empty database it is the setup — the same use case as `auth.createFirstUser`, under the
+ * same first-user lock, so of the two racing exactly one sets Gatehouse up (`auth.setup`) —
+ * otherwise `user.created`.
  */
 export async function createAdmin(io: CliIO, input: CreateAdminInput): Promise<{ user: User; setup: boolean }> {
   const email = parse(emailSchema, input.email, '--email');
@@ -102,40 +116,25 @@ export async function createAdmin(io: CliIO, input: CreateAdminInput): Promise<{
   const username = input.username === undefined ? null : parse(usernameSchema, input.username, '--username');
   await withDb(io, (db) => migrateToLatest(db));
   return withServices(io, async (services) => {
-    policy(input.password, { email, username }, 'password');
-    const passwordHash = await services.passwords.hash(input.password);
-    const row = newUserRow({ email, username, name, role: 'admin', passwordHash, now: services.clock.now() });
-
-    const setup = await withTransaction(services.db, async (trx) => {
-      const taken = await trx
-        .selectFrom('users')
-        .select('id')
-        .where((eb) =>
-          username ? eb.or([eb('email', '=', email), eb('username', '=', username)]) : eb('email', '=', email),
-        )
-        .executeTakeFirst();
-      if (taken) throw new CliError(`a user with that ${username ? 'email or username' : 'email'} already exists`);
-      const first = (await trx.selectFrom('users').select('id').limit(1).executeTakeFirst()) === undefined;
-      await trx.insertInto('users').values(row).execute();
-      await services.audit.append(trx, {
-        type: first ? 'auth.setup' : 'user.created',
-        actorId: null,
-        targetId: row.id,
-        ip: null,
-        userAgent: CLI_USER_AGENT,
-        data: { email: row.email, username: row.username, name: row.name, role: row.role, via: 'cli' },
-      });
-      return first;
-    });
-    return { user: toUser(row), setup };
+    const setup = await needsSetup(services);
+    try {
+      const { user } = await createUser(
+        services,
+        operator,
+        { email, username, name, password: input.password, role: 'admin' },
+        { kind: setup ? 'first' : 'admin' },
+      );
+      return { user, setup };
+    } catch (error) {
+      throw explained(error);
+    }
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
- * Sets a user's password (found by email, username or id), revokes all their sessions and
- * records `user.password_set` — the same as an admin's `user.setPassword`, without needing one.
+ * Sets a user's password (found by id, email or username under the same rule as sign-in),
+ * revokes all their sessions and records `user.password_set` — the same use case as an admin's
+ * `user.setPassword`, without needing one. Running servers drop their cached sessions.
  */
 export async function resetPassword(
   io: CliIO,
@@ -143,41 +142,18 @@ export async function resetPassword(
   password: string,
 ): Promise<{ ok: true; user: User; revokedSessions: number }> {
   return withServices(io, async (services) => {
-    const key = identifier.trim();
-    const row = await services.db.kysely
-      .selectFrom('users')
-      .selectAll()
-      .where((eb) =>
-        UUID.test(key)
-          ? eb('id', '=', key.toLowerCase())
-          : key.includes('@')
-            ? eb('email', '=', key.toLowerCase())
-            : eb('username', '=', key),
-      )
-      .executeTakeFirst();
-    if (!row) throw new CliError(`no user ${identifier}`);
-    policy(password, { email: row.email, username: row.username }, 'newPassword');
-    const passwordHash = await services.passwords.hash(password);
-    const now = services.clock.now();
-    const revokedSessions = await withTransaction(services.db, async (trx) => {
-      await trx
-        .updateTable('users')
-        .set({ password_hash: passwordHash, updated_at: now })
-        .where('id', '=', row.id)
-        .execute();
-      const revoked = await services.sessions.revokeAllForUser(trx, row.id);
-      await services.audit.append(trx, {
-        type: 'user.password_set',
-        actorId: null,
-        targetId: row.id,
-        ip: null,
-        userAgent: CLI_USER_AGENT,
-        data: { revokedSessions: revoked, via: 'cli' },
+    try {
+      const target = await findUserByIdentifier(services, identifier);
+      const { revokedSessions } = await setPassword(services, operator, {
+        kind: 'reset',
+        userId: target.id,
+        newPassword: password,
       });
-      return revoked;
-    });
-    // Running servers drop their cached validations (PostgreSQL NOTIFY or Redis when configured).
-    await services.sessions.invalidate({ userId: row.id });
-    return { ok: true, user: toUser({ ...row, password_hash: passwordHash, updated_at: now }), revokedSessions };
+      return { ok: true, user: await getUserById(services, target.id), revokedSessions };
+    } catch (error) {
+      if (error instanceof DomainError && error.reason === 'user_not_found')
+        throw new CliError(`no user ${identifier}`);
+      throw explained(error);
+    }
   });
 }

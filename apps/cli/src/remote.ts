@@ -5,6 +5,7 @@
 import type { OfflineVerifyResult } from '@gatehouse/api';
 import {
   createGatehouseClient,
+  isGatehouseError,
   type AuditEvent,
   type GatehouseClient,
   type RouterInputs,
@@ -33,16 +34,17 @@ export function remoteClient(io: CliIO, url?: string): GatehouseClient {
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A user by id, email or username. */
+/**
+ * A user by id, email or username: one exact look-up on the server (`user.byIdentifier`, the
+ * same identifier rule as sign-in), never a search.
+ */
 export async function findUser(gh: GatehouseClient, identifier: string): Promise<User> {
-  if (UUID.test(identifier)) return gh.user.byId.query({ id: identifier.toLowerCase() });
-  const key = identifier.trim().toLowerCase();
-  const page = await gh.user.list.query({ search: identifier.trim(), limit: 100 });
-  const user = page.items.find((u) => u.email === key || u.username?.toLowerCase() === key);
-  if (!user) throw new CliError(`no user ${identifier}`);
-  return user;
+  try {
+    return await gh.user.byIdentifier.query({ identifier });
+  } catch (error) {
+    if (isGatehouseError(error, 'NOT_FOUND')) throw new CliError(`no user ${identifier}`);
+    throw error;
+  }
 }
 
 export type UserListFilter = Omit<NonNullable<RouterInputs['user']['list']>, 'cursor'>;

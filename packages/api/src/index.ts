@@ -13,6 +13,22 @@ export { GATEHOUSE_VERSION } from './routers/system.js';
 export type { AuthUser, SessionInfo, ValidatedSession } from './sessions/types.js';
 export * from './audit/index.js';
 export { newUserRow, toUser, toSession, type NewUserFields, type User, type Session } from './users/mapping.js';
+export {
+  createUser,
+  deleteUser,
+  findUserByIdentifier,
+  getUserById,
+  listUsers,
+  needsSetup,
+  setPassword,
+  updateUser,
+  type AccountKind,
+  type CreateUserInput,
+  type SetPasswordInput,
+  type UserDeps,
+} from './users/service.js';
+export { requireAdmin, isAdmin } from './users/authorize.js';
+export { identifierKey } from './users/identifier.js';
 export { ERROR_REASONS, isErrorReason, type ErrorReason } from './error-reasons.js';
 export { apiActor, cliActor, systemActor, asUser, type Actor } from './actor.js';
 export { transact, type Work, type Invalidation, type Invalidator } from './unit-of-work.js';

@@ -103,6 +103,15 @@ export const userUpdateInput = z.object({
 
 export const userSetPasswordInput = z.object({ id: userIdSchema, newPassword: passwordSchema });
 export const userIdInput = z.object({ id: userIdSchema });
+/** An id, email or username, matched exactly under the sign-in rule (`user.byIdentifier`). */
+export const userIdentifierInput = z.object({
+  identifier: z
+    .string()
+    .trim()
+    .min(1, 'Enter an id, email or username')
+    .max(254)
+    .refine(storableText, 'Use printable characters only'),
+});
 export const forUserInput = z.object({ userId: userIdSchema });
 export const sessionIdInput = z.object({ id: idSchema });
 

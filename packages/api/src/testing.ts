@@ -12,19 +12,24 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { withTransaction, type Db, type Role, type UserRow } from '@gatehouse/db';
+import type { Db, Role, UserRow } from '@gatehouse/db';
 import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
 import { createPasswordHasher, type Argon2Parameters } from './auth/passwords.js';
+import type { PasswordHasher } from './services.js';
 import { signerFromPrivateKey } from './audit/checkpoint.js';
 import { ManualClock, type Clock } from './clock.js';
 import { defaultApiConfig, type ApiConfig } from './config.js';
 import { createContext, type RequestInfo, type ResponseControl } from './context.js';
 import { assembleServices } from './create-services.js';
 import { createCaller } from './root.js';
+import { errorReason } from './trpc.js';
+import type { ErrorReason } from './error-reasons.js';
 import type { Services } from './services.js';
 import type { ThrottleOptions } from './throttle/throttle.js';
-import { toUser, type User } from './users/mapping.js';
+import { newUserRow, toUser, type User } from './users/mapping.js';
+import { insertUser } from './users/repository.js';
+import { transact } from './unit-of-work.js';
 import type { SessionInfo } from './sessions/types.js';
 
 /**
@@ -43,6 +48,8 @@ export interface TestServicesOverrides {
   throttle?: Partial<ThrottleOptions> & { keyPrefix?: string };
   /** Argon2 parameters (default TEST_ARGON2). */
   argon2?: Argon2Parameters;
+  /** A hasher of your own (e.g. one that waits on a promise the test controls, `gatedHasher`). */
+  passwords?: PasswordHasher;
   sessionCacheSize?: number;
 }
 
@@ -64,7 +71,7 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     ...(overrides.sessionCacheSize !== undefined ? { sessionCacheSize: overrides.sessionCacheSize } : {}),
     auditSigner: signerFromPrivateKey(`gatehouse/${new URL(config.publicOrigin).host}`, privateKey),
     background: false,
-    passwords: createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
+    passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
   });
 }
 
@@ -91,30 +98,26 @@ export interface TestUser {
 let counter = 0;
 
 /**
- * Inserts an account directly (a fixture: no audit event) and opens a session for it.
+ * Inserts an account through the users module's row and insert (a fixture: no audit event) and opens a session for it.
  * Defaults: a unique email, role member, active, password "correct horse battery staple".
  */
 export async function createTestUser(services: Services, input: TestUserInput = {}): Promise<TestUser> {
   counter += 1;
   const password = input.password ?? 'correct horse battery staple';
-  const now = services.clock.now();
   const row: UserRow = {
-    id: randomUUID(),
-    email: (input.email ?? `user${counter}-${randomUUID().slice(0, 8)}@example.test`).toLowerCase(),
-    username: input.username ?? null,
-    name: input.name ?? `Test User ${counter}`,
-    password_hash: await services.passwords.hash(password),
-    role: input.role ?? 'member',
+    ...newUserRow({
+      email: (input.email ?? `user${counter}-${randomUUID().slice(0, 8)}@example.test`).toLowerCase(),
+      username: input.username ?? null,
+      name: input.name ?? `Test User ${counter}`,
+      role: input.role ?? 'member',
+      passwordHash: await services.passwords.hash(password),
+      now: services.clock.now(),
+    }),
     is_active: input.isActive ?? true,
-    created_at: now,
-    updated_at: now,
-    last_sign_in_at: null,
-    mfa_enabled: false,
-    mfa_secret: null,
   };
   const withSession = (input.withSession ?? true) && row.is_active;
-  const created = await withTransaction(services.db, async (trx) => {
-    await trx.insertInto('users').values(row).execute();
+  const created = await transact(services, async ({ trx }) => {
+    await insertUser(trx, row);
     if (!withSession) return null;
     return services.sessions.create(trx, {
       userId: row.id,
@@ -169,12 +172,49 @@ export function uniqueTestPrefix(label = 'test'): string {
   return `gatehouse-test:${label}:${randomUUID()}:`;
 }
 
-/** The TRPCError a call rejects with; anything else (success, another error) fails the test. */
-export async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
+/**
+ * A hasher whose `hash` waits until the test calls `release()` once `hold()` was called: to act
+ * while a request is "hashing" (e.g. demote the admin whose `user.create` is in flight).
+ * `hashing` resolves when a held hash has started.
+ */
+export function gatedHasher(inner: PasswordHasher = createPasswordHasher(TEST_ARGON2)) {
+  let gate: Promise<void> | null = null;
+  let release = () => {};
+  let started = () => {};
+  let hashing = Promise.resolve();
+  const hasher: PasswordHasher & { hold(): void; release(): void; hashing(): Promise<void> } = {
+    async hash(password) {
+      const waiting = gate;
+      if (waiting) {
+        started();
+        await waiting;
+      }
+      return inner.hash(password);
+    },
+    verify: (hash, password) => inner.verify(hash, password),
+    needsRehash: (hash) => inner.needsRehash(hash),
+    hold() {
+      gate = new Promise<void>((resolve) => (release = resolve));
+      hashing = new Promise<void>((resolve) => (started = resolve));
+    },
+    release() {
+      gate = null;
+      release();
+    },
+    hashing: () => hashing,
+  };
+  return hasher;
+}
+
+/**
+ * The TRPCError a call rejects with, plus the `reason` the API would send in `error.data.reason`;
+ * anything else (success, another error) fails the test. Assert on `code` and `reason`.
+ */
+export async function trpcError(promise: Promise<unknown>): Promise<TRPCError & { reason: ErrorReason }> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof TRPCError) return error;
+    if (error instanceof TRPCError) return Object.assign(error, { reason: errorReason(error) });
     throw error;
   }
   throw new Error('expected the call to fail with a TRPCError, but it succeeded');

@@ -3,7 +3,9 @@ import { ForeignKeyViolationError, UniqueViolationError } from '@gatehouse/db';
 import superjson from 'superjson';
 import { allowedOrigins } from './config.js';
 import type { AuthedContext, Context } from './context.js';
+import { asUser } from './actor.js';
 import { DomainError, unauthenticated } from './errors.js';
+import { requireAdmin } from './users/authorize.js';
 import type { ErrorReason } from './error-reasons.js';
 import { authenticate } from './sessions/authenticate.js';
 
@@ -45,10 +47,35 @@ const reasonByCode: Partial<Record<TRPCError['code'], ErrorReason>> = {
   TOO_MANY_REQUESTS: 'throttled',
 };
 
+/**
+ * A parse or transformer failure: PARSE_ERROR, or a BAD_REQUEST that is neither schema
+ * validation nor a deliberate DomainError (malformed JSON, superjson meta, a bad batch). Its
+ * message is the library's or the engine's: never sent (issue 13), a fixed one instead.
+ */
+function isMalformed(error: TRPCError, isValidation: boolean): boolean {
+  if (error.code === 'PARSE_ERROR') return true;
+  return error.code === 'BAD_REQUEST' && !isValidation && !(error.cause instanceof DomainError);
+}
+
 function reasonOf(error: TRPCError, isValidation: boolean): ErrorReason {
   if (error.cause instanceof DomainError) return error.cause.reason;
   if (isValidation) return 'validation_failed';
+  if (isMalformed(error, isValidation)) return 'malformed_request';
   return reasonByCode[error.code] ?? 'internal';
+}
+
+/** The `error.data.reason` the formatter sends for this error (the test helper `trpcError` uses it too). */
+export function errorReason(error: TRPCError): ErrorReason {
+  const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
+  return reasonOf(error, issues !== null);
+}
+
+function messageOf(error: TRPCError, isValidation: boolean, message: string): string {
+  // Never leak driver or library messages of unexpected failures.
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'Internal server error';
+  if (isValidation) return 'Invalid input';
+  if (isMalformed(error, isValidation)) return 'Malformed request';
+  return message;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -59,11 +86,9 @@ const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
     const details = error.cause instanceof DomainError ? error.cause.details : {};
-    const internal = error.code === 'INTERNAL_SERVER_ERROR';
     return {
       ...shape,
-      // Never leak driver or library messages of unexpected failures.
-      message: internal ? 'Internal server error' : issues ? 'Invalid input' : shape.message,
+      message: messageOf(error, issues !== null, shape.message),
       data: {
         ...shape.data,
         /** Machine-readable: one of ERROR_REASONS (error-reasons.ts). Branch on this, not on the message. */
@@ -140,26 +165,15 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
   }
   if (auth.renewed && tokenSource === 'cookie' && token) ctx.res.setSessionCookie(token, auth.session.expiresAt);
-  return next({ ctx: { ...ctx, auth } satisfies AuthedContext });
+  return next({ ctx: { ...ctx, auth, actor: asUser(ctx.actor, auth.user.id) } satisfies AuthedContext });
 });
 
 /**
- * Admins only. The role is read from the database on every call, so a demotion or
- * deactivation takes effect on the very next request, whatever any cache holds.
+ * Admins only (users `requireAdmin`). The role is read from the database on every call, so a
+ * demotion or deactivation takes effect on the very next request, whatever any cache holds;
+ * role-sensitive writes check again inside their transaction.
  */
 export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
-  const current = await ctx.services.db.kysely
-    .selectFrom('users')
-    .select(['role', 'is_active'])
-    .where('id', '=', ctx.auth.user.id)
-    .executeTakeFirst();
-  if (!current || !current.is_active) {
-    const cause = unauthenticated();
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
-  }
-  if (current.role !== 'admin') {
-    const cause = new DomainError('FORBIDDEN', 'admin_required', 'Administrators only');
-    throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
-  }
-  return next({ ctx: { ...ctx, auth: { ...ctx.auth, user: { ...ctx.auth.user, role: current.role } } } });
+  await requireAdmin(ctx.services, ctx.actor);
+  return next({ ctx: { ...ctx, auth: { ...ctx.auth, user: { ...ctx.auth.user, role: 'admin' as const } } } });
 });

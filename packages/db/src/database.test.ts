@@ -9,13 +9,13 @@ import type { NewUserRow } from './schema.js';
 
 function newUser(overrides: Partial<NewUserRow> = {}): NewUserRow {
   const now = new Date();
-  return {
+  const row = {
     id: randomUUID(),
     email: `${randomUUID()}@example.com`,
     username: null,
     name: 'Test User',
     password_hash: '$argon2id$placeholder',
-    role: 'member',
+    role: 'member' as const,
     is_active: true,
     created_at: now,
     updated_at: now,
@@ -23,6 +23,9 @@ function newUser(overrides: Partial<NewUserRow> = {}): NewUserRow {
     mfa_secret: null,
     ...overrides,
   };
+  // The normalized identifiers (migration 003), as the api's users module stores them.
+  const key = (text: string) => text.normalize('NFKC').trim().toLowerCase();
+  return { ...row, email_key: key(row.email), username_key: row.username ? key(row.username) : null };
 }
 
 describe.each(testDialects)('database on %s', (dialect) => {

@@ -14,6 +14,10 @@ export interface UsersTable {
   id: string;
   email: string;
   username: string | null;
+  /** The normalized email every look-up compares (NFKC, trimmed, lower-case; see api users/identifier). */
+  email_key: string;
+  /** The normalized username, null when there is none. */
+  username_key: string | null;
   name: string;
   password_hash: string;
   role: Role;

@@ -23,6 +23,7 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'auth.throttled': 'Sign-in throttled',
   'auth.sign_out': 'Signed out',
   'auth.password_changed': 'Changed own password',
+  'auth.password_change_failed': 'Wrong current password given',
   'auth.profile_updated': 'Updated own profile',
   'user.created': 'User created',
   'user.updated': 'User updated',

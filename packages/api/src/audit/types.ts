@@ -8,6 +8,7 @@ export const AUDIT_EVENT_TYPES = [
   'auth.throttled',
   'auth.sign_out',
   'auth.password_changed',
+  'auth.password_change_failed',
   'auth.profile_updated',
   'user.created',
   'user.updated',

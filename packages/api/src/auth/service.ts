@@ -1,25 +1,32 @@
 /**
  * Authentication (design §3–§5, §7 `auth.*`): first-run setup, sign-up, sign-in, sign-out,
- * password change and profile update. Plain functions over the services container; the auth
- * router validates input and sets/clears the cookie.
+ * password change and profile update. Plain functions `(deps, actor, input)`; the auth router
+ * validates input and sets/clears the cookie. Accounts, passwords and look-ups are the users
+ * module's (users/service.ts, users/repository.ts): this file adds sessions and throttling.
  *
- * Every change writes its audit event inside the same transaction. Password hashing and
- * verification happen before a transaction opens (they take tens of milliseconds, off the event
- * loop), so no transaction holds a lock while Argon2 runs.
+ * Every change writes its audit event inside the same transaction (`transact`). Password hashing
+ * and verification happen before a transaction opens (they take tens of milliseconds, off the
+ * event loop), so no transaction holds a lock while Argon2 runs.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, withTransaction, type Database, type Transaction, type UserRow } from '@gatehouse/db';
+import type { Database, Transaction, UserRow } from '@gatehouse/db';
+import type { Actor } from '../actor.js';
+import { asUser } from '../actor.js';
 import { DomainError, invalidCredentials, tooManyRequests, unauthenticated } from '../errors.js';
 import type { PasswordHasher, Services } from '../services.js';
 import type { ValidatedSession } from '../sessions/types.js';
-import { newUserRow, toUser, type User } from '../users/mapping.js';
-import { assertPasswordPolicy } from './password-policy.js';
-import type { RequestMeta, SignInResult } from './types.js';
+import { transact } from '../unit-of-work.js';
+import { requireUser } from '../users/authorize.js';
+import { identifierKey } from '../users/identifier.js';
+import { toUser, type User } from '../users/mapping.js';
+import * as users from '../users/repository.js';
+import { createUser, needsSetup, setPassword } from '../users/service.js';
+import type { SignInResult } from './types.js';
 
-export type AuthDeps = Pick<Services, 'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle'>;
-
-/** A fixed key for `pg_advisory_xact_lock`: "first user" creations queue on it. */
-const FIRST_USER_LOCK = 0x6761_7465_0001n;
+export type AuthDeps = Pick<
+  Services,
+  'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle' | 'invalidator'
+>;
 
 // ---- equal-time verification for unknown identifiers -------------------------------------------
 
@@ -41,104 +48,51 @@ export async function warmDummyHash(passwords: PasswordHasher): Promise<void> {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-function auditMeta(meta: RequestMeta) {
-  return { ip: meta.ip, userAgent: meta.userAgent };
+/** Opens a session for `userId` inside `trx`, from the actor's address and user agent. */
+function openSession(deps: AuthDeps, actor: Actor, trx: Transaction<Database>, userId: string, rememberMe: boolean) {
+  return deps.sessions.create(trx, { userId, rememberMe, ip: actor.ip, userAgent: actor.userAgent });
 }
 
-async function findByIdentifier(deps: AuthDeps, identifier: string): Promise<UserRow | undefined> {
-  const key = identifier.trim().toLowerCase();
-  // Emails contain '@' and usernames cannot: one indexed look-up either way.
-  const column = key.includes('@') ? sql<string>`lower(email)` : sql<string>`lower(username)`;
-  return deps.db.kysely.selectFrom('users').selectAll().where(column, '=', key).executeTakeFirst();
+function signedIn(user: User, created: { token: string; session: { expiresAt: Date } }): SignInResult {
+  return { status: 'signed-in', user, token: created.token, expiresAt: created.session.expiresAt };
 }
 
-async function openSession(
-  deps: AuthDeps,
-  trx: Transaction<Database>,
-  user: UserRow,
-  rememberMe: boolean,
-  meta: RequestMeta,
-) {
-  return deps.sessions.create(trx, { userId: user.id, rememberMe, ip: meta.ip, userAgent: meta.userAgent });
-}
-
-interface NewAccount {
+export interface NewAccount {
   email: string;
   username?: string | undefined;
   name: string;
   password: string;
 }
 
-function accountRow(deps: AuthDeps, input: NewAccount, role: 'admin' | 'member', passwordHash: string): UserRow {
-  return newUserRow({
-    email: input.email.toLowerCase(),
-    username: input.username ?? null,
-    name: input.name,
-    role,
-    passwordHash,
-    now: deps.clock.now(),
-    signedIn: true,
-  });
-}
-
 // ---- first run --------------------------------------------------------------------------------
 
 export async function setupStatus(deps: Pick<AuthDeps, 'db'>): Promise<{ needsSetup: boolean }> {
-  const row = await deps.db.kysely.selectFrom('users').select('id').limit(1).executeTakeFirst();
-  return { needsSetup: row === undefined };
+  return { needsSetup: await needsSetup(deps) };
 }
 
 /**
- * Creates the first account, an admin, and signs it in. Race-safe: the check and the insert run
- * in one transaction that serializes with any other (SQLite BEGIN IMMEDIATE; PostgreSQL an
- * advisory transaction lock), so of two concurrent calls one wins and the other gets
- * PRECONDITION_FAILED.
+ * Creates the first account, an admin, and signs it in. Race-safe (users `createUser` kind
+ * `first`, the same use case as `gatehouse create-admin`): of two concurrent calls one wins and
+ * the other gets PRECONDITION_FAILED (`already_set_up`).
  */
-export async function createFirstUser(deps: AuthDeps, input: NewAccount, meta: RequestMeta): Promise<SignInResult> {
-  const alreadySetUp = () => new DomainError('PRECONDITION_FAILED', 'already_set_up', 'Gatehouse is already set up');
-  if (!(await setupStatus(deps)).needsSetup) throw alreadySetUp();
-  assertPasswordPolicy(input.password, { email: input.email, username: input.username ?? null });
-  const passwordHash = await deps.passwords.hash(input.password);
-  const row = accountRow(deps, input, 'admin', passwordHash);
-  const created = await withTransaction(deps.db, async (trx) => {
-    if (deps.db.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${FIRST_USER_LOCK})`.execute(trx);
-    const existing = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
-    if (existing) throw alreadySetUp();
-    await trx.insertInto('users').values(row).execute();
-    const session = await openSession(deps, trx, row, false, meta);
-    await deps.audit.append(trx, {
-      type: 'auth.setup',
-      actorId: row.id,
-      targetId: row.id,
-      ...auditMeta(meta),
-      data: { email: row.email, username: row.username, name: row.name, role: row.role, sessionId: session.session.id },
-    });
-    return session;
+export async function createFirstUser(deps: AuthDeps, actor: Actor, input: NewAccount): Promise<SignInResult> {
+  const { user, session } = await createUser(deps, actor, input, {
+    kind: 'first',
+    openSession: (trx, row) => openSession(deps, actor, trx, row.id, false),
   });
-  return { status: 'signed-in', user: toUser(row), token: created.token, expiresAt: created.session.expiresAt };
+  if (!session) throw new Error('createUser opened no session');
+  return signedIn(user, session);
 }
 
 // ---- sign-up / sign-in ------------------------------------------------------------------------
 
-export async function signUp(deps: AuthDeps, input: NewAccount, meta: RequestMeta): Promise<SignInResult> {
-  if (!deps.config.allowSignup)
-    throw new DomainError('FORBIDDEN', 'signup_closed', 'Sign-up is closed: ask an administrator for an account');
-  assertPasswordPolicy(input.password, { email: input.email, username: input.username ?? null });
-  const passwordHash = await deps.passwords.hash(input.password);
-  const row = accountRow(deps, input, 'member', passwordHash);
-  const created = await withTransaction(deps.db, async (trx) => {
-    await trx.insertInto('users').values(row).execute();
-    const session = await openSession(deps, trx, row, false, meta);
-    await deps.audit.append(trx, {
-      type: 'auth.sign_up',
-      actorId: row.id,
-      targetId: row.id,
-      ...auditMeta(meta),
-      data: { email: row.email, username: row.username, name: row.name, sessionId: session.session.id },
-    });
-    return session;
+export async function signUp(deps: AuthDeps, actor: Actor, input: NewAccount): Promise<SignInResult> {
+  const { user, session } = await createUser(deps, actor, input, {
+    kind: 'sign_up',
+    openSession: (trx, row) => openSession(deps, actor, trx, row.id, false),
   });
-  return { status: 'signed-in', user: toUser(row), token: created.token, expiresAt: created.session.expiresAt };
+  if (!session) throw new Error('createUser opened no session');
+  return signedIn(user, session);
 }
 
 export interface SignInInput {
@@ -149,26 +103,28 @@ export interface SignInInput {
 
 /** The account counter's key: the user when the identifier names one, else the identifier. */
 function accountKey(user: UserRow | undefined, identifier: string): string {
-  return user ? `user:${user.id}` : `identifier:${identifier.trim().toLowerCase()}`;
+  return user ? `user:${user.id}` : `identifier:${identifierKey(identifier)}`;
 }
 
 /**
- * Email or username (case-insensitive) and password. Every failure — unknown identifier, wrong
- * password, inactive account — answers the same "Invalid credentials" after the same work (an
- * unknown identifier is verified against a dummy hash). Throttled attempts get TOO_MANY_REQUESTS
- * before any password is checked. A bcrypt or outdated hash is replaced by Argon2id on success.
+ * Email or username (the one identifier rule) and password. Every failure — unknown identifier,
+ * wrong password, inactive account — answers the same `invalid_credentials` after the same work
+ * (an unknown identifier is verified against a dummy hash). Throttled attempts get
+ * TOO_MANY_REQUESTS before any password is checked. A bcrypt or outdated hash is replaced by
+ * Argon2id on success.
  */
-export async function signIn(deps: AuthDeps, input: SignInInput, meta: RequestMeta): Promise<SignInResult> {
-  const user = await findByIdentifier(deps, input.identifier);
+export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): Promise<SignInResult> {
+  const user = await users.findByIdentifier(deps.db.kysely, input.identifier);
   const account = accountKey(user, input.identifier);
 
-  const verdict = await deps.throttle.attempt(account, meta.ip);
+  const verdict = await deps.throttle.attempt(account, actor.ip);
   if (verdict) {
-    await withTransaction(deps.db, (trx) =>
+    await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
         type: 'auth.throttled',
         targetId: user?.id ?? null,
-        ...auditMeta(meta),
+        ip: actor.ip,
+        userAgent: actor.userAgent,
         data: { scope: verdict.scope, retryAfterSeconds: verdict.retryAfterSeconds },
       }),
     );
@@ -179,78 +135,69 @@ export async function signIn(deps: AuthDeps, input: SignInInput, meta: RequestMe
   const passwordOk = await deps.passwords.verify(storedHash, input.password);
   if (!user || !passwordOk || !user.is_active) {
     const reason = !user ? 'unknown_identifier' : !passwordOk ? 'wrong_password' : 'inactive';
-    await withTransaction(deps.db, (trx) =>
+    await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
         type: 'auth.sign_in_failed',
         targetId: user?.id ?? null,
-        ...auditMeta(meta),
+        ip: actor.ip,
+        userAgent: actor.userAgent,
         data: { reason },
       }),
     );
     throw invalidCredentials();
   }
 
-  await deps.throttle.succeeded(account, meta.ip);
+  await deps.throttle.succeeded(account, actor.ip);
   const upgradedHash = deps.passwords.needsRehash(user.password_hash)
     ? await deps.passwords.hash(input.password)
     : null;
   const rememberMe = input.rememberMe ?? false;
   const now = deps.clock.now();
-  const created = await withTransaction(deps.db, async (trx) => {
-    await trx.updateTable('users').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
-    let upgraded = false;
-    if (upgradedHash) {
-      // Only if the hash is still the one just verified: never undo a concurrent password change.
-      const result = await trx
-        .updateTable('users')
-        .set({ password_hash: upgradedHash })
-        .where('id', '=', user.id)
-        .where('password_hash', '=', user.password_hash)
-        .executeTakeFirst();
-      upgraded = Number(result.numUpdatedRows) > 0;
-    }
-    const session = await openSession(deps, trx, user, rememberMe, meta);
-    await deps.audit.append(trx, {
+  const created = await transact(deps, async (work) => {
+    await users.setLastSignIn(work.trx, user.id, now);
+    // Only if the hash is still the one just verified: never undo a concurrent password change.
+    const upgraded = upgradedHash
+      ? await users.updatePassword(work.trx, user.id, upgradedHash, { ifHashIs: user.password_hash })
+      : false;
+    const session = await openSession(deps, actor, work.trx, user.id, rememberMe);
+    await deps.audit.append(work.trx, {
       type: 'auth.sign_in',
       actorId: user.id,
       targetId: user.id,
-      ...auditMeta(meta),
+      ip: actor.ip,
+      userAgent: actor.userAgent,
       data: { sessionId: session.session.id, rememberMe, ...(upgraded ? { passwordHashUpgraded: true } : {}) },
     });
+    // The evicted sessions, and the user's cached facts that still carry the previous lastSignInAt.
+    work.invalidate({ userIds: [user.id] });
     return session;
   });
-  // Drops the evicted sessions and, since `auth.me` answers from cached validations, the
-  // user's other cached sessions that still carry the previous lastSignInAt.
-  await deps.sessions.invalidate({ userId: user.id });
-  return {
-    status: 'signed-in',
-    user: toUser({ ...user, last_sign_in_at: now }),
-    token: created.token,
-    expiresAt: created.session.expiresAt,
-  };
+  return signedIn(toUser({ ...user, last_sign_in_at: now }), created);
 }
 
 // ---- signed-in operations ---------------------------------------------------------------------
 
-export async function signOut(deps: AuthDeps, auth: ValidatedSession, meta: RequestMeta): Promise<{ ok: true }> {
-  await withTransaction(deps.db, async (trx) => {
-    await deps.sessions.revoke(trx, auth.session.id);
-    await deps.audit.append(trx, {
+/** Ends the caller's session `sessionId`. */
+export async function signOut(deps: AuthDeps, actor: Actor, input: { sessionId: string }): Promise<{ ok: true }> {
+  await transact(deps, async (work) => {
+    await deps.sessions.revoke(work.trx, input.sessionId);
+    await deps.audit.append(work.trx, {
       type: 'auth.sign_out',
-      actorId: auth.user.id,
-      targetId: auth.user.id,
-      ...auditMeta(meta),
-      data: { sessionId: auth.session.id },
+      actorId: actor.userId,
+      targetId: actor.userId,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      data: { sessionId: input.sessionId },
     });
+    work.invalidate({ sessionIds: [input.sessionId] });
   });
-  await deps.sessions.invalidate({ sessionIds: [auth.session.id] });
   return { ok: true };
 }
 
 /**
  * The caller's user, as the session validation read it. No second query: every change to a user
- * (profile, role, password, deactivation, sign-in) invalidates that user's cached validations on
- * every instance, so this is never older than the last change this deployment made.
+ * (profile, role, password, deactivation, sign-in) invalidates that user's cached facts on every
+ * instance, so this is never older than the last change this deployment made.
  */
 export function me(auth: ValidatedSession): User {
   return { ...auth.user };
@@ -259,65 +206,52 @@ export function me(auth: ValidatedSession): User {
 export interface ChangePasswordInput {
   currentPassword: string;
   newPassword: string;
+  /** The caller's session: it stays, every other session of the user ends. */
+  sessionId: string;
 }
 
 /**
- * Needs the current password (BAD_REQUEST when wrong; failures count towards the account's
- * throttle). Revokes every other session of the user; the caller's own session stays.
+ * Needs the current password: a wrong one is BAD_REQUEST (`wrong_password`), recorded as
+ * `auth.password_change_failed` and counted towards the account's throttle (so a stolen
+ * session cannot guess it unseen). Then the users module's `setPassword` (kind `change`).
  */
 export async function changePassword(
   deps: AuthDeps,
-  auth: ValidatedSession,
+  actor: Actor,
   input: ChangePasswordInput,
-  meta: RequestMeta,
 ): Promise<{ ok: true; revokedSessions: number }> {
-  const row = await deps.db.kysely.selectFrom('users').selectAll().where('id', '=', auth.user.id).executeTakeFirst();
+  const userId = requireUser(actor);
+  const row = await users.findById(deps.db.kysely, userId);
   if (!row || !row.is_active) throw unauthenticated();
   const account = accountKey(row, row.email);
-  const verdict = await deps.throttle.attempt(account, meta.ip);
+  const audited = { actorId: row.id, targetId: row.id, ip: actor.ip, userAgent: actor.userAgent };
+  const verdict = await deps.throttle.attempt(account, actor.ip);
   if (verdict) {
-    await withTransaction(deps.db, (trx) =>
+    await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
         type: 'auth.throttled',
-        actorId: row.id,
-        targetId: row.id,
-        ...auditMeta(meta),
+        ...audited,
         data: { scope: verdict.scope, retryAfterSeconds: verdict.retryAfterSeconds, operation: 'change_password' },
       }),
     );
     throw tooManyRequests(verdict.retryAfterSeconds);
   }
   if (!(await deps.passwords.verify(row.password_hash, input.currentPassword))) {
+    await transact(deps, ({ trx }) =>
+      deps.audit.append(trx, { type: 'auth.password_change_failed', ...audited, data: { sessionId: input.sessionId } }),
+    );
     throw new DomainError('BAD_REQUEST', 'wrong_password', 'The current password is not correct', {
       field: 'currentPassword',
     });
   }
-  await deps.throttle.succeeded(account, meta.ip);
-  assertPasswordPolicy(input.newPassword, { email: row.email, username: row.username }, 'newPassword');
-  if (input.newPassword === input.currentPassword) {
-    throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {
-      field: 'newPassword',
-    });
-  }
-  const passwordHash = await deps.passwords.hash(input.newPassword);
-  const revokedSessions = await withTransaction(deps.db, async (trx) => {
-    await trx
-      .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: deps.clock.now() })
-      .where('id', '=', row.id)
-      .execute();
-    const revoked = await deps.sessions.revokeAllForUser(trx, row.id, { exceptSessionId: auth.session.id });
-    await deps.audit.append(trx, {
-      type: 'auth.password_changed',
-      actorId: row.id,
-      targetId: row.id,
-      ...auditMeta(meta),
-      data: { revokedSessions: revoked },
-    });
-    return revoked;
+  await deps.throttle.succeeded(account, actor.ip);
+  return setPassword(deps, asUser(actor, row.id), {
+    kind: 'change',
+    userId: row.id,
+    newPassword: input.newPassword,
+    keepSessionId: input.sessionId,
+    mustDifferFrom: input.currentPassword,
   });
-  await deps.sessions.invalidate({ userId: row.id });
-  return { ok: true, revokedSessions };
 }
 
 export interface UpdateProfileInput {
@@ -328,16 +262,10 @@ export interface UpdateProfileInput {
 }
 
 /** Changes one's own name, email or username; CONFLICT (with `field`) when taken. */
-export async function updateProfile(
-  deps: AuthDeps,
-  auth: ValidatedSession,
-  input: UpdateProfileInput,
-  meta: RequestMeta,
-): Promise<User> {
-  const updated = await withTransaction(deps.db, async (trx) => {
-    let query = trx.selectFrom('users').selectAll().where('id', '=', auth.user.id);
-    if (deps.db.dialect === 'postgres') query = query.forUpdate();
-    const before = await query.executeTakeFirst();
+export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateProfileInput): Promise<User> {
+  const userId = requireUser(actor);
+  const updated = await transact(deps, async (work) => {
+    const before = await users.lockById(deps.db, work.trx, userId);
     if (!before || !before.is_active) throw unauthenticated();
     const after: UserRow = { ...before };
     if (input.name !== undefined) after.name = input.name;
@@ -347,23 +275,25 @@ export async function updateProfile(
     for (const field of ['name', 'email', 'username'] as const) {
       if (before[field] !== after[field]) changes[field] = { before: before[field], after: after[field] };
     }
-    if (Object.keys(changes).length === 0) return { row: before, changed: false };
+    if (Object.keys(changes).length === 0) return before;
     after.updated_at = deps.clock.now();
-    await trx
-      .updateTable('users')
-      .set({ name: after.name, email: after.email, username: after.username, updated_at: after.updated_at })
-      .where('id', '=', after.id)
-      .execute();
-    await deps.audit.append(trx, {
+    await users.updateUserRow(work.trx, after.id, {
+      name: after.name,
+      email: after.email,
+      username: after.username,
+      updated_at: after.updated_at,
+    });
+    await deps.audit.append(work.trx, {
       type: 'auth.profile_updated',
       actorId: after.id,
       targetId: after.id,
-      ...auditMeta(meta),
+      ip: actor.ip,
+      userAgent: actor.userAgent,
       data: { changes },
     });
-    return { row: after, changed: true };
+    // Cached facts carry the user: drop them here and on the other instances.
+    work.invalidate({ userIds: [after.id] });
+    return after;
   });
-  // Cached validations carry the user: drop them here and on the other instances.
-  if (updated.changed) await deps.sessions.invalidate({ userId: auth.user.id });
-  return toUser(updated.row);
+  return toUser(updated);
 }

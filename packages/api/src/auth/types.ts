@@ -4,9 +4,3 @@ import type { User } from '../users/mapping.js';
 export type SignInResult =
   | { status: 'signed-in'; user: User; token: string; expiresAt: Date }
   | { status: 'mfa-required'; challengeToken: string; expiresAt: Date };
-
-/** Who is asking, for the audit log and throttling. */
-export interface RequestMeta {
-  ip: string | null;
-  userAgent: string | null;
-}

@@ -2,21 +2,24 @@ import { auditConsistencyProofInput, auditEventsInput, auditInclusionProofInput,
 import type { Services } from '../services.js';
 import type { AuditEvent } from '../audit/types.js';
 import { adminProcedure, router } from '../trpc.js';
+import { asUser, type Actor } from '../actor.js';
+import { isAdmin } from '../users/authorize.js';
 
 /**
  * Whether the subscriber may still watch: its session is still valid (revocation is seen at
- * once through the session store) and it is still an active admin (read from the database).
+ * once through the session store) and it is still an active admin (users `isAdmin`, read from
+ * the database).
  */
-async function stillAllowed(services: Services, token: string | null, sessionId: string): Promise<boolean> {
+async function stillAllowed(
+  services: Services,
+  actor: Actor,
+  token: string | null,
+  sessionId: string,
+): Promise<boolean> {
   if (token === null) return false;
   const auth = await services.sessions.validate(token);
   if (auth === null || auth.session.id !== sessionId) return false;
-  const user = await services.db.kysely
-    .selectFrom('users')
-    .select(['role', 'is_active'])
-    .where('id', '=', auth.user.id)
-    .executeTakeFirst();
-  return user !== undefined && user.is_active && user.role === 'admin';
+  return isAdmin(services, asUser(actor, auth.user.id));
 }
 
 export const auditRouter = router({
@@ -49,7 +52,7 @@ export const auditRouter = router({
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setInterval(() => {
-      stillAllowed(ctx.services, ctx.req.token, ctx.auth.session.id)
+      stillAllowed(ctx.services, ctx.actor, ctx.req.token, ctx.auth.session.id)
         .then((ok) => {
           if (!ok) stop.abort();
         })

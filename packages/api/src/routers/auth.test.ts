@@ -1,6 +1,5 @@
 import { hashSync as bcryptHashSync } from '@node-rs/bcrypt';
-import { randomUUID } from 'node:crypto';
-import type { Db } from '@gatehouse/db';
+import { withTransaction, type Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
 import type { TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +10,8 @@ import { createContext, recordingResponse, type RequestInfo } from '../context.j
 import { DomainError } from '../errors.js';
 import { createCaller } from '../root.js';
 import type { Services } from '../services.js';
+import { newUserRow } from '../users/mapping.js';
+import { insertUser } from '../users/repository.js';
 import { callerFor, createTestServices, createTestUser, trpcError, type TestServicesOverrides } from '../testing.js';
 
 const HOUR = 3_600_000;
@@ -111,6 +112,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         caller.auth.createFirstUser({ email: 'eve@example.com', name: 'Eve', password: PASSWORD }),
       );
       expect(again.code).toBe('PRECONDITION_FAILED');
+      expect(again.reason).toBe('already_set_up');
     });
 
     it('is race-safe: two concurrent calls give one admin and one PRECONDITION_FAILED', async () => {
@@ -135,15 +137,17 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'password123' }),
       );
       expect(common.code).toBe('BAD_REQUEST');
+      expect(common.reason).toBe('weak_password');
       expect(details(common)).toEqual({ field: 'password' });
       const own = await trpcError(
         caller.auth.createFirstUser({ email: 'ada.l@example.com', name: 'A', password: 'ada.l@example.com' }),
       );
-      expect(own.message).toMatch(/email or username/);
+      expect(own.reason).toBe('weak_password');
       const short = await trpcError(
         caller.auth.createFirstUser({ email: 'a@example.com', name: 'A', password: 'short' }),
       );
       expect(short.code).toBe('BAD_REQUEST');
+      expect(short.reason).toBe('validation_failed');
       const badEmail = await trpcError(caller.auth.createFirstUser({ email: 'nope', name: 'A', password: PASSWORD }));
       expect(badEmail.code).toBe('BAD_REQUEST');
       expect(await caller.auth.setupStatus()).toEqual({ needsSetup: true });
@@ -156,6 +160,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         browserCaller().caller.auth.signUp({ email: 'm@example.com', name: 'M', password: PASSWORD }),
       );
       expect(error.code).toBe('FORBIDDEN');
+      expect(error.reason).toBe('signup_closed');
       expect(await db.kysely.selectFrom('users').select('id').execute()).toHaveLength(0);
     });
 
@@ -175,11 +180,13 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
       const email = await trpcError(caller.auth.signUp({ email: 'M@example.com', name: 'X', password: PASSWORD }));
       expect(email.code).toBe('CONFLICT');
+      expect(email.reason).toBe('email_taken');
       expect(details(email)).toEqual({ field: 'email' });
       const username = await trpcError(
         caller.auth.signUp({ email: 'x@example.com', username: 'MEM', name: 'X', password: PASSWORD }),
       );
       expect(username.code).toBe('CONFLICT');
+      expect(username.reason).toBe('username_taken');
       expect(details(username)).toEqual({ field: 'username' });
       expect(await auditRows('auth.sign_up')).toHaveLength(1);
     });
@@ -229,7 +236,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       });
     });
 
-    it('answers every failure with the same UNAUTHORIZED "Invalid credentials"', async () => {
+    it('answers every failure with the same UNAUTHORIZED invalid_credentials', async () => {
       await createTestUser(services, { email: 'gone@example.com', password: PASSWORD, isActive: false });
       const { caller } = browserCaller();
       const failures = [
@@ -239,7 +246,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       ];
       for (const f of failures) {
         expect(f.code).toBe('UNAUTHORIZED');
-        expect(f.message).toBe('Invalid credentials');
+        expect(f.reason).toBe('invalid_credentials');
       }
       const failed = await auditRows('auth.sign_in_failed');
       expect(failed.map((r) => r.data.reason)).toEqual(['wrong_password', 'unknown_identifier', 'inactive']);
@@ -280,22 +287,19 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
     it('upgrades an imported bcrypt hash to Argon2id on the next successful sign-in', async () => {
       const imported = bcryptHashSync('legacy secret pass', 4).replace(/^\$2b\$/, '$2y$');
-      await db.kysely
-        .insertInto('users')
-        .values({
-          id: randomUUID(),
-          email: 'legacy@example.com',
-          username: null,
-          name: 'Legacy',
-          password_hash: imported,
-          role: 'member',
-          is_active: true,
-          created_at: clock.now(),
-          updated_at: clock.now(),
-          last_sign_in_at: null,
-          mfa_secret: null,
-        })
-        .execute();
+      await withTransaction(db, (trx) =>
+        insertUser(
+          trx,
+          newUserRow({
+            email: 'legacy@example.com',
+            username: null,
+            name: 'Legacy',
+            role: 'member',
+            passwordHash: imported,
+            now: clock.now(),
+          }),
+        ),
+      );
       await trpcError(browserCaller().caller.auth.signIn({ identifier: 'legacy@example.com', password: 'wrong one' }));
       expect((await userRow('legacy@example.com')).password_hash).toBe(imported);
       const ok = await browserCaller().caller.auth.signIn({
@@ -323,6 +327,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       // Even the right password is refused now, and by email too: the account is what counts.
       const throttled = await trpcError(caller.auth.signIn({ identifier: 'ada@example.com', password: PASSWORD }));
       expect(throttled.code).toBe('TOO_MANY_REQUESTS');
+      expect(throttled.reason).toBe('throttled');
       expect(details(throttled)).toEqual({ retryAfterSeconds: 15 * 60 - 5 });
       const events = await auditRows('auth.throttled');
       expect(events).toHaveLength(1);
@@ -465,6 +470,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
     it('refuses cookie mutations without an allowed Origin (CSRF); bearer calls are exempt', async () => {
       const noOrigin = await trpcError(browserCaller(token, { origin: null }).caller.auth.signOut());
       expect(noOrigin.code).toBe('FORBIDDEN');
+      expect(noOrigin.reason).toBe('cross_origin');
       const evil = await trpcError(browserCaller(token, { origin: 'https://evil.example' }).caller.auth.signOut());
       expect(evil.code).toBe('FORBIDDEN');
       const loginCsrf = await trpcError(
@@ -474,6 +480,7 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         }),
       );
       expect(loginCsrf.code).toBe('FORBIDDEN');
+      expect(loginCsrf.reason).toBe('cross_origin');
       // Queries need no Origin; the session survived the refused mutations.
       expect((await browserCaller(token, { origin: null }).caller.auth.me()).user.id).toBe(userId);
       await withConfig({ trustedOrigins: ['https://admin.example'] });
@@ -492,11 +499,23 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
         caller.auth.changePassword({ currentPassword: 'not it at all', newPassword: 'another fine password' }),
       );
       expect(wrong.code).toBe('BAD_REQUEST');
+      expect(wrong.reason).toBe('wrong_password');
       expect(details(wrong)).toEqual({ field: 'currentPassword' });
+      // Guessing the current password through a session leaves a trace, one event per attempt.
+      const sessionId = (await caller.auth.me()).session.id;
+      expect(await auditRows('auth.password_change_failed')).toMatchObject([
+        { actor_id: userId, target_id: userId, ip: '203.0.113.7', user_agent: 'Browser/1.0', data: { sessionId } },
+      ]);
+      expect(JSON.stringify(await auditRows('auth.password_change_failed'))).not.toContain('not it at all');
       const weak = await trpcError(
         caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'iloveyou123' }),
       );
+      expect(weak.reason).toBe('weak_password');
       expect(details(weak)).toEqual({ field: 'newPassword' });
+      const unchanged = await trpcError(
+        caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: PASSWORD }),
+      );
+      expect(unchanged.reason).toBe('password_unchanged');
 
       expect(
         await caller.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'another fine password' }),
@@ -536,9 +555,11 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
 
       const email = await trpcError(caller.auth.updateProfile({ email: 'grace@example.com' }));
       expect(email.code).toBe('CONFLICT');
+      expect(email.reason).toBe('email_taken');
       expect(details(email)).toEqual({ field: 'email' });
       const username = await trpcError(caller.auth.updateProfile({ username: 'Grace' }));
       expect(username.code).toBe('CONFLICT');
+      expect(username.reason).toBe('username_taken');
 
       const events = await auditRows('auth.profile_updated');
       expect(events).toHaveLength(1);

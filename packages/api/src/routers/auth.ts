@@ -9,12 +9,10 @@ import {
   signUp,
   updateProfile,
 } from '../auth/service.js';
-import type { RequestMeta, SignInResult } from '../auth/types.js';
+import type { SignInResult } from '../auth/types.js';
 import { changePasswordInput, newAccountInput, signInInput, updateProfileInput } from '../schemas.js';
 import { protectedProcedure, publicProcedure, router } from '../trpc.js';
 import { toSession } from '../users/mapping.js';
-
-const metaOf = (ctx: Context): RequestMeta => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 /** A signed-in result sets the session cookie (the server ignores it for bearer-only clients). */
 function withCookie(ctx: Context, result: SignInResult): SignInResult {
@@ -27,15 +25,15 @@ export const authRouter = router({
   setupStatus: publicProcedure.query(({ ctx }) => setupStatus(ctx.services)),
   createFirstUser: publicProcedure
     .input(newAccountInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await createFirstUser(ctx.services, input, metaOf(ctx)))),
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await createFirstUser(ctx.services, ctx.actor, input))),
   signUp: publicProcedure
     .input(newAccountInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await signUp(ctx.services, input, metaOf(ctx)))),
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await signUp(ctx.services, ctx.actor, input))),
   signIn: publicProcedure
     .input(signInInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await signIn(ctx.services, input, metaOf(ctx)))),
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await signIn(ctx.services, ctx.actor, input))),
   signOut: protectedProcedure.mutation(async ({ ctx }) => {
-    const result = await signOut(ctx.services, ctx.auth, metaOf(ctx));
+    const result = await signOut(ctx.services, ctx.actor, { sessionId: ctx.auth.session.id });
     ctx.res.clearSessionCookie();
     return result;
   }),
@@ -45,8 +43,10 @@ export const authRouter = router({
   })),
   changePassword: protectedProcedure
     .input(changePasswordInput)
-    .mutation(({ ctx, input }) => changePassword(ctx.services, ctx.auth, input, metaOf(ctx))),
+    .mutation(({ ctx, input }) =>
+      changePassword(ctx.services, ctx.actor, { ...input, sessionId: ctx.auth.session.id }),
+    ),
   updateProfile: protectedProcedure
     .input(updateProfileInput)
-    .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.auth, input, metaOf(ctx))),
+    .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.actor, input)),
 });

@@ -1,5 +1,3 @@
-import type { Context } from '../context.js';
-import type { RequestMeta } from '../auth/types.js';
 import { forUserInput, sessionIdInput } from '../schemas.js';
 import {
   listOwnSessions,
@@ -11,22 +9,29 @@ import {
 } from '../sessions/service.js';
 import { adminProcedure, protectedProcedure, router } from '../trpc.js';
 
-const metaOf = (ctx: Context): RequestMeta => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
-
 /** One's own sessions, and (admins) anyone's (design §7 `session.*`). */
 export const sessionRouter = router({
-  list: protectedProcedure.query(({ ctx }) => listOwnSessions(ctx.services, ctx.auth)),
+  list: protectedProcedure.query(({ ctx }) =>
+    listOwnSessions(ctx.services, ctx.actor, { currentSessionId: ctx.auth.session.id }),
+  ),
   revoke: protectedProcedure.input(sessionIdInput).mutation(async ({ ctx, input }) => {
-    const { wasCurrent } = await revokeSession(ctx.services, ctx.auth, input.id, metaOf(ctx));
+    const { wasCurrent } = await revokeSession(ctx.services, ctx.actor, {
+      sessionId: input.id,
+      currentSessionId: ctx.auth.session.id,
+    });
     if (wasCurrent) ctx.res.clearSessionCookie();
     return { ok: true as const };
   }),
-  revokeOthers: protectedProcedure.mutation(({ ctx }) => revokeOtherSessions(ctx.services, ctx.auth, metaOf(ctx))),
+  revokeOthers: protectedProcedure.mutation(({ ctx }) =>
+    revokeOtherSessions(ctx.services, ctx.actor, { currentSessionId: ctx.auth.session.id }),
+  ),
   listForUser: adminProcedure
     .input(forUserInput)
-    .query(({ ctx, input }) => listSessionsForUser(ctx.services, ctx.auth, input.userId)),
+    .query(({ ctx, input }) =>
+      listSessionsForUser(ctx.services, ctx.actor, { userId: input.userId, currentSessionId: ctx.auth.session.id }),
+    ),
   revokeAllForUser: adminProcedure.input(forUserInput).mutation(async ({ ctx, input }) => {
-    const result = await revokeAllSessionsForUser(ctx.services, ctx.auth, input.userId, metaOf(ctx));
+    const result = await revokeAllSessionsForUser(ctx.services, ctx.actor, { userId: input.userId });
     if (input.userId === ctx.auth.user.id) ctx.res.clearSessionCookie();
     return result;
   }),

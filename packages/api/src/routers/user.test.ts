@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import type { DomainError } from '../errors.js';
 import type { Services } from '../services.js';
-import { callerFor, createTestServices, createTestUser, trpcError } from '../testing.js';
+import { callerFor, createTestServices, createTestUser, gatedHasher, trpcError } from '../testing.js';
 import type { User } from '../users/mapping.js';
 
 describe.each(testDialects)('user router on %s', (dialect) => {
@@ -108,9 +108,11 @@ describe.each(testDialects)('user router on %s', (dialect) => {
       api.user.create({ email: 'TAKEN@example.com', name: 'T2', password: 'a long passphrase' }),
     );
     expect(byEmail.code).toBe('CONFLICT');
+    expect(byEmail.reason).toBe('email_taken');
     expect((byEmail.cause as DomainError).details).toEqual({ field: 'email' });
     const byUsername = await trpcError(api.user.update({ id: admin.id, username: 'TAKEN' }));
     expect(byUsername.code).toBe('CONFLICT');
+    expect(byUsername.reason).toBe('username_taken');
     expect((byUsername.cause as DomainError).details).toEqual({ field: 'username' });
   });
 
@@ -118,7 +120,7 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     const api = caller(adminToken);
     const common = await trpcError(api.user.create({ email: 'c@example.com', name: 'C', password: 'password1' }));
     expect(common.code).toBe('BAD_REQUEST');
-    expect(common.message).toMatch(/common/);
+    expect(common.reason).toBe('weak_password');
     const own = await trpcError(api.user.setPassword({ id: admin.id, newPassword: 'root@example.com' }));
     expect(own.code).toBe('BAD_REQUEST');
     expect((own.cause as DomainError).details).toEqual({ field: 'newPassword' });
@@ -155,7 +157,9 @@ describe.each(testDialects)('user router on %s', (dialect) => {
       () => api.user.setPassword({ id, newPassword: 'a long passphrase' }),
       () => api.user.delete({ id }),
     ]) {
-      expect((await trpcError(call())).code).toBe('NOT_FOUND');
+      const error = await trpcError(call());
+      expect(error.code).toBe('NOT_FOUND');
+      expect(error.reason).toBe('user_not_found');
     }
   });
 
@@ -168,7 +172,7 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     ]) {
       const error = await trpcError(call());
       expect(error.code).toBe('CONFLICT');
-      expect(error.message).toMatch(/last active admin/);
+      expect(error.reason).toBe('last_admin');
     }
     expect(await api.user.byId({ id: admin.id })).toMatchObject({ role: 'admin', isActive: true });
   });
@@ -180,7 +184,7 @@ describe.each(testDialects)('user router on %s', (dialect) => {
 
     await caller(adminToken).user.update({ id: other.id, role: 'member' });
     // Same session, same token: the role is read again on every call.
-    expect((await trpcError(otherApi.user.list())).code).toBe('FORBIDDEN');
+    expect((await trpcError(otherApi.user.list())).reason).toBe('admin_required');
     expect((await trpcError(otherApi.user.update({ id: admin.id, role: 'member' }))).code).toBe('FORBIDDEN');
     expect(await caller(adminToken).user.byId({ id: admin.id })).toMatchObject({ role: 'admin' });
   });
@@ -241,5 +245,67 @@ describe.each(testDialects)('user router on %s', (dialect) => {
     const third = await api.user.list({ limit: 2, cursor: second.nextCursor });
     expect(third.items.map((u) => u.email)).toEqual(['root@example.com']);
     expect(third.nextCursor).toBeNull();
+  });
+
+  it('finds exactly one user by id, email or username under the sign-in rule, never by substring', async () => {
+    const api = caller(adminToken);
+    const dana = await api.user.create({
+      email: 'dana@example.com',
+      username: 'Dana',
+      name: 'D',
+      password: 'a long passphrase',
+    });
+    await api.user.create({ email: 'dana2@example.com', username: 'dana2', name: 'D2', password: 'a long passphrase' });
+    for (const identifier of ['dana', ' DANA ', 'ｄａｎａ', 'Dana@Example.com', dana.id, dana.id.toUpperCase()]) {
+      expect(await api.user.byIdentifier({ identifier }), identifier).toEqual(dana);
+    }
+    for (const identifier of ['dan', 'ana', 'example.com', 'dana@example']) {
+      const miss = await trpcError(api.user.byIdentifier({ identifier }));
+      expect([miss.code, miss.reason], identifier).toEqual(['NOT_FOUND', 'user_not_found']);
+    }
+  });
+
+  it('refuses a role-sensitive write whose admin was demoted while it was hashing, and writes nothing', async () => {
+    // A second container on the same database whose hashing the test holds and releases.
+    const hasher = gatedHasher();
+    const gated = await createTestServices(db, { clock, passwords: hasher });
+    try {
+      const { user: other, token: otherToken } = await signedIn('admin');
+      const asAdmin = callerFor(gated, adminToken, request);
+      const writes = [
+        () =>
+          asAdmin.user.create({
+            email: 'late@example.com',
+            name: 'Late',
+            password: 'a long passphrase',
+            role: 'admin',
+          }),
+        () => asAdmin.user.setPassword({ id: other.id, newPassword: 'a long passphrase' }),
+      ];
+      for (const write of writes) {
+        const before = await auditRows();
+        hasher.hold();
+        const pending = trpcError(write());
+        await hasher.hashing();
+        // Past adminProcedure's check and hashing now: the other admin demotes the caller.
+        await caller(otherToken).user.update({ id: admin.id, role: 'member' });
+        hasher.release();
+        const refused = await pending;
+        expect([refused.code, refused.reason]).toEqual(['FORBIDDEN', 'admin_required']);
+        // Only the demotion was written.
+        expect((await auditRows()).slice(before.length).map((e) => e.type)).toEqual(['user.role_changed']);
+        await caller(otherToken).user.update({ id: admin.id, role: 'admin' });
+      }
+      expect((await caller(otherToken).user.list({ search: 'late@' })).total).toBe(0);
+      // The other admin's password is still their own.
+      const anonymous = callerFor(services, null, request);
+      const wrong = await trpcError(anonymous.auth.signIn({ identifier: other.email, password: 'a long passphrase' }));
+      expect(wrong.reason).toBe('invalid_credentials');
+      expect(
+        (await anonymous.auth.signIn({ identifier: other.email, password: 'correct horse battery staple' })).status,
+      ).toBe('signed-in');
+    } finally {
+      await gated.close();
+    }
   });
 });

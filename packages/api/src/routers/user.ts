@@ -1,36 +1,43 @@
-import { assertPasswordPolicy } from '../auth/password-policy.js';
-import type { AuthedContext } from '../context.js';
-import { userCreateInput, userIdInput, userListInput, userSetPasswordInput, userUpdateInput } from '../schemas.js';
+import {
+  userCreateInput,
+  userIdentifierInput,
+  userIdInput,
+  userListInput,
+  userSetPasswordInput,
+  userUpdateInput,
+} from '../schemas.js';
 import { adminProcedure, router } from '../trpc.js';
 import {
   createUser,
   deleteUser,
+  findUserByIdentifier,
   getUserById,
   listUsers,
-  setUserPassword,
+  setPassword,
   updateUser,
-  type Actor,
 } from '../users/service.js';
 
-/** The signed-in admin making the change, as the audit log records them. */
-const actorOf = (ctx: AuthedContext): Actor => ({
-  actorId: ctx.auth.user.id,
-  ip: ctx.req.ip,
-  userAgent: ctx.req.userAgent,
-});
-
-/** User management (design §7 `user.*`): administrators only, the role re-read on every call. */
+/**
+ * User management (design §7 `user.*`): administrators only, the role re-read on every call and
+ * re-checked inside every write's transaction (users/service.ts).
+ */
 export const userRouter = router({
   list: adminProcedure.input(userListInput).query(({ ctx, input }) => listUsers(ctx.services, input)),
   byId: adminProcedure.input(userIdInput).query(({ ctx, input }) => getUserById(ctx.services, input.id)),
+  /** Exactly the user with this id, email or username (the sign-in rule), or NOT_FOUND. */
+  byIdentifier: adminProcedure
+    .input(userIdentifierInput)
+    .query(({ ctx, input }) => findUserByIdentifier(ctx.services, input.identifier)),
   create: adminProcedure
     .input(userCreateInput)
-    .mutation(({ ctx, input }) => createUser(ctx.services, assertPasswordPolicy, actorOf(ctx), input)),
+    .mutation(async ({ ctx, input }) => (await createUser(ctx.services, ctx.actor, input)).user),
   update: adminProcedure
     .input(userUpdateInput)
-    .mutation(({ ctx, input }) => updateUser(ctx.services, actorOf(ctx), input)),
+    .mutation(({ ctx, input }) => updateUser(ctx.services, ctx.actor, input)),
   setPassword: adminProcedure
     .input(userSetPasswordInput)
-    .mutation(({ ctx, input }) => setUserPassword(ctx.services, assertPasswordPolicy, actorOf(ctx), input)),
-  delete: adminProcedure.input(userIdInput).mutation(({ ctx, input }) => deleteUser(ctx.services, actorOf(ctx), input)),
+    .mutation(({ ctx, input }) =>
+      setPassword(ctx.services, ctx.actor, { kind: 'reset', userId: input.id, newPassword: input.newPassword }),
+    ),
+  delete: adminProcedure.input(userIdInput).mutation(({ ctx, input }) => deleteUser(ctx.services, ctx.actor, input)),
 });

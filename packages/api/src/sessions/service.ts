@@ -1,117 +1,124 @@
 /**
  * Session management (design §7 `session.*`): listing and revoking one's own sessions, and an
- * administrator's view of anyone's. Each revocation and its audit event commit together; the
- * cache is invalidated on every instance after the commit.
+ * administrator's view of anyone's. Plain functions `(deps, actor, input)`. Each revocation and
+ * its audit event commit together (`transact`), which drops the revoked sessions from every
+ * instance's cache after the commit.
  */
-import { withTransaction } from '@gatehouse/db';
-import type { RequestMeta } from '../auth/types.js';
+import type { Actor } from '../actor.js';
 import { notFound } from '../errors.js';
 import type { Services } from '../services.js';
+import { transact } from '../unit-of-work.js';
+import { isAdmin, requireAdmin, requireUser } from '../users/authorize.js';
 import { toSession, type Session } from '../users/mapping.js';
-import type { ValidatedSession } from './types.js';
+import { findById } from '../users/repository.js';
 
-export type SessionDeps = Pick<Services, 'db' | 'sessions' | 'audit'>;
+export type SessionDeps = Pick<Services, 'db' | 'sessions' | 'audit' | 'invalidator'>;
 
-export async function listOwnSessions(deps: SessionDeps, auth: ValidatedSession): Promise<Session[]> {
-  const sessions = await deps.sessions.listForUser(auth.user.id);
-  return sessions.map((s) => toSession(s, auth.session.id));
+/** The caller's session, to mark it `current` in lists and keep it where a call says so. */
+export interface CurrentSession {
+  currentSessionId: string;
 }
 
-async function isAdmin(deps: SessionDeps, userId: string): Promise<boolean> {
-  const row = await deps.db.kysely
-    .selectFrom('users')
-    .select(['role', 'is_active'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return row?.role === 'admin' && row.is_active;
+const sessionNotFound = () => notFound('Session', 'session_not_found');
+
+export async function listOwnSessions(deps: SessionDeps, actor: Actor, input: CurrentSession): Promise<Session[]> {
+  const sessions = await deps.sessions.listForUser(requireUser(actor));
+  return sessions.map((s) => toSession(s, input.currentSessionId));
 }
 
 /**
- * Revokes one session: the caller's own, or anyone's for an admin (the role is re-read).
- * NOT_FOUND otherwise — including someone else's session, whose existence is not revealed.
+ * Revokes one session: the caller's own, or anyone's for an admin (the role is re-read, and
+ * re-checked in the write transaction). NOT_FOUND otherwise — including someone else's session,
+ * whose existence is not revealed.
  */
 export async function revokeSession(
   deps: SessionDeps,
-  auth: ValidatedSession,
-  sessionId: string,
-  meta: RequestMeta,
+  actor: Actor,
+  input: CurrentSession & { sessionId: string },
 ): Promise<{ ok: true; wasCurrent: boolean }> {
-  const target = await deps.sessions.byId(sessionId);
-  if (!target) throw notFound('Session', 'session_not_found');
-  if (target.userId !== auth.user.id && !(await isAdmin(deps, auth.user.id)))
-    throw notFound('Session', 'session_not_found');
-  await withTransaction(deps.db, async (trx) => {
-    const deleted = await deps.sessions.revoke(trx, sessionId);
-    if (!deleted) throw notFound('Session', 'session_not_found');
-    await deps.audit.append(trx, {
+  const userId = requireUser(actor);
+  const target = await deps.sessions.byId(input.sessionId);
+  if (!target) throw sessionNotFound();
+  const someoneElses = target.userId !== userId;
+  if (someoneElses && !(await isAdmin(deps, actor))) throw sessionNotFound();
+  await transact(deps, async (work) => {
+    if (someoneElses && !(await isAdmin(deps, actor, work.trx))) throw sessionNotFound();
+    const deleted = await deps.sessions.revoke(work.trx, input.sessionId);
+    if (!deleted) throw sessionNotFound();
+    await deps.audit.append(work.trx, {
       type: 'session.revoked',
-      actorId: auth.user.id,
+      actorId: userId,
       targetId: deleted.userId,
-      ...meta,
-      data: { sessionId: deleted.id, current: deleted.id === auth.session.id },
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      data: { sessionId: deleted.id, current: deleted.id === input.currentSessionId },
     });
+    work.invalidate({ sessionIds: [input.sessionId] });
   });
-  await deps.sessions.invalidate({ sessionIds: [sessionId] });
-  return { ok: true, wasCurrent: sessionId === auth.session.id };
+  return { ok: true, wasCurrent: input.sessionId === input.currentSessionId };
 }
 
 /** Every session of the caller but the current one. */
 export async function revokeOtherSessions(
   deps: SessionDeps,
-  auth: ValidatedSession,
-  meta: RequestMeta,
+  actor: Actor,
+  input: CurrentSession,
 ): Promise<{ revoked: number }> {
-  const revoked = await withTransaction(deps.db, async (trx) => {
-    const count = await deps.sessions.revokeAllForUser(trx, auth.user.id, { exceptSessionId: auth.session.id });
-    await deps.audit.append(trx, {
+  const userId = requireUser(actor);
+  const revoked = await transact(deps, async (work) => {
+    const count = await deps.sessions.revokeAllForUser(work.trx, userId, { exceptSessionId: input.currentSessionId });
+    await deps.audit.append(work.trx, {
       type: 'session.revoked_all',
-      actorId: auth.user.id,
-      targetId: auth.user.id,
-      ...meta,
+      actorId: userId,
+      targetId: userId,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
       data: { revoked: count, exceptCurrent: true },
     });
+    work.invalidate({ userIds: [userId] });
     return count;
   });
-  await deps.sessions.invalidate({ userId: auth.user.id });
   return { revoked };
 }
 
 async function assertUserExists(deps: SessionDeps, userId: string): Promise<void> {
-  const row = await deps.db.kysely.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
-  if (!row) throw notFound('User', 'user_not_found');
+  if (!(await findById(deps.db.kysely, userId))) throw notFound('User', 'user_not_found');
 }
 
 /** An admin's view of a user's live sessions; NOT_FOUND for an unknown user. */
 export async function listSessionsForUser(
   deps: SessionDeps,
-  auth: ValidatedSession,
-  userId: string,
+  actor: Actor,
+  input: CurrentSession & { userId: string },
 ): Promise<Session[]> {
-  await assertUserExists(deps, userId);
-  const sessions = await deps.sessions.listForUser(userId);
-  return sessions.map((s) => toSession(s, auth.session.id));
+  await requireAdmin(deps, actor);
+  await assertUserExists(deps, input.userId);
+  const sessions = await deps.sessions.listForUser(input.userId);
+  return sessions.map((s) => toSession(s, input.currentSessionId));
 }
 
-/** An admin signs a user out everywhere; NOT_FOUND for an unknown user. */
+/** An admin signs a user out everywhere (re-checked in the write transaction); NOT_FOUND for an unknown user. */
 export async function revokeAllSessionsForUser(
   deps: SessionDeps,
-  auth: ValidatedSession,
-  userId: string,
-  meta: RequestMeta,
+  actor: Actor,
+  input: { userId: string },
 ): Promise<{ revoked: number }> {
-  await assertUserExists(deps, userId);
-  const revoked = await withTransaction(deps.db, async (trx) => {
-    const count = await deps.sessions.revokeAllForUser(trx, userId);
-    await deps.audit.append(trx, {
+  await requireAdmin(deps, actor);
+  await assertUserExists(deps, input.userId);
+  const revoked = await transact(deps, async (work) => {
+    await requireAdmin(deps, actor, work.trx);
+    const count = await deps.sessions.revokeAllForUser(work.trx, input.userId);
+    await deps.audit.append(work.trx, {
       type: 'session.revoked_all',
-      actorId: auth.user.id,
-      targetId: userId,
-      ...meta,
+      actorId: actor.userId,
+      targetId: input.userId,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
       data: { revoked: count, exceptCurrent: false },
     });
+    work.invalidate({ userIds: [input.userId] });
     return count;
   });
-  await deps.sessions.invalidate({ userId });
   return { revoked };
 }
 

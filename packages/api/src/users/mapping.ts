@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Role, SessionRow, UserRow } from '@gatehouse/db';
 import type { AuthUser, SessionInfo } from '../sessions/types.js';
+import { identifierKey } from './identifier.js';
 
 export interface NewUserFields {
   email: string;
@@ -14,12 +15,14 @@ export interface NewUserFields {
   signedIn?: boolean;
 }
 
-/** The row of a new, active account without MFA: one definition for the API and the CLI. */
+/** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
 export function newUserRow(fields: NewUserFields): UserRow {
   return {
     id: randomUUID(),
     email: fields.email,
     username: fields.username,
+    email_key: identifierKey(fields.email),
+    username_key: fields.username === null ? null : identifierKey(fields.username),
     name: fields.name,
     password_hash: fields.passwordHash,
     role: fields.role,
@@ -35,7 +38,10 @@ export function newUserRow(fields: NewUserFields): UserRow {
 /** The API's User (design §7). Built field by field so a hash can never leak into a response. */
 export type User = AuthUser;
 
-export function toUser(row: UserRow): User {
+/** The columns a User is made of (sessions/ reads them in its join; the identifier keys are not needed). */
+export type UserFields = Omit<UserRow, 'email_key' | 'username_key'>;
+
+export function toUser(row: UserFields): User {
   return {
     id: row.id,
     email: row.email,

@@ -1,54 +1,62 @@
 /**
- * User management for administrators (design §6, §7 `user.*`). Plain functions taking their
- * dependencies as arguments; the user router validates, authorizes and calls them.
+ * The users module's use cases (design §6, §7 `user.*`): the one way to create an account, set a
+ * password, change or delete a user, and find one by identifier. The API (auth and user
+ * routers), the CLI and the test helpers all come through here; only repository.ts touches the
+ * table. Each function takes `(deps, actor, input)`.
  *
- * Every change and its audit event commit in one transaction. Changes that could leave the
- * system without an active admin (demotion, deactivation, deletion) first lock the active admin
- * rows (PostgreSQL `SELECT … FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already serializes writers),
- * so two admins demoting each other at the same moment cannot both succeed.
+ * Every change and its audit event commit in one `transact`, which drops the stale cached
+ * sessions/users after the commit. Writes only an administrator may make re-check the actor in
+ * that transaction (`requireAdmin` with the actor's row locked), so an admin demoted while a
+ * password was hashing is refused. Changes that could leave no active admin lock every active
+ * admin row first (repository `lockForChange`), so two admins demoting each other at the same
+ * moment cannot both succeed.
  */
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
-import { withTransaction, type Database, type Db, type Role, type Transaction, type UserRow } from '@gatehouse/db';
-import { DomainError, notFound } from '../errors.js';
-import type { Clock } from '../clock.js';
-import type { AuditAppender, PasswordHasher, SessionStore } from '../services.js';
-import type { AuditEventInput } from '../audit/types.js';
+import { sql, type Database, type Role, type Transaction, type UserRow } from '@gatehouse/db';
+import type { Actor } from '../actor.js';
+import type { AuditEventInput, AuditEventType } from '../audit/types.js';
+import { assertPasswordPolicy } from '../auth/password-policy.js';
+import { DomainError, notFound, unauthenticated } from '../errors.js';
+import type { Services } from '../services.js';
+import { transact } from '../unit-of-work.js';
+import { requireAdmin } from './authorize.js';
 import { decodeUserCursor, encodeUserCursor } from './cursor.js';
+import { isUserId } from './identifier.js';
 import { newUserRow, toUser, type User } from './mapping.js';
-import { containsPattern } from './search.js';
+import * as repo from './repository.js';
 
 /** What the user functions need of the services container (`Services` satisfies it). */
-export interface UserDeps {
-  db: Db;
-  clock: Clock;
-  audit: AuditAppender;
-  sessions: SessionStore;
-  passwords: PasswordHasher;
+export type UserDeps = Pick<Services, 'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'invalidator'>;
+
+/** A fixed key for `pg_advisory_xact_lock`: "first user" creations queue on it. */
+const FIRST_USER_LOCK = 0x6761_7465_0001n;
+
+const userNotFound = () => notFound('User', 'user_not_found');
+
+/** Who the audit log records: the actor and, for the CLI, that the change came from a terminal. */
+function recorded(
+  actor: Actor,
+  targetId: string,
+  type: AuditEventType,
+  data: Record<string, unknown>,
+): AuditEventInput {
+  return {
+    type,
+    actorId: actor.userId,
+    targetId,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    data: actor.via === 'cli' ? { ...data, via: 'cli' } : data,
+  };
 }
 
-/**
- * The password policy (auth/password-policy `assertPasswordPolicy`): throws a BAD_REQUEST
- * DomainError naming `field` when `password` is not acceptable for this account.
- */
-export type PasswordPolicyCheck = (
-  password: string,
-  account: { email: string; username: string | null },
-  field?: string,
-) => void;
-
-/** Who is making the change, for the audit log. */
-export interface Actor {
-  actorId: string;
-  ip: string | null;
-  userAgent: string | null;
-}
+// ---- reading ----------------------------------------------------------------------------------
 
 export interface ListUsersInput {
   limit?: number;
-  cursor?: string | null;
-  search?: string;
-  role?: Role;
-  status?: 'active' | 'inactive';
+  cursor?: string | null | undefined;
+  search?: string | undefined;
+  role?: Role | undefined;
+  status?: 'active' | 'inactive' | undefined;
 }
 
 export interface UserPage {
@@ -57,13 +65,196 @@ export interface UserPage {
   total: number;
 }
 
+/**
+ * Newest first, keyset-paginated on (created_at, id): users added while a client pages through
+ * the list sort before its cursor, so they never shift, repeat or hide the following pages.
+ */
+export async function listUsers(deps: Pick<UserDeps, 'db'>, input: ListUsersInput = {}): Promise<UserPage> {
+  const limit = input.limit ?? 20;
+  const after = input.cursor ? decodeUserCursor(input.cursor) : null;
+  const filter = { search: input.search, role: input.role, status: input.status };
+  const rows = await repo.listUserRows(deps.db.kysely, filter, { after, limit: limit + 1 });
+  const total = await repo.countUsers(deps.db.kysely, filter);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toUser),
+    nextCursor: rows.length > limit && last ? encodeUserCursor({ createdAt: last.created_at, id: last.id }) : null,
+    total,
+  };
+}
+
+export async function getUserById(deps: Pick<UserDeps, 'db'>, id: string): Promise<User> {
+  const row = await repo.findById(deps.db.kysely, id);
+  if (!row) throw userNotFound();
+  return toUser(row);
+}
+
+/**
+ * A user by id, email or username — exact, under the one identifier rule (identifier.ts), the
+ * same as sign-in. NOT_FOUND (`user_not_found`) when nobody has it.
+ */
+export async function findUserByIdentifier(deps: Pick<UserDeps, 'db'>, identifier: string): Promise<User> {
+  const row = isUserId(identifier)
+    ? await repo.findById(deps.db.kysely, identifier.trim().toLowerCase())
+    : await repo.findByIdentifier(deps.db.kysely, identifier);
+  if (!row) throw userNotFound();
+  return toUser(row);
+}
+
+/** Whether the first account still has to be created. */
+export async function needsSetup(deps: Pick<UserDeps, 'db'>): Promise<boolean> {
+  return !(await repo.anyUserExists(deps.db.kysely));
+}
+
+// ---- creating ---------------------------------------------------------------------------------
+
 export interface CreateUserInput {
   email: string;
-  username?: string | undefined;
+  username?: string | null | undefined;
   name: string;
   password: string;
-  role?: Role;
+  /** For `kind: 'admin'` (default member); setup makes an admin, sign-up a member. */
+  role?: Role | undefined;
 }
+
+/**
+ * How the account comes to be, which decides its role, who may ask and the audit event:
+ * - `first`: the first account, an admin (`auth.setup`); refused once any account exists.
+ * - `sign_up`: self-service, a member (`auth.sign_up`); refused while ALLOW_SIGNUP is off.
+ * - `admin`: by an administrator or the CLI operator, any role (`user.created`).
+ */
+export type AccountKind = 'first' | 'sign_up' | 'admin';
+
+export interface CreateUserOptions<S> {
+  kind: AccountKind;
+  /**
+   * Signs the new account in: opens its session inside the same transaction (setup and sign-up
+   * through the API). The new account is then its own actor in the audit event.
+   */
+  openSession?: (trx: Transaction<Database>, user: UserRow) => Promise<S & { session: { id: string } }>;
+}
+
+const alreadySetUp = () => new DomainError('PRECONDITION_FAILED', 'already_set_up', 'Gatehouse is already set up');
+
+const auditTypeOf: Record<AccountKind, AuditEventType> = {
+  first: 'auth.setup',
+  sign_up: 'auth.sign_up',
+  admin: 'user.created',
+};
+
+/**
+ * The one way an account is created. Checks who may ask and the password policy, hashes the
+ * password before any transaction opens, then inserts the row and its audit event together.
+ *
+ * Race-safe where it matters: the first account is created under a lock that serializes every
+ * such attempt (SQLite BEGIN IMMEDIATE; PostgreSQL an advisory transaction lock), so of two
+ * concurrent setups — API or CLI — exactly one wins and the other gets PRECONDITION_FAILED
+ * (`already_set_up`). An admin's create re-checks the actor's role in the write transaction.
+ * A taken email or username is a UniqueViolationError (CONFLICT with `field` through the API).
+ */
+export async function createUser<S = never>(
+  deps: UserDeps,
+  actor: Actor,
+  input: CreateUserInput,
+  options: CreateUserOptions<S> = { kind: 'admin' },
+): Promise<{ user: User; session: (S & { session: { id: string } }) | null }> {
+  const { kind, openSession } = options;
+  if (kind === 'first' && !(await needsSetup(deps))) throw alreadySetUp();
+  if (kind === 'sign_up' && !deps.config.allowSignup) {
+    throw new DomainError('FORBIDDEN', 'signup_closed', 'Sign-up is closed: ask an administrator for an account');
+  }
+  if (kind === 'admin') await requireAdmin(deps, actor);
+  const username = input.username ?? null;
+  assertPasswordPolicy(input.password, { email: input.email, username });
+
+  const passwordHash = await deps.passwords.hash(input.password);
+  const role: Role = kind === 'first' ? 'admin' : kind === 'sign_up' ? 'member' : (input.role ?? 'member');
+  const row = newUserRow({
+    email: input.email,
+    username,
+    name: input.name,
+    role,
+    passwordHash,
+    now: deps.clock.now(),
+    signedIn: openSession !== undefined,
+  });
+
+  const session = await transact(deps, async ({ trx }) => {
+    if (kind === 'first') {
+      if (deps.db.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${FIRST_USER_LOCK})`.execute(trx);
+      if (await repo.anyUserExists(trx)) throw alreadySetUp();
+    }
+    if (kind === 'admin') await requireAdmin(deps, actor, trx);
+    await repo.insertUser(trx, row);
+    const opened = openSession ? await openSession(trx, row) : null;
+    const data: Record<string, unknown> = { email: row.email, username: row.username, name: row.name };
+    if (kind !== 'sign_up') data.role = row.role;
+    if (opened) data.sessionId = opened.session.id;
+    const by = opened ? { ...actor, userId: row.id } : actor;
+    await deps.audit.append(trx, recorded(by, row.id, auditTypeOf[kind], data));
+    return opened;
+  });
+  return { user: toUser(row), session };
+}
+
+// ---- passwords --------------------------------------------------------------------------------
+
+export interface SetPasswordInput {
+  userId: string;
+  newPassword: string;
+  /**
+   * `change`: the user changes their own password (the caller checked the current one); their
+   * session `keepSessionId` stays, every other ends (`auth.password_changed`).
+   * `reset`: an administrator or the CLI operator sets it; every session ends (`user.password_set`).
+   */
+  kind: 'change' | 'reset';
+  keepSessionId?: string | undefined;
+  /** Refuse (`password_unchanged`) a new password equal to this one (the current password). */
+  mustDifferFrom?: string | undefined;
+}
+
+/**
+ * The one way a password is set: the policy with the account in view (field `newPassword`),
+ * Argon2id before any transaction opens, then the hash, the sessions revoked and the audit event
+ * in one transaction; the user's cached sessions are dropped after the commit.
+ */
+export async function setPassword(
+  deps: UserDeps,
+  actor: Actor,
+  input: SetPasswordInput,
+): Promise<{ ok: true; revokedSessions: number }> {
+  if (input.kind === 'reset') await requireAdmin(deps, actor);
+  // A change is one's own (the caller verified the current password); anyone else's is a reset.
+  if (input.kind === 'change' && actor.userId !== input.userId) throw unauthenticated();
+  const target = await repo.findById(deps.db.kysely, input.userId);
+  if (!target) throw userNotFound();
+  assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
+  if (input.mustDifferFrom !== undefined && input.newPassword === input.mustDifferFrom) {
+    throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {
+      field: 'newPassword',
+    });
+  }
+  const passwordHash = await deps.passwords.hash(input.newPassword);
+
+  const revokedSessions = await transact(deps, async (work) => {
+    if (input.kind === 'reset') {
+      await repo.lockForChange(deps.db, work.trx, { ids: [actor.userId, input.userId] });
+      await requireAdmin(deps, actor, work.trx);
+    }
+    const updated = await repo.updatePassword(work.trx, input.userId, passwordHash, { now: deps.clock.now() });
+    if (!updated) throw userNotFound();
+    const keep = input.kind === 'change' && input.keepSessionId ? { exceptSessionId: input.keepSessionId } : {};
+    const revoked = await deps.sessions.revokeAllForUser(work.trx, input.userId, keep);
+    const type = input.kind === 'change' ? 'auth.password_changed' : 'user.password_set';
+    await deps.audit.append(work.trx, recorded(actor, input.userId, type, { revokedSessions: revoked }));
+    work.invalidate({ userIds: [input.userId] });
+    return revoked;
+  });
+  return { ok: true, revokedSessions };
+}
+
+// ---- changing and deleting --------------------------------------------------------------------
 
 export interface UpdateUserInput {
   id: string;
@@ -75,104 +266,11 @@ export interface UpdateUserInput {
   isActive?: boolean | undefined;
 }
 
-type UsersExpressionBuilder = ExpressionBuilder<Database, 'users'>;
-
-function filterConditions(eb: UsersExpressionBuilder, input: ListUsersInput): Expression<SqlBool>[] {
-  const conditions: Expression<SqlBool>[] = [];
-  const search = input.search?.trim();
-  if (search) {
-    const pattern = containsPattern(search);
-    const like = (column: 'email' | 'username' | 'name') =>
-      sql<SqlBool>`lower(${eb.ref(column)}) like ${pattern} escape '\\'`;
-    conditions.push(eb.or([like('email'), like('username'), like('name')]));
-  }
-  if (input.role) conditions.push(eb('role', '=', input.role));
-  if (input.status) conditions.push(eb('is_active', '=', input.status === 'active'));
-  return conditions;
-}
-
-/**
- * Newest first, keyset-paginated on (created_at, id): users added while a client pages through
- * the list sort before its cursor, so they never shift, repeat or hide the following pages.
- */
-export async function listUsers(deps: Pick<UserDeps, 'db'>, input: ListUsersInput = {}): Promise<UserPage> {
-  const limit = input.limit ?? 20;
-  const after = input.cursor ? decodeUserCursor(input.cursor) : null;
-  const { kysely } = deps.db;
-
-  const rows = await kysely
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => {
-      const conditions = filterConditions(eb, input);
-      if (after) {
-        conditions.push(
-          eb.or([
-            eb('created_at', '<', after.createdAt),
-            eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
-          ]),
-        );
-      }
-      return eb.and(conditions);
-    })
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
-
-  const { total } = await kysely
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('total'))
-    .where((eb) => eb.and(filterConditions(eb, input)))
-    .executeTakeFirstOrThrow();
-
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toUser),
-    nextCursor: rows.length > limit && last ? encodeUserCursor({ createdAt: last.created_at, id: last.id }) : null,
-    total: Number(total),
-  };
-}
-
-export async function getUserById(deps: Pick<UserDeps, 'db'>, id: string): Promise<User> {
-  const row = await deps.db.kysely.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('User', 'user_not_found');
-  return toUser(row);
-}
-
-/** An administrator creates an account with the role of their choice (default member). */
-export async function createUser(
-  deps: UserDeps,
-  checkPassword: PasswordPolicyCheck,
-  actor: Actor,
-  input: CreateUserInput,
-): Promise<User> {
-  const username = input.username ?? null;
-  checkPassword(input.password, { email: input.email, username });
-  const passwordHash = await deps.passwords.hash(input.password);
-  const row = newUserRow({
-    email: input.email,
-    username,
-    name: input.name,
-    role: input.role ?? 'member',
-    passwordHash,
-    now: deps.clock.now(),
-  });
-
-  await withTransaction(deps.db, async (trx) => {
-    await trx.insertInto('users').values(row).execute();
-    await deps.audit.append(trx, {
-      ...auditFrom(actor, row.id),
-      type: 'user.created',
-      data: { email: row.email, username: row.username, name: row.name, role: row.role },
-    });
-  });
-  return toUser(row);
-}
-
 type ChangeableField = 'name' | 'email' | 'username' | 'role' | 'isActive';
 type Changes = Partial<Record<ChangeableField, { before: unknown; after: unknown }>>;
+
+const lastAdmin = (what: 'demoted' | 'deactivated' | 'deleted') =>
+  new DomainError('CONFLICT', 'last_admin', `The last active admin cannot be ${what}`);
 
 /**
  * Updates name, email, username, role and active flag. Each kind of change writes its own audit
@@ -182,10 +280,16 @@ type Changes = Partial<Record<ChangeableField, { before: unknown; after: unknown
  * active admin; NOT_FOUND for an unknown id. An update that changes nothing writes nothing.
  */
 export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUserInput): Promise<User> {
+  await requireAdmin(deps, actor);
   const mayRemoveAdmin = input.role === 'member' || input.isActive === false;
-  const result = await withTransaction(deps.db, async (trx) => {
-    const activeAdmins = mayRemoveAdmin ? await lockActiveAdmins(deps, trx) : null;
-    const before = await readForUpdate(deps, trx, input.id);
+  const updated = await transact(deps, async (work) => {
+    const locked = await repo.lockForChange(deps.db, work.trx, {
+      ids: [actor.userId, input.id],
+      activeAdmins: mayRemoveAdmin,
+    });
+    await requireAdmin(deps, actor, work.trx);
+    const before = locked.find((row) => row.id === input.id);
+    if (!before) throw userNotFound();
 
     const after: UserRow = { ...before };
     if (input.name !== undefined) after.name = input.name;
@@ -195,88 +299,41 @@ export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUser
     if (input.isActive !== undefined) after.is_active = input.isActive;
 
     const changes = diff(before, after);
-    if (Object.keys(changes).length === 0) return { row: before, changed: false };
+    if (Object.keys(changes).length === 0) return before;
 
     const wasActiveAdmin = before.role === 'admin' && before.is_active;
     const staysActiveAdmin = after.role === 'admin' && after.is_active;
-    if (wasActiveAdmin && !staysActiveAdmin && (activeAdmins ?? 0) <= 1) {
-      throw new DomainError(
-        'CONFLICT',
-        'last_admin',
-        after.is_active ? 'The last active admin cannot be demoted' : 'The last active admin cannot be deactivated',
-      );
+    const activeAdmins = locked.filter((row) => row.role === 'admin' && row.is_active).length;
+    if (wasActiveAdmin && !staysActiveAdmin && activeAdmins <= 1) {
+      throw lastAdmin(after.is_active ? 'demoted' : 'deactivated');
     }
 
     after.updated_at = deps.clock.now();
-    await trx
-      .updateTable('users')
-      .set({
-        name: after.name,
-        email: after.email,
-        username: after.username,
-        role: after.role,
-        is_active: after.is_active,
-        updated_at: after.updated_at,
-      })
-      .where('id', '=', after.id)
-      .execute();
-
-    const base = auditFrom(actor, after.id);
-    const { role, isActive, ...profile } = changes;
-    if (Object.keys(profile).length > 0) {
-      await deps.audit.append(trx, { ...base, type: 'user.updated', data: { changes: profile } });
-    }
-    if (role) await deps.audit.append(trx, { ...base, type: 'user.role_changed', data: { changes: { role } } });
-    if (isActive && after.is_active) {
-      await deps.audit.append(trx, { ...base, type: 'user.reactivated', data: { changes: { isActive } } });
-    } else if (isActive) {
-      const revokedSessions = await deps.sessions.revokeAllForUser(trx, after.id);
-      await deps.audit.append(trx, {
-        ...base,
-        type: 'user.deactivated',
-        data: { changes: { isActive }, revokedSessions },
-      });
-    }
-    return { row: after, changed: true };
-  });
-  // A cached validation must not outlive a deactivation, nor keep a stale role or profile.
-  if (result.changed) await deps.sessions.invalidate({ userId: input.id });
-  return toUser(result.row);
-}
-
-/** An administrator resets a user's password: policy-checked; every session of the user ends. */
-export async function setUserPassword(
-  deps: UserDeps,
-  checkPassword: PasswordPolicyCheck,
-  actor: Actor,
-  input: { id: string; newPassword: string },
-): Promise<{ ok: true; revokedSessions: number }> {
-  const target = await deps.db.kysely
-    .selectFrom('users')
-    .select(['email', 'username'])
-    .where('id', '=', input.id)
-    .executeTakeFirst();
-  if (!target) throw notFound('User', 'user_not_found');
-  checkPassword(input.newPassword, target, 'newPassword');
-  const passwordHash = await deps.passwords.hash(input.newPassword);
-
-  const revokedSessions = await withTransaction(deps.db, async (trx) => {
-    const updated = await trx
-      .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: deps.clock.now() })
-      .where('id', '=', input.id)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) throw notFound('User', 'user_not_found');
-    const revoked = await deps.sessions.revokeAllForUser(trx, input.id);
-    await deps.audit.append(trx, {
-      ...auditFrom(actor, input.id),
-      type: 'user.password_set',
-      data: { revokedSessions: revoked },
+    await repo.updateUserRow(work.trx, after.id, {
+      name: after.name,
+      email: after.email,
+      username: after.username,
+      role: after.role,
+      is_active: after.is_active,
+      updated_at: after.updated_at,
     });
-    return revoked;
+
+    const { role, isActive, ...profile } = changes;
+    const audit = (type: AuditEventType, data: Record<string, unknown>) =>
+      deps.audit.append(work.trx, recorded(actor, after.id, type, data));
+    if (Object.keys(profile).length > 0) await audit('user.updated', { changes: profile });
+    if (role) await audit('user.role_changed', { changes: { role } });
+    if (isActive && after.is_active) {
+      await audit('user.reactivated', { changes: { isActive } });
+    } else if (isActive) {
+      const revokedSessions = await deps.sessions.revokeAllForUser(work.trx, after.id);
+      await audit('user.deactivated', { changes: { isActive }, revokedSessions });
+    }
+    // A cached session must not outlive a deactivation, nor keep a stale role or profile.
+    work.invalidate({ userIds: [after.id] });
+    return after;
   });
-  await deps.sessions.invalidate({ userId: input.id });
-  return { ok: true, revokedSessions };
+  return toUser(updated);
 }
 
 /**
@@ -284,54 +341,28 @@ export async function setUserPassword(
  * audit events keep the ids. CONFLICT for the last active admin; NOT_FOUND for an unknown id.
  */
 export async function deleteUser(deps: UserDeps, actor: Actor, input: { id: string }): Promise<{ ok: true }> {
-  await withTransaction(deps.db, async (trx) => {
-    const activeAdmins = await lockActiveAdmins(deps, trx);
-    const target = await readForUpdate(deps, trx, input.id);
-    if (target.role === 'admin' && target.is_active && activeAdmins <= 1) {
-      throw new DomainError('CONFLICT', 'last_admin', 'The last active admin cannot be deleted');
-    }
-    const { sessions } = await trx
-      .selectFrom('sessions')
-      .select((eb) => eb.fn.countAll<number>().as('sessions'))
-      .where('user_id', '=', input.id)
-      .executeTakeFirstOrThrow();
-    await trx.deleteFrom('users').where('id', '=', input.id).execute();
-    await deps.audit.append(trx, {
-      ...auditFrom(actor, input.id),
-      type: 'user.deleted',
-      data: { email: target.email, username: target.username, role: target.role, revokedSessions: Number(sessions) },
-    });
+  await requireAdmin(deps, actor);
+  await transact(deps, async (work) => {
+    const locked = await repo.lockForChange(deps.db, work.trx, { ids: [actor.userId, input.id], activeAdmins: true });
+    await requireAdmin(deps, actor, work.trx);
+    const target = locked.find((row) => row.id === input.id);
+    if (!target) throw userNotFound();
+    const activeAdmins = locked.filter((row) => row.role === 'admin' && row.is_active).length;
+    if (target.role === 'admin' && target.is_active && activeAdmins <= 1) throw lastAdmin('deleted');
+    const revokedSessions = await repo.countSessionsOf(work.trx, input.id);
+    await repo.deleteUserRow(work.trx, input.id);
+    await deps.audit.append(
+      work.trx,
+      recorded(actor, input.id, 'user.deleted', {
+        email: target.email,
+        username: target.username,
+        role: target.role,
+        revokedSessions,
+      }),
+    );
+    work.invalidate({ userIds: [input.id] });
   });
-  await deps.sessions.invalidate({ userId: input.id });
   return { ok: true };
-}
-
-/**
- * Locks every active admin row (PostgreSQL, in id order so two lockers never deadlock) and
- * returns how many there are. A transaction waiting here re-reads the rows once the holder
- * commits, so it counts the admins that are left, not the ones its snapshot saw.
- */
-async function lockActiveAdmins(deps: Pick<UserDeps, 'db'>, trx: Transaction<Database>): Promise<number> {
-  const rows = await trx
-    .selectFrom('users')
-    .select('id')
-    .where('role', '=', 'admin')
-    .where('is_active', '=', true)
-    .orderBy('id')
-    .$if(deps.db.dialect === 'postgres', (qb) => qb.forUpdate())
-    .execute();
-  return rows.length;
-}
-
-async function readForUpdate(deps: Pick<UserDeps, 'db'>, trx: Transaction<Database>, id: string): Promise<UserRow> {
-  const row = await trx
-    .selectFrom('users')
-    .selectAll()
-    .where('id', '=', id)
-    .$if(deps.db.dialect === 'postgres', (qb) => qb.forUpdate())
-    .executeTakeFirst();
-  if (!row) throw notFound('User', 'user_not_found');
-  return row;
 }
 
 function diff(before: UserRow, after: UserRow): Changes {
@@ -347,8 +378,4 @@ function diff(before: UserRow, after: UserRow): Changes {
     if (before[column] !== after[column]) changes[field] = { before: before[column], after: after[column] };
   }
   return changes;
-}
-
-function auditFrom(actor: Actor, targetId: string): Omit<AuditEventInput, 'type'> {
-  return { actorId: actor.actorId, targetId, ip: actor.ip, userAgent: actor.userAgent };
 }
