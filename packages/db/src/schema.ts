@@ -134,6 +134,8 @@ export const COLUMN_KINDS: ColumnKinds = {
     id: 'text',
     email: 'text',
     username: 'text',
+    email_key: 'text',
+    username_key: 'text',
     name: 'text',
     password_hash: 'text',
     role: 'text',

@@ -5,12 +5,15 @@ import { createMigratedTestDb, testDialects } from './testing.js';
 
 async function addUser(db: Db): Promise<void> {
   const now = new Date();
+  const email = `${randomUUID()}@example.com`;
   await db.kysely
     .insertInto('users')
     .values({
       id: randomUUID(),
-      email: `${randomUUID()}@example.com`,
+      email,
+      email_key: email,
       username: null,
+      username_key: null,
       name: 'Snapshot',
       password_hash: '$argon2id$placeholder',
       role: 'member',
