@@ -12,7 +12,8 @@ import type { ApiConfig } from './config.js';
 import type { PasswordHasher, Services } from './services.js';
 import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './sessions/invalidation.js';
 import { SessionManager } from './sessions/manager.js';
-import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
+import { DeviceCookies, deriveDeviceCookieKey } from './throttle/device.js';
+import { MemoryCounterStore, PostgresCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
 import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
 import { warmDummyHash } from './auth/service.js';
 import { sql } from '@gatehouse/db';
@@ -93,14 +94,16 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     onError,
   });
 
+  // Throttle counters live where the other shared state does: Redis, else PostgreSQL, else memory.
+  const prefix = options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {};
   const store: CounterStore = redis
-    ? new RedisCounterStore(
-        redis,
-        options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {},
-      )
-    : new MemoryCounterStore();
+    ? new RedisCounterStore(redis, prefix)
+    : db.dialect === 'postgres'
+      ? new PostgresCounterStore(db.kysely, prefix)
+      : new MemoryCounterStore();
   const { keyPrefix: _prefix, ...limits } = options.throttle ?? {};
-  const throttle = createLoginThrottle(store, clock, limits);
+  const devices = new DeviceCookies(deriveDeviceCookieKey(audit.signer.privateKey), clock);
+  const throttle = createLoginThrottle(store, clock, limits, devices);
 
   await sessions.start({ sweep: background });
   if (background) audit.start();

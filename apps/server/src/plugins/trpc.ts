@@ -15,6 +15,11 @@ export function sessionCookieName(publicOrigin: string): string {
   return publicOrigin.startsWith('https:') ? '__Host-gatehouse_session' : 'gatehouse_session';
 }
 
+/** The device cookie (packages/api/src/throttle/device.ts), named like the session cookie. */
+export function deviceCookieName(publicOrigin: string): string {
+  return publicOrigin.startsWith('https:') ? '__Host-gatehouse_device' : 'gatehouse_device';
+}
+
 function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -30,6 +35,10 @@ function responseControl(reply: FastifyReply, services: Services, name: string, 
     },
     clearSessionCookie() {
       reply.clearCookie(name, attributes);
+    },
+    setDeviceCookie(value, expiresAt) {
+      const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - services.clock.now().getTime()) / 1000));
+      reply.setCookie(deviceCookieName(services.config.publicOrigin), value, { ...attributes, maxAge });
     },
   };
 }
@@ -76,6 +85,7 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
           origin: req.headers.origin ?? null,
           token: bearer ?? fromCookie,
           tokenSource: bearer ? 'bearer' : fromCookie ? 'cookie' : null,
+          deviceCookie: req.cookies[deviceCookieName(publicOrigin)] ?? null,
         },
         responseControl(res, services, name, secure),
       );

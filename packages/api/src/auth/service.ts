@@ -161,8 +161,10 @@ function accountKey(user: UserRow | undefined, identifier: string): string {
 export async function signIn(deps: AuthDeps, input: SignInInput, meta: RequestMeta): Promise<SignInResult> {
   const user = await findByIdentifier(deps, input.identifier);
   const account = accountKey(user, input.identifier);
+  // A browser that signed in to this very account before is exempt from its lockout.
+  const device = deps.throttle.devices.verify(meta.deviceCookie, user?.id);
 
-  const verdict = await deps.throttle.attempt(account, meta.ip);
+  const verdict = await deps.throttle.attempt(account, meta.ip, { device });
   if (verdict) {
     await withTransaction(deps.db, (trx) =>
       deps.audit.append(trx, {
@@ -190,7 +192,7 @@ export async function signIn(deps: AuthDeps, input: SignInInput, meta: RequestMe
     throw invalidCredentials();
   }
 
-  await deps.throttle.succeeded(account, meta.ip);
+  await deps.throttle.succeeded(account, meta.ip, { device });
   const upgradedHash = deps.passwords.needsRehash(user.password_hash)
     ? await deps.passwords.hash(input.password)
     : null;

@@ -31,9 +31,14 @@ export const authRouter = router({
   signUp: publicProcedure
     .input(newAccountInput)
     .mutation(async ({ ctx, input }) => withCookie(ctx, await signUp(ctx.services, input, metaOf(ctx)))),
-  signIn: publicProcedure
-    .input(signInInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await signIn(ctx.services, input, metaOf(ctx)))),
+  signIn: publicProcedure.input(signInInput).mutation(async ({ ctx, input }) => {
+    const result = await signIn(ctx.services, input, { ...metaOf(ctx), deviceCookie: ctx.req.deviceCookie ?? null });
+    if (result.status === 'signed-in') {
+      const device = ctx.services.throttle.devices.issue(result.user.id);
+      ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
+    }
+    return withCookie(ctx, result);
+  }),
   signOut: protectedProcedure.mutation(async ({ ctx }) => {
     const result = await signOut(ctx.services, ctx.auth, metaOf(ctx));
     ctx.res.clearSessionCookie();

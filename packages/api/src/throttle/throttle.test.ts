@@ -106,11 +106,11 @@ describe.each(stores)('login throttle with the %s store', (_name, makeStore) => 
     if (!s) return ctx.skip();
     await s.store.undo('k', 0, 1000);
     expect(await s.store.peek('k', 0, 1000)).toBeNull();
-    await s.store.hit('k', 0, 1000);
+    await s.store.hit('k', 0, 1000, 5);
     await s.store.undo('k', 10, 1000);
     await s.store.undo('k', 10, 1000);
     expect(await s.store.peek('k', 10, 1000)).toEqual({ count: 0, resetAtMs: 1000 });
-    await s.store.hit('k', 20, 1000);
+    await s.store.hit('k', 20, 1000, 5);
     await s.store.undo('k', 1000, 1000);
     expect(await s.store.peek('k', 999, 1000)).toEqual({ count: 1, resetAtMs: 1000 });
   });
@@ -119,7 +119,7 @@ describe.each(stores)('login throttle with the %s store', (_name, makeStore) => 
 describe('memory counter store', () => {
   it('stays bounded', async () => {
     const store = new MemoryCounterStore({ maxKeys: 10 });
-    for (let i = 0; i < 100; i++) await store.hit(`k${i}`, 0, 60_000);
+    for (let i = 0; i < 100; i++) await store.hit(`k${i}`, 0, 60_000, 5);
     expect(store.size).toBeLessThanOrEqual(10);
   });
 });

@@ -2,6 +2,7 @@ import type { Kysely, Migration } from 'kysely';
 import type { DialectName } from '../database.js';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_audit_tree.js';
+import * as m004 from './004_throttle_counters.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -14,6 +15,7 @@ export interface DialectMigration {
 export const migrations: ReadonlyArray<readonly [name: string, migration: DialectMigration]> = [
   ['001_initial', m001],
   ['002_audit_tree', m002],
+  ['004_throttle_counters', m004],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
