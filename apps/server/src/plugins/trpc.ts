@@ -26,7 +26,13 @@ function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-function responseControl(reply: FastifyReply, services: Services, name: string, secure: boolean): ResponseControl {
+function responseControl(
+  reply: FastifyReply,
+  services: Services,
+  name: string,
+  secure: boolean,
+  deviceName: string,
+): ResponseControl {
   const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const;
   return {
     setSessionCookie(token, expiresAt) {
@@ -38,7 +44,7 @@ function responseControl(reply: FastifyReply, services: Services, name: string, 
     },
     setDeviceCookie(value, expiresAt) {
       const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - services.clock.now().getTime()) / 1000));
-      reply.setCookie(deviceCookieName(services.config.publicOrigin), value, { ...attributes, maxAge });
+      reply.setCookie(deviceName, value, { ...attributes, maxAge });
     },
   };
 }
@@ -54,6 +60,7 @@ export interface TrpcRoutesOptions {
 export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { services }) => {
   const publicOrigin = services.config.publicOrigin;
   const name = sessionCookieName(publicOrigin);
+  const deviceName = deviceCookieName(publicOrigin);
   const secure = publicOrigin.startsWith('https:');
   await app.register(cookie);
 
@@ -85,9 +92,9 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
           origin: req.headers.origin ?? null,
           token: bearer ?? fromCookie,
           tokenSource: bearer ? 'bearer' : fromCookie ? 'cookie' : null,
-          deviceCookie: req.cookies[deviceCookieName(publicOrigin)] ?? null,
+          deviceCookie: req.cookies[deviceName] ?? null,
         },
-        responseControl(res, services, name, secure),
+        responseControl(res, services, name, secure, deviceName),
       );
     },
     responseMeta({ errors }) {
