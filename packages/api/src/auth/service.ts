@@ -276,7 +276,8 @@ export async function changePassword(
   const row = await deps.db.kysely.selectFrom('users').selectAll().where('id', '=', auth.user.id).executeTakeFirst();
   if (!row || !row.is_active) throw unauthenticated();
   const account = accountKey(row, row.email);
-  const verdict = await deps.throttle.attempt(account, meta.ip);
+  const device = deps.throttle.devices.verify(meta.deviceCookie, row.id);
+  const verdict = await deps.throttle.attempt(account, meta.ip, { device });
   if (verdict) {
     await withTransaction(deps.db, (trx) =>
       deps.audit.append(trx, {
@@ -294,7 +295,7 @@ export async function changePassword(
       field: 'currentPassword',
     });
   }
-  await deps.throttle.succeeded(account, meta.ip);
+  await deps.throttle.succeeded(account, meta.ip, { device });
   assertPasswordPolicy(input.newPassword, { email: row.email, username: row.username }, 'newPassword');
   if (input.newPassword === input.currentPassword) {
     throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {

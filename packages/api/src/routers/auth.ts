@@ -50,7 +50,9 @@ export const authRouter = router({
   })),
   changePassword: protectedProcedure
     .input(changePasswordInput)
-    .mutation(({ ctx, input }) => changePassword(ctx.services, ctx.auth, input, metaOf(ctx))),
+    .mutation(({ ctx, input }) =>
+      changePassword(ctx.services, ctx.auth, input, { ...metaOf(ctx), deviceCookie: ctx.req.deviceCookie ?? null }),
+    ),
   updateProfile: protectedProcedure
     .input(updateProfileInput)
     .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.auth, input, metaOf(ctx))),

@@ -76,6 +76,22 @@ describe.each(testDialects)('sign-in throttling on %s', (dialect) => {
     expect(error.code).toBe('TOO_MANY_REQUESTS');
   });
 
+  it('the device cookie also keeps the owner’s password change open while the account is locked', async () => {
+    const first = signIn({ ip: OWNER_IP });
+    const { token } = await first.result.then((r) => (r.status === 'signed-in' ? r : { token: '' }));
+    const deviceCookie = first.res.deviceCookie?.value ?? null;
+    await lockAccount();
+    const change = (req: Partial<RequestInfo>) =>
+      createCaller(createContext(services, { ip: OWNER_IP, token, tokenSource: 'bearer', ...req })).auth.changePassword(
+        {
+          currentPassword: PASSWORD,
+          newPassword: 'quite another passphrase',
+        },
+      );
+    expect((await trpcError(change({}))).code).toBe('TOO_MANY_REQUESTS');
+    expect(await change({ deviceCookie })).toMatchObject({ ok: true });
+  });
+
   it('a forged, expired or other user’s device cookie gives no exemption', async () => {
     const other = await createTestUser(services, { email: 'bob@example.com', username: 'bob', password: PASSWORD });
     const bobs = signIn({ ip: OWNER_IP }, PASSWORD, 'bob');
