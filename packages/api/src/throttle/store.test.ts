@@ -101,6 +101,16 @@ describe('memory counter store bound', () => {
     expect(await store.peek('victim-four', 2, WINDOW)).toEqual({ count: LIMIT - 1, resetAtMs: WINDOW });
   });
 
+  it('grows past its bound only by counters at their limit, and shrinks back when they end', async () => {
+    const store = new MemoryCounterStore({ maxKeys: 10 });
+    for (let i = 0; i < 30; i++) for (let n = 0; n < LIMIT; n++) await store.hit(`locked${i}`, 0, WINDOW, LIMIT);
+    for (let i = 0; i < 100; i++) await store.hit(`flood${i}`, 1, WINDOW, LIMIT);
+    for (let i = 0; i < 30; i++) expect(await store.peek(`locked${i}`, 2, WINDOW)).toMatchObject({ count: LIMIT });
+    expect(store.size).toBeLessThanOrEqual(30 + 10);
+    for (let i = 0; i < 100; i++) await store.hit(`later${i}`, WINDOW, WINDOW, LIMIT);
+    expect(store.size).toBeLessThanOrEqual(10);
+  });
+
   it('drops ended windows before anything else', async () => {
     const store = new MemoryCounterStore({ maxKeys: 3 });
     await store.hit('old', 0, 1000, LIMIT);

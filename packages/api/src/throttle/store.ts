@@ -44,9 +44,12 @@ interface MemoryWindow {
 export class MemoryCounterStore implements CounterStore {
   readonly #windows = new Map<string, MemoryWindow>();
   readonly #maxKeys: number;
+  /** The size at which the next new key makes room (maxKeys, or more while locked keys fill it). */
+  #scanAt: number;
 
   constructor(options: { maxKeys?: number } = {}) {
     this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#scanAt = this.#maxKeys;
   }
 
   async hit(key: string, nowMs: number, windowMs: number, limit: number): Promise<CounterState> {
@@ -84,17 +87,20 @@ export class MemoryCounterStore implements CounterStore {
 
   /** Makes room for one new key: see the class comment for what goes first. */
   #makeRoom(nowMs: number): void {
-    if (this.#windows.size < this.#maxKeys) return;
+    if (this.#windows.size < this.#scanAt) return;
     for (const [key, entry] of this.#windows) if (ended(entry, nowMs)) this.#windows.delete(key);
-    if (this.#windows.size < this.#maxKeys) return;
     // Drop a tenth at once, so a full store sorts once per maxKeys / 10 new keys, not per key.
     const target = Math.floor(this.#maxKeys * 0.9);
-    const droppable = [...this.#windows].filter(([, entry]) => entry.count < entry.limit);
-    droppable.sort(([, a], [, b]) => a.count - b.count); // stable: oldest activity first among equals
-    for (const [key] of droppable) {
-      if (this.#windows.size <= target) break;
-      this.#windows.delete(key);
+    if (this.#windows.size >= this.#maxKeys) {
+      const droppable = [...this.#windows].filter(([, entry]) => entry.count < entry.limit);
+      droppable.sort(([, a], [, b]) => a.count - b.count); // stable: oldest activity first among equals
+      for (const [key] of droppable) {
+        if (this.#windows.size <= target) break;
+        this.#windows.delete(key);
+      }
     }
+    // Held up by counters at their limit: look again only after another tenth has arrived.
+    this.#scanAt = Math.max(this.#maxKeys, this.#windows.size + this.#maxKeys - target);
   }
 }
 
