@@ -138,7 +138,8 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
 
 /**
  * The production container: Argon2id with the OWASP parameters, the session sweep at start and
- * every SESSION_CLEANUP_INTERVAL, audit checkpointing, Redis when REDIS_URL is set.
+ * every SESSION_CLEANUP_INTERVAL, audit checkpointing, Redis when REDIS_URL is set (else, on
+ * PostgreSQL, throttle counters in the database).
  */
 export function createServices(options: CreateServicesOptions): Promise<Services> {
   // Production hashing only: cheaper parameters can be injected by the test helper alone.

@@ -9,6 +9,6 @@ export type SignInResult =
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
-  /** The device cookie the request carried (throttle/device.ts), sign-in only. */
+  /** The device cookie the request carried (throttle/device.ts): sign-in and password change. */
   deviceCookie?: string | null | undefined;
 }
