@@ -11,12 +11,16 @@ export interface RequestInfo {
   /** The session token, from the `Authorization: Bearer` header or the session cookie. */
   token: string | null;
   tokenSource: 'cookie' | 'bearer' | null;
+  /** The device cookie (throttle/device.ts): exempts its holder from the account-wide lockout. */
+  deviceCookie?: string | null;
 }
 
 /** How a procedure changes the HTTP response: only the session cookie and extra headers. */
 export interface ResponseControl {
   setSessionCookie(token: string, expiresAt: Date): void;
   clearSessionCookie(): void;
+  /** Remembers this browser as one that signed in to the account (the device cookie). */
+  setDeviceCookie?(value: string, expiresAt: Date): void;
 }
 
 export interface Context {
@@ -52,9 +56,14 @@ export function createContext(
 /** A ResponseControl that remembers the last cookie operation, for tests. */
 export function recordingResponse(): ResponseControl & {
   cookie: { token: string; expiresAt: Date } | 'cleared' | null;
+  deviceCookie: { value: string; expiresAt: Date } | null;
 } {
   const recorder = {
     cookie: null as { token: string; expiresAt: Date } | 'cleared' | null,
+    deviceCookie: null as { value: string; expiresAt: Date } | null,
+    setDeviceCookie(value: string, expiresAt: Date) {
+      recorder.deviceCookie = { value, expiresAt };
+    },
     setSessionCookie(token: string, expiresAt: Date) {
       recorder.cookie = { token, expiresAt };
     },

@@ -12,7 +12,8 @@ import type { ApiConfig } from './config.js';
 import type { PasswordHasher, Services } from './services.js';
 import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './sessions/invalidation.js';
 import { SessionManager } from './sessions/manager.js';
-import { MemoryCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
+import { DeviceCookies, deriveDeviceCookieKey } from './throttle/device.js';
+import { MemoryCounterStore, PostgresCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
 import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
 import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
@@ -87,14 +88,16 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     onError: reportFailure('session maintenance'),
   });
 
+  // Throttle counters live where the other shared state does: Redis, else PostgreSQL, else memory.
+  const prefix = options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {};
   const store: CounterStore = redis
-    ? new RedisCounterStore(
-        redis,
-        options.throttle?.keyPrefix !== undefined ? { keyPrefix: options.throttle.keyPrefix } : {},
-      )
-    : new MemoryCounterStore();
+    ? new RedisCounterStore(redis, prefix)
+    : db.dialect === 'postgres'
+      ? new PostgresCounterStore(db.kysely, prefix)
+      : new MemoryCounterStore();
   const { keyPrefix: _prefix, ...limits } = options.throttle ?? {};
-  const throttle = createLoginThrottle(store, clock, limits);
+  const devices = new DeviceCookies(deriveDeviceCookieKey(audit.signer.privateKey), clock);
+  const throttle = createLoginThrottle(store, clock, limits, devices);
 
   await sessions.start({ sweep: background });
   if (background) audit.start();
@@ -126,7 +129,8 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
 
 /**
  * The production container: Argon2id with the OWASP parameters, the session sweep at start and
- * every SESSION_CLEANUP_INTERVAL, audit checkpointing, Redis when REDIS_URL is set.
+ * every SESSION_CLEANUP_INTERVAL, audit checkpointing, Redis when REDIS_URL is set (else, on
+ * PostgreSQL, throttle counters in the database).
  */
 export function createServices(options: CreateServicesOptions): Promise<Services> {
   // Production hashing only: cheaper parameters can be injected by the test helper alone.

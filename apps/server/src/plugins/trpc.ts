@@ -17,13 +17,24 @@ export function sessionCookieName(publicOrigin: string): string {
   return publicOrigin.startsWith('https:') ? '__Host-gatehouse_session' : 'gatehouse_session';
 }
 
+/** The device cookie (packages/api/src/throttle/device.ts), named like the session cookie. */
+export function deviceCookieName(publicOrigin: string): string {
+  return publicOrigin.startsWith('https:') ? '__Host-gatehouse_device' : 'gatehouse_device';
+}
+
 function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   return match?.[1] ?? null;
 }
 
-function responseControl(reply: FastifyReply, services: Services, name: string, secure: boolean): ResponseControl {
+function responseControl(
+  reply: FastifyReply,
+  services: Services,
+  name: string,
+  secure: boolean,
+  deviceName: string,
+): ResponseControl {
   const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const;
   return {
     setSessionCookie(token, expiresAt) {
@@ -32,6 +43,10 @@ function responseControl(reply: FastifyReply, services: Services, name: string, 
     },
     clearSessionCookie() {
       reply.clearCookie(name, attributes);
+    },
+    setDeviceCookie(value, expiresAt) {
+      const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - services.clock.now().getTime()) / 1000));
+      reply.setCookie(deviceName, value, { ...attributes, maxAge });
     },
   };
 }
@@ -61,6 +76,7 @@ export interface TrpcRoutesOptions {
 export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { services }) => {
   const publicOrigin = services.config.publicOrigin;
   const name = sessionCookieName(publicOrigin);
+  const deviceName = deviceCookieName(publicOrigin);
   const secure = publicOrigin.startsWith('https:');
   await app.register(cookie);
 
@@ -121,8 +137,9 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
           origin: req.headers.origin ?? null,
           token: bearer ?? fromCookie,
           tokenSource: bearer ? 'bearer' : fromCookie ? 'cookie' : null,
+          deviceCookie: req.cookies[deviceName] ?? null,
         },
-        responseControl(res, services, name, secure),
+        responseControl(res, services, name, secure, deviceName),
       );
     },
     responseMeta({ errors }) {

@@ -99,6 +99,8 @@ export interface SignInInput {
   identifier: string;
   password: string;
   rememberMe?: boolean | undefined;
+  /** The device cookie the request carried (throttle/device.ts), if any. */
+  deviceCookie?: string | null | undefined;
 }
 
 /** The account counter's key: the user when the identifier names one, else the identifier. */
@@ -116,8 +118,10 @@ function accountKey(user: UserRow | undefined, identifier: string): string {
 export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): Promise<SignInResult> {
   const user = await users.findByIdentifier(deps.db.kysely, input.identifier);
   const account = accountKey(user, input.identifier);
+  // A browser that signed in to this very account before is exempt from its lockout.
+  const device = deps.throttle.devices.verify(input.deviceCookie, user?.id);
 
-  const verdict = await deps.throttle.attempt(account, actor.ip);
+  const verdict = await deps.throttle.attempt(account, actor.ip, { device });
   if (verdict) {
     await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
@@ -147,7 +151,7 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     throw invalidCredentials();
   }
 
-  await deps.throttle.succeeded(account, actor.ip);
+  await deps.throttle.succeeded(account, actor.ip, { device });
   const upgradedHash = deps.passwords.needsRehash(user.password_hash)
     ? await deps.passwords.hash(input.password)
     : null;
@@ -208,6 +212,8 @@ export interface ChangePasswordInput {
   newPassword: string;
   /** The caller's session: it stays, every other session of the user ends. */
   sessionId: string;
+  /** The device cookie the request carried (throttle/device.ts), if any. */
+  deviceCookie?: string | null | undefined;
 }
 
 /**
@@ -225,7 +231,8 @@ export async function changePassword(
   if (!row || !row.is_active) throw unauthenticated();
   const account = accountKey(row, row.email);
   const audited = { actorId: row.id, targetId: row.id, ip: actor.ip, userAgent: actor.userAgent };
-  const verdict = await deps.throttle.attempt(account, actor.ip);
+  const device = deps.throttle.devices.verify(input.deviceCookie, row.id);
+  const verdict = await deps.throttle.attempt(account, actor.ip, { device });
   if (verdict) {
     await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
@@ -244,7 +251,7 @@ export async function changePassword(
       field: 'currentPassword',
     });
   }
-  await deps.throttle.succeeded(account, actor.ip);
+  await deps.throttle.succeeded(account, actor.ip, { device });
   return setPassword(deps, asUser(actor, row.id), {
     kind: 'change',
     userId: row.id,

@@ -29,9 +29,15 @@ export const authRouter = router({
   signUp: publicProcedure
     .input(newAccountInput)
     .mutation(async ({ ctx, input }) => withCookie(ctx, await signUp(ctx.services, ctx.actor, input))),
-  signIn: publicProcedure
-    .input(signInInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await signIn(ctx.services, ctx.actor, input))),
+  signIn: publicProcedure.input(signInInput).mutation(async ({ ctx, input }) => {
+    const result = await signIn(ctx.services, ctx.actor, { ...input, deviceCookie: ctx.req.deviceCookie ?? null });
+    if (result.status === 'signed-in') {
+      // This browser has now signed in to the account: it is exempt from the account's lockout.
+      const device = ctx.services.throttle.devices.issue(result.user.id);
+      ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
+    }
+    return withCookie(ctx, result);
+  }),
   signOut: protectedProcedure.mutation(async ({ ctx }) => {
     const result = await signOut(ctx.services, ctx.actor, { sessionId: ctx.auth.session.id });
     ctx.res.clearSessionCookie();
@@ -44,7 +50,11 @@ export const authRouter = router({
   changePassword: protectedProcedure
     .input(changePasswordInput)
     .mutation(({ ctx, input }) =>
-      changePassword(ctx.services, ctx.actor, { ...input, sessionId: ctx.auth.session.id }),
+      changePassword(ctx.services, ctx.actor, {
+        ...input,
+        sessionId: ctx.auth.session.id,
+        deviceCookie: ctx.req.deviceCookie ?? null,
+      }),
     ),
   updateProfile: protectedProcedure
     .input(updateProfileInput)

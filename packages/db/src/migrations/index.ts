@@ -3,6 +3,7 @@ import type { DialectName } from '../database.js';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_audit_tree.js';
 import * as m003 from './003_user_identifiers.js';
+import * as m004 from './004_throttle_counters.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -16,6 +17,7 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['001_initial', m001],
   ['002_audit_tree', m002],
   ['003_user_identifiers', m003],
+  ['004_throttle_counters', m004],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
