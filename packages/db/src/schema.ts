@@ -84,6 +84,15 @@ export interface AuditCheckpointsTable {
 }
 
 /** Every table of every migration: packages/db owns them all. */
+/** Migration 004: sign-in throttle counters shared through PostgreSQL (UNLOGGED there). */
+export interface ThrottleCountersTable {
+  key: string;
+  /** Window start and end, ms since the epoch by Gatehouse's clock (not the database's). */
+  start_ms: number;
+  expires_ms: number;
+  count: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -91,6 +100,7 @@ export interface Database {
   audit_head: AuditHeadTable;
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  throttle_counters: ThrottleCountersTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -170,6 +180,7 @@ export const COLUMN_KINDS: ColumnKinds = {
   },
   audit_head: { id: 'integer', tree_size: 'integer', frontier: 'bytes', root_hash: 'bytes' },
   audit_nodes: { level: 'integer', idx: 'integer', hash: 'bytes' },
+  throttle_counters: { key: 'text', start_ms: 'integer', expires_ms: 'integer', count: 'integer' },
   audit_checkpoints: {
     tree_size: 'integer',
     root_hash: 'bytes',

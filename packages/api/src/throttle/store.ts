@@ -170,15 +170,6 @@ export class RedisCounterStore implements CounterStore {
   }
 }
 
-/** Migration 004's table (PostgreSQL: UNLOGGED, counters need no crash safety). */
-export interface ThrottleCountersTable {
-  key: string;
-  /** Window start and end, ms since the epoch by Gatehouse's clock (not the database's). */
-  start_ms: number;
-  expires_ms: number;
-  count: number;
-}
-
 /**
  * Counters shared by every instance through the PostgreSQL database itself, when there is no
  * Redis: one row per counter, counted by a single `INSERT … ON CONFLICT DO UPDATE` (atomic per
@@ -187,13 +178,13 @@ export interface ThrottleCountersTable {
  * next attempt that comes along (one indexed DELETE; no timer to stop).
  */
 export class PostgresCounterStore implements CounterStore {
-  readonly #db: Kysely<Database & { throttle_counters: ThrottleCountersTable }>;
+  readonly #db: Kysely<Database>;
   readonly #prefix: string;
   readonly #sweepIntervalMs: number;
   #lastSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(db: Kysely<Database>, options: { keyPrefix?: string; sweepIntervalMs?: number } = {}) {
-    this.#db = db.withTables<{ throttle_counters: ThrottleCountersTable }>();
+    this.#db = db;
     this.#prefix = options.keyPrefix ?? '';
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
   }
