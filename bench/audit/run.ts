@@ -1,5 +1,5 @@
 /**
- * Audit log benchmark on SQLite (design §8 targets: verify 1M events ≤ 5 s, a proof at 1M ≤ 20 ms).
+ * Audit log benchmark on SQLite (architecture §8 targets: verify 1M events ≤ 5 s, a proof at 1M ≤ 20 ms).
  *
  *   pnpm --filter @gatehouse/bench exec tsx audit/run.ts [--events 1000000] [--appends 2000]
  *

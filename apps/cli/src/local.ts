@@ -33,7 +33,7 @@ export function databaseUrl(io: CliIO): string {
   return url;
 }
 
-/** The parts of the server's configuration (design §2) that these commands need, same defaults. */
+/** The parts of the server's configuration (architecture §2) that these commands need, same defaults. */
 function apiConfig(io: CliIO): ApiConfig {
   const { env } = io;
   return {

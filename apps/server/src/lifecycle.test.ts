@@ -127,9 +127,9 @@ describe('the server lifecycle', () => {
       // ioredis retries every few hundred milliseconds; the outage is still one line.
       await new Promise((r) => setTimeout(r, 1500));
       const entries = lines.map((line) => JSON.parse(line) as { level: number; msg: string; component?: string });
-      const outages = entries.filter((entry) => entry.msg.startsWith('Redis connection lost'));
+      const outages = entries.filter((entry) => entry.msg.startsWith('Redis connection (REDIS_URL) lost'));
       expect(outages).toHaveLength(1);
-      expect(outages[0]).toMatchObject({ level: 40, component: 'redis' });
+      expect(outages[0]).toMatchObject({ level: 50, component: 'redis' });
     } finally {
       await app.close();
     }

@@ -1,5 +1,5 @@
 /**
- * The `user.*` contract (design §6, §7) over real HTTP with the typed client, on SQLite and on
+ * The `user.*` contract (architecture §6, §7) over real HTTP with the typed client, on SQLite and on
  * PostgreSQL: admin-only access, errors with their data, the last-admin rule, revocations.
  */
 import { createGatehouseClient, isGatehouseError, type GatehouseClient } from '@gatehouse/client';

@@ -1,4 +1,4 @@
-/** What the domain services need to know of the server's configuration (design §2). */
+/** What the domain services need to know of the server's configuration (architecture §2). */
 export interface ApiConfig {
   /** The dashboard's origin: cookie security and the CSRF origin check. */
   publicOrigin: string;

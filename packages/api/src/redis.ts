@@ -26,7 +26,7 @@ export async function openRedis(url: string, logger: Logger, options: OpenRedisO
  * Connections `duplicate()`d from an `openRedis` client keep its backoff; give them this too.
  */
 export function reportRedisOutages(client: Redis, logger: Logger, what: string): void {
-  const outage = new OutageLog(logger, what);
+  const outage = new OutageLog(logger, what, { component: 'redis' });
   let lastError: unknown = null;
   // ioredis emits 'error' and then 'close' for a failed attempt; 'close' alone when the
   // server drops the connection. After quit()/disconnect() the status is 'end': no outage.

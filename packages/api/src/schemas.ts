@@ -1,5 +1,5 @@
 /**
- * Input schemas of every procedure (design §7). This module imports nothing but zod, so the
+ * Input schemas of every procedure (architecture §7). This module imports nothing but zod, so the
  * dashboard validates its forms with exactly these schemas (`@gatehouse/api/schemas`) without
  * pulling server code into the browser.
  */

@@ -24,7 +24,7 @@ export interface AuditAppender {
   append(trx: Transaction<Database>, event: AuditEventInput): Promise<AuditEvent>;
 }
 
-/** Hashing and checking passwords, off the event loop (design §5). */
+/** Hashing and checking passwords, off the event loop (architecture §5). */
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** True when `password` matches `hash` (Argon2id, or an imported bcrypt hash). */
@@ -34,7 +34,7 @@ export interface PasswordHasher {
 }
 
 /**
- * Sessions as other services use them (sessions/ implements it; design §4). Writes take a unit of
+ * Sessions as other services use them (sessions/ implements it; architecture §4). Writes take a unit of
  * work (`transact`), whose after-commit hook drops the cached sessions on every instance, or a
  * bare transaction.
  */
@@ -86,7 +86,7 @@ export interface Services {
   readonly sessions: SessionService;
   /** Drops cached sessions/users after a commit, here and on every instance (see unit-of-work.ts). */
   readonly invalidator: Invalidator;
-  /** Sign-in failure counters per account and per IP (design §5). */
+  /** Sign-in failure counters per account and per IP (architecture §5). */
   readonly throttle: LoginThrottle;
   /** The audit log: `append` for every service, verify/proofs/checkpoints for the audit router. */
   readonly audit: AuditService;

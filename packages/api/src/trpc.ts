@@ -137,7 +137,7 @@ const mapDomainErrors = t.middleware(async ({ next }) => {
 });
 
 /**
- * CSRF defence (design §3): a browser mutation must come from an allowed origin. Bearer calls
+ * CSRF defence (architecture §3): a browser mutation must come from an allowed origin. Bearer calls
  * carry no ambient credentials and are exempt; cookie calls must send a matching Origin.
  */
 const checkOrigin = t.middleware(({ ctx, type, next }) => {

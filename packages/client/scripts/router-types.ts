@@ -260,7 +260,7 @@ export type ErrorReason = ${errorReason};
 /** The shape of every error the server answers (\`TRPCClientError.shape\`). */
 export type GatehouseErrorShape = ${errorShape};
 
-/** Gatehouse's API, as the client sees it (design §7). */
+/** Gatehouse's API, as the client sees it (architecture §7). */
 export type AppRouter = TRPCBuiltRouter<
   { ctx: object; meta: object; errorShape: GatehouseErrorShape; transformer: true },
   {
@@ -270,7 +270,7 @@ ${named(printTree(tree, '    ')).split(signInResult).join('SignInResult')}
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 
-/** What signing in (or creating an account) answers (design §7). */
+/** What signing in (or creating an account) answers (architecture §7). */
 export type SignInResult = ${signInResult};
 `;
   } finally {

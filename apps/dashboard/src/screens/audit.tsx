@@ -14,7 +14,7 @@ import { VerifyPanel } from './audit-integrity.js';
 
 const PAGE_SIZE = 25;
 
-/** Words for every event type of design §8; typed so a new event type cannot go unnamed. */
+/** Words for every event type of architecture §8; typed so a new event type cannot go unnamed. */
 const TYPE_WORDS: Record<AuditEventType, string> = {
   'auth.setup': 'Gatehouse set up',
   'auth.sign_up': 'Signed up',

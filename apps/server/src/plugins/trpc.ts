@@ -71,7 +71,7 @@ export interface TrpcRoutesOptions {
 
 /**
  * The router at `/trpc`. Registered without fastify-plugin on purpose: the adapter's
- * pass-through body parsers must stay inside this scope (design §11).
+ * pass-through body parsers must stay inside this scope (architecture §11).
  */
 export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { services }) => {
   const publicOrigin = services.config.publicOrigin;
@@ -149,7 +149,7 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
         ['vary', 'Origin'],
         ['cache-control', 'no-store'],
       ]);
-      // Throttled callers learn how long to wait from the header too (design §5).
+      // Throttled callers learn how long to wait from the header too (architecture §5).
       const waits = errors
         .map((e) => (e.cause instanceof DomainError ? e.cause.details.retryAfterSeconds : undefined))
         .filter((s): s is number => typeof s === 'number');

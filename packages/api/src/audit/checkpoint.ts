@@ -249,7 +249,7 @@ export function loadOrCreateSigningKey(file: string, name: string): Signer {
   return signerFromPrivateKey(name, key);
 }
 
-/** Origin line default of design §8: `gatehouse/<PUBLIC_ORIGIN host>`. */
+/** Origin line default of architecture §8: `gatehouse/<PUBLIC_ORIGIN host>`. */
 export function defaultOrigin(publicOrigin: string): string {
   return `gatehouse/${new URL(publicOrigin).host}`;
 }

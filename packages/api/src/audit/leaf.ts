@@ -1,5 +1,5 @@
 /**
- * Leaf encoding of an audit event (design §8): the leaf input is the RFC 8785 (JCS) canonical JSON
+ * Leaf encoding of an audit event (architecture §8): the leaf input is the RFC 8785 (JCS) canonical JSON
  * of {seq, at, type, actorId, targetId, ip, userAgent, data}, and leafHash = SHA-256(0x00 ‖ input).
  */
 import canonicalizeImport from 'canonicalize';

@@ -16,7 +16,7 @@ export interface AuditServiceOptions {
   db: Db;
   clock: Clock;
   config: Pick<ApiConfig, 'publicOrigin' | 'auditKeyFile'>;
-  /** Checkpoint origin line; defaults to `gatehouse/<PUBLIC_ORIGIN host>` (design §8). */
+  /** Checkpoint origin line; defaults to `gatehouse/<PUBLIC_ORIGIN host>` (architecture §8). */
   origin?: string;
   /** A ready signer (tests); otherwise the key file is loaded, or created with mode 0600. */
   signer?: Signer;

@@ -1,4 +1,4 @@
-/** Public audit types (design §7 AuditEvent, §8 event types). */
+/** Public audit types (architecture §7 AuditEvent, §8 event types). */
 
 export const AUDIT_EVENT_TYPES = [
   'auth.setup',
@@ -45,7 +45,7 @@ export interface AuditEventInput {
   targetId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
-  /** JSON object; never a password, token or hash (design §8). */
+  /** JSON object; never a password, token or hash (architecture §8). */
   data?: Record<string, unknown>;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Full verification of the stored audit log (design §8): every leaf hash is recomputed from its
+ * Full verification of the stored audit log (architecture §8): every leaf hash is recomputed from its
  * row, the tree is rebuilt with the compact range, every stored subtree hash and every signed
  * checkpoint is checked at its size, and the head row is checked against the rebuilt tree.
  *

@@ -1,5 +1,5 @@
 /**
- * Password policy (design §5, ASVS 5.0 6.2): 8–256 characters, not a common password, not the
+ * Password policy (architecture §5, ASVS 5.0 6.2): 8–256 characters, not a common password, not the
  * account's own email or username. No composition rules (ASVS 6.2.5).
  *
  * The common-password list is `passwords-common` of @zxcvbn-ts/language-common (MIT, maintained

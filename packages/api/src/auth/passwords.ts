@@ -1,5 +1,5 @@
 /**
- * Password hashing (design §5): Argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1)
+ * Password hashing (architecture §5): Argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1)
  * through @node-rs/argon2, whose async hash/verify run on libuv's thread pool, off the event
  * loop. Imported bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) verify through @node-rs/bcrypt (also
  * async) and report `needsRehash`, so sign-in upgrades them to Argon2id.

@@ -1,5 +1,5 @@
 /**
- * Authentication (design §3–§5, §7 `auth.*`): first-run setup, sign-up, sign-in, sign-out,
+ * Authentication (architecture §3–§5, §7 `auth.*`): first-run setup, sign-up, sign-in, sign-out,
  * password change and profile update. Plain functions `(deps, actor, input)`; the auth router
  * validates input and sets/clears the cookie. Accounts, passwords and look-ups are the users
  * module's (users/service.ts, users/repository.ts): this file adds sessions and throttling.

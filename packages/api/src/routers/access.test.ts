@@ -2,7 +2,7 @@
  * Access control, table-driven over the router itself: every procedure not explicitly listed
  * below as public or for any signed-in user is an admin procedure, and must refuse anonymous
  * callers (UNAUTHORIZED) and members (FORBIDDEN). A new procedure is therefore checked the moment
- * it is added to the router; making it non-admin takes an explicit entry here (design §7 Access).
+ * it is added to the router; making it non-admin takes an explicit entry here (architecture §7 Access).
  */
 import type { Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';

@@ -20,7 +20,7 @@ function withCookie(ctx: Context, result: SignInResult): SignInResult {
   return result;
 }
 
-/** First run, accounts and one's own credentials (design §7 `auth.*`). */
+/** First run, accounts and one's own credentials (architecture §7 `auth.*`). */
 export const authRouter = router({
   setupStatus: publicProcedure.query(({ ctx }) => setupStatus(ctx.services)),
   createFirstUser: publicProcedure
@@ -47,15 +47,13 @@ export const authRouter = router({
     user: me(ctx.auth),
     session: toSession(ctx.auth.session, ctx.auth.session.id),
   })),
-  changePassword: protectedProcedure
-    .input(changePasswordInput)
-    .mutation(({ ctx, input }) =>
-      changePassword(ctx.services, ctx.actor, {
-        ...input,
-        sessionId: ctx.auth.session.id,
-        deviceCookie: ctx.req.deviceCookie ?? null,
-      }),
-    ),
+  changePassword: protectedProcedure.input(changePasswordInput).mutation(({ ctx, input }) =>
+    changePassword(ctx.services, ctx.actor, {
+      ...input,
+      sessionId: ctx.auth.session.id,
+      deviceCookie: ctx.req.deviceCookie ?? null,
+    }),
+  ),
   updateProfile: protectedProcedure
     .input(updateProfileInput)
     .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.actor, input)),

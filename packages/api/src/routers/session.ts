@@ -9,7 +9,7 @@ import {
 } from '../sessions/service.js';
 import { adminProcedure, protectedProcedure, router } from '../trpc.js';
 
-/** One's own sessions, and (admins) anyone's (design §7 `session.*`). */
+/** One's own sessions, and (admins) anyone's (architecture §7 `session.*`). */
 export const sessionRouter = router({
   list: protectedProcedure.query(({ ctx }) =>
     listOwnSessions(ctx.services, ctx.actor, { currentSessionId: ctx.auth.session.id }),

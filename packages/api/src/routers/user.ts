@@ -18,7 +18,7 @@ import {
 } from '../users/service.js';
 
 /**
- * User management (design §7 `user.*`): administrators only, the role re-read on every call and
+ * User management (architecture §7 `user.*`): administrators only, the role re-read on every call and
  * re-checked inside every write's transaction (users/service.ts).
  */
 export const userRouter = router({

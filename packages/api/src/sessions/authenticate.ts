@@ -1,5 +1,5 @@
 /**
- * Who a request is (design §4): the presented session token, validated. The one entry point the
+ * Who a request is (architecture §4): the presented session token, validated. The one entry point the
  * tRPC procedures use; a missing token is simply no session.
  */
 import type { Services } from '../services.js';

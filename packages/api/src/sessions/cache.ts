@@ -1,5 +1,5 @@
 /**
- * The cache of session facts (design §4): what the `sessions` row says, keyed by session id.
+ * The cache of session facts (architecture §4): what the `sessions` row says, keyed by session id.
  * It never holds the user — who the user is, their role and whether they are active are read by
  * primary key or from the user cache (users/cache.ts), which is invalidated by user id. So a
  * demotion or a deactivation cannot hide in a session entry.

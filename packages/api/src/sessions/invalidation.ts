@@ -1,5 +1,5 @@
 /**
- * Cross-instance cache invalidation (design §4): each instance evicts its own cache at once and
+ * Cross-instance cache invalidation (architecture §4): each instance evicts its own cache at once and
  * tells the others through PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when REDIS_URL is set.
  * While a bus is not connected its instance does not use its cache at all (it cannot know what
  * it missed), and on reconnect the cache starts empty.

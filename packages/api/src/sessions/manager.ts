@@ -1,5 +1,5 @@
 /**
- * Sessions (design §4, the Lucia guide's design), put together from small parts:
+ * Sessions (architecture §4, the Lucia guide's design), put together from small parts:
  * tokens (token.ts), the SQL store (store.ts), the pure expiry policy (policy.ts), a cache of
  * session facts (cache.ts) and a cache of users by id (users/cache.ts), both dropped on every
  * instance through the invalidation bus. This file is the order in which they are used.

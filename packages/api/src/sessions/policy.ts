@@ -1,5 +1,5 @@
 /**
- * The session expiry policy (design §4, the Lucia guide's "inactivity timeout"): pure functions of
+ * The session expiry policy (architecture §4, the Lucia guide's "inactivity timeout"): pure functions of
  * the session's facts, the time and the configuration. No database, no cache, no clock.
  *
  * - A session lives SESSION_TTL, or SESSION_REMEMBER_TTL when "remember me" was ticked.

@@ -1,5 +1,5 @@
 /**
- * Session management (design §7 `session.*`): listing and revoking one's own sessions, and an
+ * Session management (architecture §7 `session.*`): listing and revoking one's own sessions, and an
  * administrator's view of anyone's. Plain functions `(deps, actor, input)`. Each revocation and
  * its audit event commit together (`transact`), which drops the revoked sessions from every
  * instance's cache after the commit.

@@ -1,8 +1,9 @@
 /**
- * The `sessions` table (design §4): one small function per statement, no policy and no cache.
+ * The `sessions` table (architecture §4): one small function per statement, no policy and no cache.
  * Every function takes the executor it runs on (the pool, or the caller's transaction).
  */
-import { forUpdate, type Database, type Db, type Kysely, type SessionRow, type Transaction } from '@gatehouse/db';
+import type { Database, Db, Kysely, SessionRow, Transaction } from '@gatehouse/db';
+import * as users from '../users/repository.js';
 
 type Executor = Kysely<Database>;
 
@@ -16,7 +17,8 @@ export async function selectSession(executor: Executor, id: string): Promise<Ses
 
 /** Queues concurrent session writers of one user behind each other (PostgreSQL row lock). */
 export async function lockSessionOwner(db: Pick<Db, 'dialect'>, trx: Transaction<Database>, userId: string) {
-  await trx.selectFrom('users').select('id').where('id', '=', userId).$call(forUpdate(db)).execute();
+  // The owner's row is the users module's: lock it through its repository.
+  await users.lockById(db, trx, userId);
 }
 
 /** A user's session ids, newest first (ties broken by id, so the order is total). */

@@ -1,5 +1,5 @@
 /**
- * Session tokens (design §4, the Lucia guide): `<id>.<secret>`, each part 160 random bits from
+ * Session tokens (architecture §4, the Lucia guide): `<id>.<secret>`, each part 160 random bits from
  * `crypto.getRandomValues`, base32 lower-case without padding (32 characters). The database keeps
  * the id and SHA-256(secret) only, so a leaked table cannot be replayed as tokens.
  */

@@ -1,5 +1,5 @@
 /**
- * Sign-in throttling (design §5, ASVS 5.0 6.1.1 / 6.3.1): attempts are counted per account and
+ * Sign-in throttling (architecture §5, ASVS 5.0 6.1.1 / 6.3.1): attempts are counted per account and
  * client IP together, per client IP, and per account; once a counter reaches its limit inside
  * its window, further attempts answer TOO_MANY_REQUESTS until the window ends.
  *

@@ -1,11 +1,12 @@
 /**
- * Signed-in users by id, for session validation (design §4): the session cache holds session
+ * Signed-in users by id, for session validation (architecture §4): the session cache holds session
  * facts only, and the user a request acts as comes from here — read by primary key on a miss,
  * dropped by user id after every committed change to the account (`Invalidator`, on every
  * instance), and never older than `maxAgeMs` even if an invalidation is lost.
  */
 import type { Db } from '@gatehouse/db';
 import { Lru } from '../lru.js';
+import { findPublicById } from './repository.js';
 import type { AuthUser } from '../sessions/types.js';
 
 /** Reads one user by primary key; null when there is none. */
@@ -14,22 +15,7 @@ type UserLoader = (id: string) => Promise<AuthUser | null>;
 /** The AuthUser columns only: the password hash and the MFA secret are never read here. */
 export function userByIdLoader(db: Db): UserLoader {
   return async (id) => {
-    const row = await db.kysely
-      .selectFrom('users')
-      .select([
-        'id',
-        'email',
-        'username',
-        'name',
-        'role',
-        'is_active',
-        'created_at',
-        'updated_at',
-        'last_sign_in_at',
-        'mfa_enabled',
-      ])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await findPublicById(db.kysely, id);
     if (!row) return null;
     return {
       id: row.id,

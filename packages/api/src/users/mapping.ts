@@ -35,7 +35,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
   };
 }
 
-/** The API's User (design §7). Built field by field so a hash can never leak into a response. */
+/** The API's User (architecture §7). Built field by field so a hash can never leak into a response. */
 export type User = AuthUser;
 
 /** The columns a User is made of (sessions/ reads them in its join; the identifier keys are not needed). */
@@ -56,7 +56,7 @@ export function toUser(row: UserFields): User {
   };
 }
 
-/** The API's Session (design §7); `current` marks the caller's own session. */
+/** The API's Session (architecture §7); `current` marks the caller's own session. */
 export interface Session {
   id: string;
   createdAt: Date;

@@ -25,6 +25,26 @@ export function findById(executor: Executor, id: string): Promise<UserRow | unde
   return executor.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The user without its secrets (no password hash, no MFA secret): what a signed-in request needs. */
+export function findPublicById(executor: Executor, id: string) {
+  return executor
+    .selectFrom('users')
+    .select([
+      'id',
+      'email',
+      'username',
+      'name',
+      'role',
+      'is_active',
+      'created_at',
+      'updated_at',
+      'last_sign_in_at',
+      'mfa_enabled',
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
 /** By email or username, under the one identifier rule (identifier.ts). */
 export function findByIdentifier(executor: Executor, identifier: string): Promise<UserRow | undefined> {
   const key = identifierKey(identifier);

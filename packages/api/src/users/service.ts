@@ -1,5 +1,5 @@
 /**
- * The users module's use cases (design §6, §7 `user.*`): the one way to create an account, set a
+ * The users module's use cases (architecture §6, §7 `user.*`): the one way to create an account, set a
  * password, change or delete a user, and find one by identifier. The API (auth and user
  * routers), the CLI and the test helpers all come through here; only repository.ts touches the
  * table. Each function takes `(deps, actor, input)`.
