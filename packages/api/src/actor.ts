@@ -24,9 +24,6 @@ export function cliActor(userId: string | null = null): Actor {
   return { userId, ip: null, userAgent: null, via: 'cli' };
 }
 
-/** Gatehouse itself (sweeps, checkpoints, imports run by the server). */
-export const systemActor: Actor = Object.freeze({ userId: null, ip: null, userAgent: null, via: 'system' });
-
 /** The same actor, now known to be `userId` (after sign-in or session validation). */
 export function asUser(actor: Actor, userId: string): Actor {
   return { ...actor, userId };

@@ -52,7 +52,3 @@ export const ERROR_REASONS = [
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];
-
-export function isErrorReason(value: unknown): value is ErrorReason {
-  return typeof value === 'string' && (ERROR_REASONS as readonly string[]).includes(value);
-}

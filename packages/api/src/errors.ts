@@ -29,7 +29,6 @@ export const invalidCredentials = () => new DomainError('UNAUTHORIZED', 'invalid
 export const unauthenticated = () => new DomainError('UNAUTHORIZED', 'unauthenticated', 'Sign in first');
 export const notFound = (what: string, reason: ErrorReason = 'not_found') =>
   new DomainError('NOT_FOUND', reason, `${what} not found`);
-export const invalidInput = (message: string) => new DomainError('BAD_REQUEST', 'invalid_input', message);
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new DomainError('TOO_MANY_REQUESTS', 'throttled', `Too many attempts: try again in ${retryAfterSeconds} s`, {
     retryAfterSeconds,

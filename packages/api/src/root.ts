@@ -1,4 +1,3 @@
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { createCallerFactory, router } from './trpc.js';
 import { systemRouter } from './routers/system.js';
 import { auditRouter } from './routers/audit.js';
@@ -16,8 +15,6 @@ export const appRouter = router({
 });
 
 export type AppRouter = typeof appRouter;
-export type RouterInputs = inferRouterInputs<AppRouter>;
-export type RouterOutputs = inferRouterOutputs<AppRouter>;
 
 /** Calls procedures without HTTP: `createCaller(createContext(services, req))`. */
 export const createCaller = createCallerFactory(appRouter);

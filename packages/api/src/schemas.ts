@@ -9,13 +9,13 @@ import { z } from 'zod';
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './audit/types.js';
 
 export const ROLES = ['admin', 'member'] as const;
-export const roleSchema = z.enum(ROLES);
+const roleSchema = z.enum(ROLES);
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 
 /** Length only: the common-password and "not your email" rules need context (auth/password-policy). */
-export const passwordSchema = z
+const passwordSchema = z
   .string()
   .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters`)
   .max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters`);
@@ -51,8 +51,8 @@ export const nameSchema = z
   .max(100, 'Use at most 100 characters')
   .refine(storableText, 'Use printable characters only');
 
-export const idSchema = z.string().min(1).max(128);
-export const userIdSchema = z.uuid('Not a valid user id');
+const idSchema = z.string().min(1).max(128);
+const userIdSchema = z.uuid('Not a valid user id');
 
 export const newAccountInput = z.object({
   email: emailSchema,
@@ -135,6 +135,3 @@ export const auditConsistencyProofInput = z.object({
   toSize: z.number().int().min(1).optional(),
 });
 export const auditEventsInput = z.object({ afterSeq: z.number().int().min(0).optional() }).optional();
-
-export type SignInInput = z.input<typeof signInInput>;
-export type NewAccountInput = z.input<typeof newAccountInput>;

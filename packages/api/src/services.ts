@@ -1,8 +1,7 @@
-import type { Database, Db, Transaction } from '@gatehouse/db';
+import type { Db } from '@gatehouse/db';
 import type { Clock } from './clock.js';
 import type { ApiConfig } from './config.js';
-import type { AuditEvent, AuditEventInput } from './audit/types.js';
-import type { AuditService } from './audit/service.js';
+import type { AuditAppender, AuditService } from './audit/service.js';
 import type {
   AuthUser,
   CreatedSession,
@@ -15,14 +14,8 @@ import type {
 import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
 
-/**
- * The audit log as every other service uses it: append inside the caller's transaction, so the
- * event commits or rolls back with the change it records. The audit service (audit/) implements
- * this and more (verify, proofs, checkpoints) for the audit router.
- */
-export interface AuditAppender {
-  append(trx: Transaction<Database>, event: AuditEventInput): Promise<AuditEvent>;
-}
+/** The audit log as every other service uses it (audit/types.ts). */
+export type { AuditAppender };
 
 /** Hashing and checking passwords, off the event loop (architecture §5). */
 export interface PasswordHasher {

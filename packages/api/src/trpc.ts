@@ -17,7 +17,7 @@ interface ValidationIssue {
 
 function validationIssues(cause: unknown): ValidationIssue[] | null {
   if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return null;
-  const { issues } = cause as { issues: unknown };
+  const { issues } = cause;
   return Array.isArray(issues) ? (issues as ValidationIssue[]) : null;
 }
 
@@ -103,7 +103,6 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const mergeRouters = t.mergeRouters;
 
 /** Turns the domain's deliberate errors into tRPC errors with the matching code. */
 const mapDomainErrors = t.middleware(async ({ next }) => {

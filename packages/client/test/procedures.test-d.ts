@@ -45,7 +45,7 @@ type Outputs = RouterOutputs;
 type Inputs = RouterInputs;
 
 describe('shared types', () => {
-  test('User has exactly the contract's fields (architecture §7), and no hash', () => {
+  test('User has exactly the contract fields (architecture §7), and no hash', () => {
     expectTypeOf<User>().toEqualTypeOf<{
       id: string;
       email: string;
@@ -80,7 +80,7 @@ describe('shared types', () => {
     expectTypeOf<HasAny<AuditEvent>>().toEqualTypeOf<false>();
   });
 
-  test('SignInResult is the contract's union (architecture §7)', () => {
+  test('SignInResult is the contract union (architecture §7)', () => {
     expectTypeOf<Extract<SignInResult, { status: 'signed-in' }>['user']>().toEqualTypeOf<User>();
     expectTypeOf<Extract<SignInResult, { status: 'mfa-required' }>['challengeToken']>().toEqualTypeOf<string>();
   });

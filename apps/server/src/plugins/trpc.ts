@@ -13,12 +13,12 @@ import {
 import { areWellFormedInputs, batchRefusal, clientIp } from './request-guard.js';
 
 /** Design §3: `__Host-` prefixed and Secure when the dashboard is served over https. */
-export function sessionCookieName(publicOrigin: string): string {
+function sessionCookieName(publicOrigin: string): string {
   return publicOrigin.startsWith('https:') ? '__Host-gatehouse_session' : 'gatehouse_session';
 }
 
 /** The device cookie (packages/api/src/throttle/device.ts), named like the session cookie. */
-export function deviceCookieName(publicOrigin: string): string {
+function deviceCookieName(publicOrigin: string): string {
   return publicOrigin.startsWith('https:') ? '__Host-gatehouse_device' : 'gatehouse_device';
 }
 

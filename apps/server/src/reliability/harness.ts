@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import superjson from 'superjson';
 import { createDb, sql } from '@gatehouse/db';
 
-export const BUILT_SERVER = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const BUILT_SERVER = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export interface ServerProcess {
   url: string;

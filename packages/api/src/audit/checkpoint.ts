@@ -24,7 +24,7 @@ import { HASH_SIZE } from './merkle.js';
 const ED25519_ALG = 0x01;
 const SIG_PREFIX = '\u2014 '; // "— "
 
-export class CheckpointError extends Error {
+class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 

@@ -37,7 +37,7 @@ export interface OfflineVerifyResult {
 }
 
 /** One line of events.jsonl (without the newline). */
-export function eventToExportLine(event: AuditEvent): string {
+function eventToExportLine(event: AuditEvent): string {
   return JSON.stringify({
     seq: event.seq,
     at: event.at.toISOString(),

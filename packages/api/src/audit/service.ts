@@ -5,12 +5,20 @@
 import type { Database, Db, Transaction } from '@gatehouse/db';
 import type { Clock } from '../clock.js';
 import type { ApiConfig } from '../config.js';
-import type { AuditAppender } from '../services.js';
 import { defaultOrigin, loadOrCreateSigningKey, type Signer } from './checkpoint.js';
 import { AuditCheckpointer } from './checkpointer.js';
 import { AuditLog } from './log.js';
 import type { AuditEvent, AuditEventInput, AuditVerifyResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
+
+/**
+ * The audit log as every other service uses it: append inside the caller's transaction, so the
+ * event commits or rolls back with the change it records. AuditService below implements
+ * this and more (verify, proofs, checkpoints) for the audit router.
+ */
+export interface AuditAppender {
+  append(trx: Transaction<Database>, event: AuditEventInput): Promise<AuditEvent>;
+}
 
 export interface AuditServiceOptions {
   db: Db;

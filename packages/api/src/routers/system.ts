@@ -1,6 +1,6 @@
 import { publicProcedure, router } from '../trpc.js';
 
-export const GATEHOUSE_VERSION = '0.1.0';
+const GATEHOUSE_VERSION = '0.1.0';
 
 export const systemRouter = router({
   /** The server's version, for clients checking compatibility. */

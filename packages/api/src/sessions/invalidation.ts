@@ -37,7 +37,7 @@ export interface InvalidationBus {
   close(): Promise<void>;
 }
 
-export const INVALIDATION_CHANNEL = 'gatehouse_session_invalidate';
+const INVALIDATION_CHANNEL = 'gatehouse_session_invalidate';
 
 /** NOTIFY payloads stay far below PostgreSQL's 8000-byte limit. */
 const IDS_PER_MESSAGE = 100;

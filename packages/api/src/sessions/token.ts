@@ -29,7 +29,7 @@ export function generateSessionToken(): NewToken {
   return { token: `${id}.${secret}`, id, secretHash: hashSecret(secret) };
 }
 
-export function hashSecret(secret: string): Uint8Array {
+function hashSecret(secret: string): Uint8Array {
   return sha256(new TextEncoder().encode(secret));
 }
 

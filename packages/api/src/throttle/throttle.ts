@@ -41,7 +41,7 @@ export interface ThrottleOptions {
   windowMs: number;
 }
 
-export const defaultThrottleOptions: Readonly<ThrottleOptions> = Object.freeze({
+const defaultThrottleOptions: Readonly<ThrottleOptions> = Object.freeze({
   accountIpLimit: 5,
   accountLimit: 20,
   ipLimit: 50,

@@ -9,7 +9,7 @@ import type { Actor } from '../actor.js';
 import { DomainError, unauthenticated } from '../errors.js';
 import { findById, lockById } from './repository.js';
 
-export const adminRequired = () => new DomainError('FORBIDDEN', 'admin_required', 'Administrators only');
+const adminRequired = () => new DomainError('FORBIDDEN', 'admin_required', 'Administrators only');
 
 /** The signed-in user making the call: UNAUTHORIZED (`unauthenticated`) when there is none. */
 export function requireUser(actor: Actor): string {

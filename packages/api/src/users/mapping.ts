@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Role, SessionRow, UserRow } from '@gatehouse/db';
+import type { Role, UserRow } from '@gatehouse/db';
 import type { AuthUser, SessionInfo } from '../sessions/types.js';
 import { identifierKey } from './identifier.js';
 
@@ -66,19 +66,6 @@ export interface Session {
   ip: string | null;
   userAgent: string | null;
   current: boolean;
-}
-
-export function toSessionInfo(row: SessionRow): SessionInfo {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastSeenAt: row.last_seen_at,
-    rememberMe: row.remember_me,
-    ip: row.ip,
-    userAgent: row.user_agent,
-  };
 }
 
 export function toSession(info: SessionInfo, currentSessionId: string | null): Session {

@@ -1,5 +1,5 @@
 /** The escape character of every LIKE pattern built here (`… LIKE ? ESCAPE '\'`). */
-export const LIKE_ESCAPE = '\\';
+const LIKE_ESCAPE = '\\';
 
 /**
  * A LIKE pattern matching `text` anywhere, with the wildcards `%` and `_` (and the escape
