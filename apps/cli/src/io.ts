@@ -39,3 +39,16 @@ export function ticker(io: CliIO, label: string, everyMs = 2_000): () => void {
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * The services' background logger for a CLI run: warnings and errors (a Redis or PostgreSQL
+ * outage, a failed after-commit task) as one line on stderr; info is dropped.
+ */
+export function stderrLogger(io: CliIO) {
+  const line = (level: string) => (obj: object, msg: string) => {
+    const err = (obj as { err?: unknown }).err;
+    const detail = err instanceof Error ? `: ${err.message}` : '';
+    note(io, `gatehouse: ${level}: ${msg}${detail}`);
+  };
+  return { error: line('error'), warn: line('warning'), info: () => {} };
+}

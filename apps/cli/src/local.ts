@@ -21,7 +21,7 @@ import {
 } from '@gatehouse/api';
 import { emailSchema, nameSchema, usernameSchema } from '@gatehouse/api/schemas';
 import { createDb, migrateToLatest, UniqueViolationError, type Db } from '@gatehouse/db';
-import { CliError, UsageError, type CliIO } from './io.js';
+import { CliError, stderrLogger, UsageError, type CliIO } from './io.js';
 
 const CLI_USER_AGENT = 'gatehouse-cli';
 
@@ -56,7 +56,7 @@ async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<T> {
 /** Services without background work (no session sweep, no checkpoint timer). */
 async function withServices<T>(io: CliIO, fn: (services: Services) => Promise<T>): Promise<T> {
   return withDb(io, async (db) => {
-    const services = await createServices({ db, config: apiConfig(io), background: false });
+    const services = await createServices({ db, config: apiConfig(io), background: false, logger: stderrLogger(io) });
     try {
       return await fn(services);
     } finally {

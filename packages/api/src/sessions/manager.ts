@@ -75,7 +75,7 @@ export class SessionManager implements SessionService {
     const bounds = { maxEntries: options.cacheSize ?? 10_000, maxAgeMs: options.cacheMaxAgeMs ?? 5 * 60_000 };
     this.#sessions = new SessionCache(bounds);
     this.#users = new UserCache({ ...bounds, load: userByIdLoader(options.db) });
-    this.#onError = options.onError ?? ((error) => console.error('[gatehouse] session maintenance failed:', error));
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** Connects the invalidation bus, sweeps expired rows once, then every cleanup interval. */
