@@ -127,7 +127,8 @@ describe('usage', () => {
     // NODE_DEBUG=module logs every CommonJS module the process loads (the drivers are CommonJS).
     const loaded = async (args: string[], env: Record<string, string> = {}) =>
       (await gatehouse(args, { env: { NODE_DEBUG: 'module', ...env } })).stderr;
-    const drivers = /REQUEST (better-sqlite3|pg) /;
+    // better-sqlite3-napi is the build loaded on Node-API 10 (Node >= 22.14; packages/db/src/sqlite.ts).
+    const drivers = /REQUEST (better-sqlite3|better-sqlite3-napi|pg) /;
     expect(await loaded(['--help'])).not.toMatch(drivers);
     expect(await loaded(['users', 'list'], { GATEHOUSE_URL: 'http://127.0.0.1:9', GATEHOUSE_TOKEN: 't' })).not.toMatch(
       drivers,
