@@ -9,42 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createGatehouseClient, isGatehouseError, type AuditEvent, type Session, type User } from '@gatehouse/client';
+import { bin, gatehouse, json, type Result } from './run.js';
 // Test-only, reached by path: the server is not a dependency of the CLI.
 import { startTestServer, type RunningServer } from '../../server/src/testing.js';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
 const localEnv = { DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`, AUDIT_KEY_FILE: join(dir, 'audit.key') };
 
 const ADMIN = { email: 'root@example.com', name: 'Root Admin', password: 'recovery passphrase one' };
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `gatehouse …` (the build made in beforeAll), feeding `input` on stdin. */
-function gatehouse(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
-
-function json<T>(result: Result): T {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
 
 /**
  * Runs `gatehouse …` on a pseudo-terminal (`script`), as a person at a shell would, and answers

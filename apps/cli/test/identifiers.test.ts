@@ -3,48 +3,23 @@
  * as sign-in, and the same first-user lock as `auth.createFirstUser`. The `gatehouse` command
  * runs as a subprocess from its sources (GATEHOUSE_CLI_FROM_SOURCE), on real databases.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { apiActor, createUser, listUsers, type Services, type User } from '@gatehouse/api';
 import { createTestServices } from '@gatehouse/api/testing';
 import { migrateToLatest, sql } from '@gatehouse/db';
 import { createTestDatabase, testDialects } from '@gatehouse/db/testing';
+import { gatehouse as run, json, type Result } from './run.js';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-identifiers-'));
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function gatehouse(args: string[], env: Record<string, string>, input = ''): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? '', GATEHOUSE_CLI_FROM_SOURCE: '1', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
-function json<T>(result: Result): T {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
+/** From the sources (no build needed), with `env` and `input`. */
+const gatehouse = (args: string[], env: Record<string, string>, input = '') =>
+  run(args, { env: { GATEHOUSE_CLI_FROM_SOURCE: '1', ...env }, input });
 
 describe('reset-password', () => {
   const env = { DATABASE_URL: `file:${join(dir, 'reset.db')}`, AUDIT_KEY_FILE: join(dir, 'reset.key') };

@@ -6,6 +6,7 @@
  */
 import type { Db } from '@gatehouse/db';
 import { Lru } from '../lru.js';
+import { toUser } from './mapping.js';
 import { findPublicById } from './repository.js';
 import type { AuthUser } from '../sessions/types.js';
 
@@ -16,19 +17,7 @@ type UserLoader = (id: string) => Promise<AuthUser | null>;
 export function userByIdLoader(db: Db): UserLoader {
   return async (id) => {
     const row = await findPublicById(db.kysely, id);
-    if (!row) return null;
-    return {
-      id: row.id,
-      email: row.email,
-      username: row.username,
-      name: row.name,
-      role: row.role,
-      isActive: row.is_active,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      lastSignInAt: row.last_sign_in_at,
-      mfaEnabled: row.mfa_enabled,
-    };
+    return row ? toUser(row) : null;
   };
 }
 

@@ -38,8 +38,20 @@ export function newUserRow(fields: NewUserFields): UserRow {
 /** The API's User (architecture §7). Built field by field so a hash can never leak into a response. */
 export type User = AuthUser;
 
-/** The columns a User is made of (sessions/ reads them in its join; the identifier keys are not needed). */
-export type UserFields = Omit<UserRow, 'email_key' | 'username_key'>;
+/** The columns a User is made of: never the password hash, the MFA secret or the identifier keys. */
+export type UserFields = Pick<
+  UserRow,
+  | 'id'
+  | 'email'
+  | 'username'
+  | 'name'
+  | 'role'
+  | 'is_active'
+  | 'created_at'
+  | 'updated_at'
+  | 'last_sign_in_at'
+  | 'mfa_enabled'
+>;
 
 export function toUser(row: UserFields): User {
   return {
