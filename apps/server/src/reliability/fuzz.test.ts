@@ -350,7 +350,7 @@ describe('fuzzing every procedure over HTTP', () => {
           );
         },
       ),
-      { numRuns: 4_800 },
+      { numRuns: 5_300 },
     );
   }, 120_000);
 
