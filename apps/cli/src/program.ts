@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isGatehouseError } from '@gatehouse/client';
 import { register as audit } from './commands/audit.js';
+import { register as backup } from './commands/backup.js';
 import { createContext, type Register } from './commands/context.js';
 import { register as sessions } from './commands/sessions.js';
 import { register as setup } from './commands/setup.js';
@@ -10,7 +11,7 @@ import { CliError, note, UsageError, type CliIO } from './io.js';
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, users, sessions, audit];
+const groups: readonly Register[] = [setup, backup, users, sessions, audit];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {
@@ -25,7 +26,7 @@ function createProgram(io: CliIO): Command {
       'after',
       `
 Exit codes: 0 success, 1 failure, 2 wrong usage.
-Local commands (migrate, create-admin, reset-password) work on DATABASE_URL directly;
+Local commands (migrate, create-admin, reset-password, backup, restore) work on DATABASE_URL directly;
 the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     );
   const context = createContext(program, io);

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { GatehouseClient } from '@gatehouse/client';
+import type * as Backup from '../backup.js';
 import type { CliIO } from '../io.js';
 import type * as Local from '../local.js';
 import type * as Remote from '../remote.js';
@@ -16,6 +17,8 @@ export interface CommandContext {
   local: () => Promise<typeof Local>;
   /** Commands on a running server through the typed client. */
   remote: () => Promise<typeof Remote>;
+  /** Backup and restore of a SQLite database file (loads the driver). */
+  backup: () => Promise<typeof Backup>;
   /** The client for the server named by `--url` on `cmd`, else GATEHOUSE_URL. */
   client: (cmd: Command) => Promise<GatehouseClient>;
 }
@@ -27,6 +30,7 @@ export function createContext(program: Command, io: CliIO): CommandContext {
     json: () => program.opts<{ json?: boolean }>().json === true,
     local: () => import('../local.js'),
     remote,
+    backup: () => import('../backup.js'),
     client: async (cmd) => (await remote()).remoteClient(io, cmd.optsWithGlobals<{ url?: string }>().url),
   };
 }

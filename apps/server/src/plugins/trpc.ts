@@ -2,11 +2,13 @@ import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import {
   appRouter,
   createContext,
   DomainError,
   type AppRouter,
+  type ErrorReason,
   type ResponseControl,
   type Services,
 } from '@gatehouse/api';
@@ -62,6 +64,22 @@ function rawInputs(req: FastifyRequest): string | undefined {
   return typeof req.body === 'string' ? req.body : undefined;
 }
 
+/**
+ * An answer made here, before tRPC, in the shape tRPC gives its own errors (superjson's `json`,
+ * `data.code`, `data.reason`), so the client reads it as a GatehouseError with a reason.
+ */
+function refusalBody(status: number, code: TRPC_ERROR_CODE_KEY, reason: ErrorReason, message: string) {
+  return {
+    error: {
+      json: {
+        message,
+        code: TRPC_ERROR_CODES_BY_KEY[code],
+        data: { code, httpStatus: status, reason, zodError: null, retryAfterSeconds: null, field: null },
+      },
+    },
+  };
+}
+
 /** What tRPC serves: queries and subscriptions by GET, mutations by POST; HEAD gets tRPC's 204. */
 const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST']);
 
@@ -87,13 +105,13 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
     reply
       .code(405)
       .header('allow', 'GET, HEAD, POST')
-      .send({ error: { code: 'METHOD_NOT_SUPPORTED', message: `${request.method} is not supported here` } });
+      .send(refusalBody(405, 'METHOD_NOT_SUPPORTED', 'malformed_request', `${request.method} is not supported here`));
   app.addHook('onRequest', async (request, reply) => {
     if (!SERVED_METHODS.has(request.method)) await refuseMethod(request, reply);
   });
   app.setNotFoundHandler(async (request, reply) => {
     if (!SERVED_METHODS.has(request.method)) return refuseMethod(request, reply);
-    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'No such procedure' } });
+    return reply.code(404).send(refusalBody(404, 'NOT_FOUND', 'not_found', 'No such procedure'));
   });
 
   // Answers here carry identity (a session, a token, users, the audit log): no cache may keep
@@ -108,12 +126,16 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
   app.addHook('onRequest', async (request, reply) => {
     const contentType = request.headers['content-type'];
     if (typeof contentType === 'string' && /^\s*multipart\//i.test(contentType)) {
-      await reply.code(415).send({
-        error: {
-          code: 'UNSUPPORTED_MEDIA_TYPE',
-          message: 'Send JSON (application/json); multipart bodies are not accepted.',
-        },
-      });
+      await reply
+        .code(415)
+        .send(
+          refusalBody(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            'malformed_request',
+            'Send JSON (application/json); multipart bodies are not accepted.',
+          ),
+        );
     }
   });
 

@@ -4,3 +4,5 @@ export { type AuditListFilter } from './log.js';
 export { type Checkpoint, type Signer, type Verifier } from './checkpoint.js';
 export { verifyAuditExport, writeAuditExport, type OfflineVerifyResult } from './offline.js';
 export type * from './types.js';
+export { defaultOrigin, loadOrCreateSigningKey } from './checkpoint.js';
+export { verifyAuditLog } from './verify.js';
