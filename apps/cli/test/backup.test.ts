@@ -2,44 +2,27 @@
  * `gatehouse backup` and `gatehouse restore` as a subprocess (from the sources, so the run does
  * not depend on another file's build) on a SQLite file that a real server is using.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createGatehouseClient, isGatehouseError } from '@gatehouse/client';
 import { BetterSqlite3 } from '@gatehouse/db';
 // Test-only, reached by path: the server is not a dependency of the CLI.
 import { startTestServer, type RunningServer } from '../../server/src/testing.js';
+import { bin, gatehouse as run, json, type Result } from './run.js';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-backup-'));
 const database = join(dir, 'gatehouse.db');
 const env = { DATABASE_URL: `file:${database}`, AUDIT_KEY_FILE: join(dir, 'audit.key') };
 const ADMIN = { email: 'root@example.com', name: 'Root Admin', password: 'backup test passphrase one' };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function gatehouse(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? '', GATEHOUSE_CLI_FROM_SOURCE: '1', ...env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+/** From the sources (no build needed), on this file's database. */
+const gatehouse = (args: string[], options: { env?: Record<string, string>; input?: string } = {}) =>
+  run(args, {
+    env: { GATEHOUSE_CLI_FROM_SOURCE: '1', ...env, ...options.env },
+    ...(options.input !== undefined ? { input: options.input } : {}),
   });
-}
 
 interface Summary {
   ok: boolean;
@@ -47,10 +30,7 @@ interface Summary {
   audit: { ok: boolean; checked: number; treeSize: number };
 }
 
-function summary(result: Result): Summary {
-  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as Summary;
-}
+const summary = (result: Result): Summary => json<Summary>(result);
 
 let server: RunningServer | undefined;
 
