@@ -236,8 +236,10 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       await rewriteEvent(db, 3, { actor_id: 'someone-else' });
       const result = await audit.verify();
       expect(result.ok).toBe(false);
-      // The level-4 subtree over events 1..16 no longer matches its stored hash.
+      // The level-4 subtree over events 1..16 no longer matches its stored hash; the digests
+      // signed at 40 name the event.
       expect(result.reason).toMatch(/events 1\.\.16/);
+      expect(result.firstInvalidSeq).toBe(3);
     });
 
     it('an edit with leaf hash and subtree hashes recomputed', async () => {
@@ -246,6 +248,28 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       const result = await audit.verify();
       expect(result.ok).toBe(false);
       expect(result.reason).toMatch(/checkpoint signed at that size/);
+      expect(result.firstInvalidSeq).toBe(35);
+    });
+
+    it('an inserted event with later rows renumbered and every hash recomputed', async () => {
+      await sql`update audit_events set seq = seq + 1000 where seq >= 20`.execute(db.kysely);
+      await sql`update audit_events set seq = seq - 999 where seq >= 1000`.execute(db.kysely);
+      await sql`insert into audit_events (seq, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash)
+        select 20, at, 'user.deleted', actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 19`.execute(
+        db.kysely,
+      );
+      for (let seq = 20; seq <= 51; seq++) await rewriteEvent(db, seq, {});
+      await recomputeTreeState(db);
+      expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 20 });
+    });
+
+    it('a deleted event with later rows renumbered and every hash recomputed', async () => {
+      await sql`delete from audit_events where seq = 25`.execute(db.kysely);
+      await sql`update audit_events set seq = seq + 1000 where seq > 25`.execute(db.kysely);
+      await sql`update audit_events set seq = seq - 1001 where seq >= 1000`.execute(db.kysely);
+      for (let seq = 25; seq <= 49; seq++) await rewriteEvent(db, seq, {});
+      await recomputeTreeState(db);
+      expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 25, treeSize: 49 });
     });
 
     it('an edit after the last checkpoint, with all derived state recomputed, is caught by the next one', async () => {

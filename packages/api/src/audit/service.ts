@@ -1,10 +1,15 @@
 /**
  * The audit service as the server builds it: the append-only log, its checkpointer (with the
  * Ed25519 key from AUDIT_KEY_FILE, outside the database) and full-log verification.
+ *
+ * No unsigned tail: `close()` signs the head, and every signed note is copied to
+ * `<AUDIT_KEY_FILE>.checkpoint`. At `start()` the database is held against that copy; a log
+ * truncated or rewritten while the server was down is reported loudly and never signed.
  */
 import type { Database, Db, Transaction } from '@gatehouse/db';
 import type { Clock } from '../clock.js';
 import type { ApiConfig } from '../config.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { defaultOrigin, loadOrCreateSigningKey, type Signer } from './checkpoint.js';
 import { AuditCheckpointer } from './checkpointer.js';
 import { AuditLog } from './log.js';
@@ -33,6 +38,12 @@ export interface AuditServiceOptions {
   /** How often a live `audit.events` subscriber's session is re-validated (default 5 s). */
   feedRevalidateMs?: number;
   onError?: (error: unknown) => void;
+  /**
+   * Where the latest signed checkpoint is kept outside the database. Defaults to
+   * `<AUDIT_KEY_FILE>.checkpoint` when the key comes from that file, else none.
+   */
+  outsideFile?: string | null;
+  logger?: Logger;
 }
 
 export class AuditService implements AuditAppender {
@@ -42,11 +53,14 @@ export class AuditService implements AuditAppender {
   /** How often live subscribers' sessions are re-checked (tests shorten it). */
   feedRevalidateMs: number;
   readonly #db: Db;
+  readonly #logger: Logger;
   #verifying: Promise<AuditVerifyResult> | null = null;
+  #started: Promise<void> = Promise.resolve();
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
     this.feedRevalidateMs = options.feedRevalidateMs ?? 5000;
+    this.#logger = options.logger ?? silentLogger;
     const now = () => options.clock.now();
     this.signer =
       options.signer ??
@@ -59,6 +73,12 @@ export class AuditService implements AuditAppender {
       ...(options.checkpointEveryEvents !== undefined ? { everyEvents: options.checkpointEveryEvents } : {}),
       ...(options.checkpointEveryMs !== undefined ? { everyMs: options.checkpointEveryMs } : {}),
       ...(options.onError !== undefined ? { onError: options.onError } : {}),
+      outsideFile:
+        options.outsideFile !== undefined
+          ? options.outsideFile
+          : options.signer === undefined
+            ? `${options.config.auditKeyFile}.checkpoint`
+            : null,
     });
   }
 
@@ -68,18 +88,51 @@ export class AuditService implements AuditAppender {
 
   /** Full verification; concurrent callers share the run in progress (it costs seconds at 1M). */
   verify(): Promise<AuditVerifyResult> {
-    this.#verifying ??= verifyAuditLog(this.#db, this.signer).finally(() => {
-      this.#verifying = null;
-    });
+    this.#verifying ??= this.checkpointer
+      .readOutside()
+      .then((outside) => verifyAuditLog(this.#db, this.signer, outside))
+      .finally(() => {
+        this.#verifying = null;
+      });
     return this.#verifying;
   }
 
-  /** Starts background checkpointing (the server does; tests call `checkpointer.tick()`). */
-  start(intervalMs = 1000): void {
-    this.checkpointer.start(intervalMs);
+  /**
+   * Holds the database against the checkpoint kept outside it; on a mismatch logs an error and
+   * refuses to sign from then on. Returns the problem or null (start() runs it).
+   */
+  async checkOutside(): Promise<string | null> {
+    const problem = await this.checkpointer.checkOutside();
+    if (problem !== null) {
+      this.#logger.error(
+        { component: 'audit', file: this.checkpointer.outsideFile },
+        `AUDIT LOG TAMPERED WHILE STOPPED: ${problem}. No checkpoint will be signed; run \`gatehouse audit verify\` and restore the database from a backup`,
+      );
+    }
+    return problem;
   }
 
+  /**
+   * Starts background checkpointing (the server does; tests call `checkpointer.tick()`), after
+   * checking the database against the checkpoint kept outside it.
+   */
+  start(intervalMs = 1000): void {
+    this.#started = this.checkOutside()
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error, component: 'audit' }, 'audit start-up check failed');
+        return null;
+      })
+      .then(() => this.checkpointer.start(intervalMs));
+  }
+
+  /** Stops checkpointing and signs the head, so a graceful shutdown leaves no unsigned events. */
   async close(): Promise<void> {
+    await this.#started;
     await this.checkpointer.stop();
+    try {
+      await this.checkpointer.tick(true);
+    } catch (error) {
+      this.#logger.error({ err: error, component: 'audit' }, 'audit checkpoint at shutdown failed');
+    }
   }
 }
