@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDb, migrateToLatest, sql, withTransaction, type Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -361,6 +364,97 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       }
     });
   }
+});
+
+describe.each(testDialects)('the unsigned tail and the checkpoint kept outside the database on %s', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let clock: ManualClock;
+  let dir: string;
+  let keyFile: string;
+  let errors: string[];
+
+  /** A service as the server builds it: key file, copy next to it, a recording logger. */
+  const serverLike = (): AuditService =>
+    new AuditService({
+      db,
+      clock,
+      config: { publicOrigin: 'http://audit.test', auditKeyFile: keyFile },
+      logger: { error: (_obj, msg) => errors.push(msg), warn() {}, info() {} },
+    });
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await createMigratedTestDb(dialect));
+    clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
+    keyFile = join(dir, 'audit.key');
+    errors = [];
+  });
+  afterEach(async () => {
+    await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs a server lifetime: start, `events` appended, graceful shutdown. */
+  async function lifetime(from: number, events: number): Promise<void> {
+    const audit = serverLike();
+    audit.start(60_000);
+    await appendMany(db, audit, clock, from, events);
+    await audit.close();
+  }
+
+  it('a graceful shutdown signs the head and keeps the note outside the database (0600)', async () => {
+    await lifetime(0, 7); // 7 events: not a multiple of 100, younger than a minute
+    const audit = serverLike();
+    const latest = await audit.checkpointer.latest();
+    expect(latest.treeSize).toBe(7);
+    const outside = `${keyFile}.checkpoint`;
+    expect(readFileSync(outside, 'utf8')).toBe(latest.note);
+    if (process.platform !== 'win32') expect(statSync(outside).mode & 0o777).toBe(0o600);
+    expect(await audit.checkOutside()).toBeNull();
+    expect(await audit.verify()).toMatchObject({ ok: true, treeSize: 7 });
+    await lifetime(7, 3);
+    expect(readFileSync(outside, 'utf8')).toBe((await audit.checkpointer.latest()).note);
+    expect((await audit.checkpointer.latest()).treeSize).toBe(10);
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a database rewritten while stopped, checkpoints included, and verify names the event', async () => {
+    await lifetime(0, 30);
+    await rewriteEvent(db, 12, { ip: '10.6.6.6' });
+    await recomputeTreeState(db);
+    await sql`delete from audit_checkpoints`.execute(db.kysely); // the stored ones are gone too
+    const audit = serverLike();
+    expect(await audit.checkOutside()).toMatch(/not consistent with the checkpoint at size 30 kept outside/);
+    expect(errors).toEqual([expect.stringMatching(/^AUDIT LOG TAMPERED WHILE STOPPED/)]);
+    await appendMany(db, audit, clock, 30, 1);
+    await expect(audit.checkpointer.tick(true)).rejects.toThrow(/refusing to sign/);
+    expect(await audit.verify()).toMatchObject({
+      ok: false,
+      firstInvalidSeq: 12,
+      reason: expect.stringMatching(/do not match the checkpoint kept outside the database/),
+    });
+    await audit.close();
+    expect(await db.kysely.selectFrom('audit_checkpoints').selectAll().execute()).toEqual([]);
+  });
+
+  it('refuses a database truncated while stopped and reports it', async () => {
+    await lifetime(0, 30);
+    await sql`delete from audit_events where seq > 20`.execute(db.kysely);
+    await sql`delete from audit_nodes`.execute(db.kysely);
+    await recomputeTreeState(db);
+    await sql`delete from audit_checkpoints`.execute(db.kysely);
+    const audit = serverLike();
+    audit.start(60_000);
+    await audit.close(); // start-up check, then the shutdown checkpoint: refused
+    expect(errors[0]).toMatch(/the log has 20 events but the checkpoint kept outside .* covers 30: it was truncated/);
+    expect(await db.kysely.selectFrom('audit_checkpoints').selectAll().execute()).toEqual([]);
+    expect(await serverLike().verify()).toMatchObject({
+      ok: false,
+      firstInvalidSeq: 21,
+      reason: 'the checkpoint kept outside the database covers 30 events but the log has 20 (truncated)',
+    });
+  });
 });
 
 describe('audit log on an in-memory SQLite database', () => {
