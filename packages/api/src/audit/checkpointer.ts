@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { signCheckpoint, verifyCheckpointNote, type Checkpoint, type Signer } from './checkpoint.js';
+import { keyFor, type RetiredKey } from './key-history.js';
 import { leavesExtension, MAX_DIGESTS } from './leaf-digests.js';
 import type { AuditLog } from './log.js';
 import { consistencyProof, EMPTY_ROOT, hashesEqual, rootAt, toHex, verifyConsistency } from './merkle.js';
@@ -36,6 +37,8 @@ interface CheckpointerOptions {
   onError?: (error: unknown) => void;
   /** Where the latest signed note is kept outside the database (null: nowhere). */
   outsideFile?: string | null;
+  /** Retired keys (the outside copy may be signed by the one retired last). */
+  history?: readonly RetiredKey[];
 }
 
 interface StoredCheckpoint {
@@ -52,6 +55,7 @@ export class AuditCheckpointer {
   readonly #now: () => Date;
   readonly #onError: (error: unknown) => void;
   readonly #outsideFile: string | null;
+  readonly #history: readonly RetiredKey[];
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   /** Why signing is refused for good (the database disagrees with the copy outside it). */
@@ -65,6 +69,7 @@ export class AuditCheckpointer {
     this.#now = options.now ?? (() => new Date());
     this.#onError = options.onError ?? (() => {});
     this.#outsideFile = options.outsideFile ?? null;
+    this.#history = options.history ?? [];
   }
 
   get outsideFile(): string | null {
@@ -94,7 +99,7 @@ export class AuditCheckpointer {
     const file = this.#outsideFile as string;
     let outside: Checkpoint;
     try {
-      outside = verifyCheckpointNote(note, this.#signer);
+      outside = verifyCheckpointNote(note, keyFor(note, { current: this.#signer, history: this.#history }));
     } catch (error) {
       return this.#refuse(
         `the checkpoint kept outside the database (${file}) does not verify: ${(error as Error).message}`,

@@ -7,10 +7,18 @@ import { createMigratedTestDb, testDialects, type TestDatabase } from '@gatehous
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import { DomainError } from '../errors.js';
-import { parseVerifierKey, signerFromPrivateKey, verifyCheckpointNote } from './checkpoint.js';
+import {
+  loadOrCreateSigningKey,
+  parseVerifierKey,
+  signCheckpoint,
+  signerFromPrivateKey,
+  verifyCheckpointNote,
+} from './checkpoint.js';
 import { CheckpointConsistencyError } from './checkpointer.js';
 import { leafHash, LeafEncodingError } from './leaf.js';
 import { fromHex, verifyConsistency, verifyInclusion } from './merkle.js';
+import { verifyAuditExport, writeAuditExport } from './offline.js';
+import { rowToEvent } from './store.js';
 import { AuditService } from './service.js';
 import type { AuditEvent, AuditEventInput } from './types.js';
 
@@ -453,6 +461,57 @@ describe.each(testDialects)('the unsigned tail and the checkpoint kept outside t
       ok: false,
       firstInvalidSeq: 21,
       reason: 'the checkpoint kept outside the database covers 30 events but the log has 20 (truncated)',
+    });
+  });
+
+  describe('gatehouse audit rotate-key', () => {
+    it('retires the key with its range; old checkpoints still verify, online and offline with the history', async () => {
+      await lifetime(0, 12);
+      const old = loadOrCreateSigningKey(keyFile, 'gatehouse/audit.test');
+      const rotating = serverLike();
+      const { retired, publicKey } = await rotating.rotateKey();
+      await rotating.close();
+      expect(retired).toMatchObject({ from: 0, to: 12 });
+      expect(readFileSync(`${keyFile}.history`, 'utf8')).toBe(`0 12 ${old.text}\n`);
+      if (process.platform !== 'win32') expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+
+      // The next start: the new key, the copy outside signed by the old one is still accepted.
+      const audit = serverLike();
+      expect(audit.signer.text).toBe(publicKey);
+      expect(publicKey).not.toBe(old.text);
+      expect(await audit.checkOutside()).toBeNull();
+      await appendMany(db, audit, clock, 12, 5);
+      await audit.close(); // signs 17 with the new key
+      const notes = await db.kysely
+        .selectFrom('audit_checkpoints')
+        .select(['tree_size', 'note'])
+        .orderBy('tree_size')
+        .execute();
+      expect(notes.map((n) => Number(n.tree_size))).toEqual([12, 17]);
+      expect(verifyCheckpointNote(notes[0]?.note as string, old).treeSize).toBe(12);
+      expect(verifyCheckpointNote(notes[1]?.note as string, parseVerifierKey(publicKey)).treeSize).toBe(17);
+      expect(await serverLike().verify()).toMatchObject({ ok: true, treeSize: 17 });
+      expect(errors).toEqual([]);
+
+      // Offline: an export whose checkpoint the old key signed needs the history.
+      const rows = await db.kysely
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '<=', 12)
+        .orderBy('seq')
+        .execute();
+      const exported = join(dir, 'export');
+      await writeAuditExport(exported, rows.map(rowToEvent), notes[0]?.note as string);
+      expect((await verifyAuditExport(exported, publicKey)).reason).toMatch(/not signed/);
+      const history = readFileSync(`${keyFile}.history`, 'utf8');
+      expect(await verifyAuditExport(exported, publicKey, history)).toMatchObject({ ok: true, checked: 12 });
+      expect((await verifyAuditExport(exported, publicKey, 'garbage')).ok).toBe(false);
+
+      // A retired key is not accepted beyond its range: it cannot sign the log's future.
+      const root = Buffer.from(verifyCheckpointNote(notes[1]?.note as string, parseVerifierKey(publicKey)).rootHash);
+      const forged = signCheckpoint({ origin: old.name, treeSize: 17, rootHash: root }, old);
+      await sql`update audit_checkpoints set note = ${forged} where tree_size = 17`.execute(db.kysely);
+      expect(await serverLike().verify()).toMatchObject({ ok: false, reason: expect.stringMatching(/not signed/) });
     });
   });
 });

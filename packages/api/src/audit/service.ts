@@ -10,8 +10,17 @@ import type { Database, Db, Transaction } from '@gatehouse/db';
 import type { Clock } from '../clock.js';
 import type { ApiConfig } from '../config.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { defaultOrigin, loadOrCreateSigningKey, type Signer } from './checkpoint.js';
 import { AuditCheckpointer } from './checkpointer.js';
+import {
+  formatKeyHistory,
+  KeyHistoryError,
+  readKeyHistory,
+  writeFileAtomic,
+  type CheckpointKeys,
+  type RetiredKey,
+} from './key-history.js';
 import { AuditLog } from './log.js';
 import type { AuditEvent, AuditEventInput, AuditVerifyResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
@@ -43,6 +52,11 @@ export interface AuditServiceOptions {
    * `<AUDIT_KEY_FILE>.checkpoint` when the key comes from that file, else none.
    */
   outsideFile?: string | null;
+  /**
+   * Retired keys; defaults to `<AUDIT_KEY_FILE>.history` when the key comes from that file, else
+   * none.
+   */
+  keyHistory?: readonly RetiredKey[];
   logger?: Logger;
 }
 
@@ -50,10 +64,14 @@ export class AuditService implements AuditAppender {
   readonly log: AuditLog;
   readonly checkpointer: AuditCheckpointer;
   readonly signer: Signer;
+  /** The signing key and the retired ones: what checkpoints are verified with. */
+  readonly keys: CheckpointKeys;
   /** How often live subscribers' sessions are re-checked (tests shorten it). */
   feedRevalidateMs: number;
   readonly #db: Db;
   readonly #logger: Logger;
+  /** The key file, when the key came from one (rotation replaces it). */
+  readonly #keyFile: string | null;
   #verifying: Promise<AuditVerifyResult> | null = null;
   #started: Promise<void> = Promise.resolve();
 
@@ -65,6 +83,9 @@ export class AuditService implements AuditAppender {
     this.signer =
       options.signer ??
       loadOrCreateSigningKey(options.config.auditKeyFile, options.origin ?? defaultOrigin(options.config.publicOrigin));
+    this.#keyFile = options.signer === undefined ? options.config.auditKeyFile : null;
+    const history = options.keyHistory ?? (this.#keyFile === null ? [] : readKeyHistory(`${this.#keyFile}.history`));
+    this.keys = { current: this.signer, history };
     this.log = new AuditLog({ db: options.db, now });
     this.checkpointer = new AuditCheckpointer({
       log: this.log,
@@ -79,6 +100,7 @@ export class AuditService implements AuditAppender {
           : options.signer === undefined
             ? `${options.config.auditKeyFile}.checkpoint`
             : null,
+      history,
     });
   }
 
@@ -90,7 +112,7 @@ export class AuditService implements AuditAppender {
   verify(): Promise<AuditVerifyResult> {
     this.#verifying ??= this.checkpointer
       .readOutside()
-      .then((outside) => verifyAuditLog(this.#db, this.signer, outside))
+      .then((outside) => verifyAuditLog(this.#db, this.keys, outside))
       .finally(() => {
         this.#verifying = null;
       });
@@ -123,6 +145,24 @@ export class AuditService implements AuditAppender {
         return null;
       })
       .then(() => this.checkpointer.start(intervalMs));
+  }
+
+  /**
+   * `gatehouse audit rotate-key`: signs the head with the current key, retires it into the key
+   * history with the range of tree sizes it signed, and writes a new key in its place (both files
+   * written atomically, mode 0600). This instance keeps the old key in memory: close it, and
+   * restart every server sharing the key file (run it while they are stopped).
+   */
+  async rotateKey(): Promise<{ retired: RetiredKey; publicKey: string }> {
+    if (this.#keyFile === null) throw new KeyHistoryError('the signing key was not loaded from AUDIT_KEY_FILE');
+    await this.checkpointer.tick(true); // refuses when the log is not sound
+    const head = await this.checkpointer.latest();
+    const retired: RetiredKey = { verifier: this.signer, from: this.keys.history.at(-1)?.to ?? 0, to: head.treeSize };
+    writeFileAtomic(`${this.#keyFile}.history`, formatKeyHistory([...this.keys.history, retired]));
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileAtomic(this.#keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+    const next = loadOrCreateSigningKey(this.#keyFile, this.signer.name);
+    return { retired, publicKey: next.text };
   }
 
   /** Stops checkpointing and signs the head, so a graceful shutdown leaves no unsigned events. */

@@ -15,6 +15,7 @@
  *                                → the first checkpoint after the change no longer matches; its
  *                                  `leaves` digests (leaf-digests.ts) then name the first event
  *                                  whose leaf differs from what was signed
+ * - a checkpoint by a retired key   → accepted only within its range in the key history
  * - a rewrite or truncation while the server was down, checkpoints included
  *                                → the checkpoint kept outside the database (`outsideNote`) is
  *                                  checked like the stored ones
@@ -29,7 +30,8 @@
 import { hash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { readSnapshot, sql, type AuditEventRow, type Database, type Db, type Kysely } from '@gatehouse/db';
-import { parseCheckpointBody, verifyCheckpointNoteAsync, type Verifier } from './checkpoint.js';
+import { parseCheckpointBody, verifyCheckpointNoteAsync } from './checkpoint.js';
+import { keyFor, type CheckpointKeys } from './key-history.js';
 import { leafInputFromStored } from './leaf.js';
 import { DIGEST_SIZE, parseLeavesExtension, type LeafDigests } from './leaf-digests.js';
 import { EMPTY_ROOT, toHex } from './merkle.js';
@@ -168,15 +170,15 @@ function storedNodeRanges(from: number, to: number): NodeRange[] {
  */
 export async function verifyAuditLog(
   db: Db,
-  verifier: Verifier,
+  keys: CheckpointKeys,
   outsideNote: string | null = null,
 ): Promise<AuditVerifyResult> {
-  return readSnapshot(db, (snapshot) => verifyFrom(snapshotSource(snapshot, db.dialect), verifier, outsideNote));
+  return readSnapshot(db, (snapshot) => verifyFrom(snapshotSource(snapshot, db.dialect), keys, outsideNote));
 }
 
 async function verifyFrom(
   source: VerifySource,
-  verifier: Verifier,
+  keys: CheckpointKeys,
   outsideNote: string | null,
 ): Promise<AuditVerifyResult> {
   // Checkpoints first, then the head: every checkpoint was signed over committed events, so one
@@ -206,7 +208,7 @@ async function verifyFrom(
   const signatureChecks = (async (): Promise<Failure | null> => {
     for (const cp of checkpoints) {
       try {
-        const signed = await verifyCheckpointNoteAsync(cp.note, verifier);
+        const signed = await verifyCheckpointNoteAsync(cp.note, keyFor(cp.note, keys));
         if (signed.treeSize !== cp.size || toHex(signed.rootHash) !== cp.rootHex) {
           return {
             seq: null,
