@@ -65,6 +65,22 @@ async function withServices<T>(io: CliIO, fn: (services: Services) => Promise<T>
   });
 }
 
+/** `gatehouse audit rotate-key`: signs the head, retires the key into the history, writes a new one. */
+export async function rotateAuditKey(
+  io: CliIO,
+): Promise<{ retiredKey: string; from: number; to: number; publicKey: string; history: string }> {
+  return withServices(io, async (services) => {
+    const { retired, publicKey } = await services.audit.rotateKey();
+    return {
+      retiredKey: retired.verifier.text,
+      from: retired.from,
+      to: retired.to,
+      publicKey,
+      history: `${services.config.auditKeyFile}.history`,
+    };
+  });
+}
+
 export async function migrate(io: CliIO): Promise<{ applied: string[] }> {
   return withDb(io, (db) => migrateToLatest(db));
 }

@@ -2,6 +2,7 @@
  * Commands that call a running server through the typed client (GATEHOUSE_URL + GATEHOUSE_TOKEN,
  * an admin's session token).
  */
+import { readFile } from 'node:fs/promises';
 import type { OfflineVerifyResult } from '@gatehouse/api';
 import {
   createGatehouseClient,
@@ -127,9 +128,11 @@ export async function exportAudit(io: CliIO, gh: GatehouseClient, dir: string): 
   };
 }
 
-export async function verifyOffline(dir: string, publicKey: string): Promise<OfflineVerifyResult> {
+/** `keyHistory`: a key history file (`<AUDIT_KEY_FILE>.history`) for checkpoints by retired keys. */
+export async function verifyOffline(dir: string, publicKey: string, keyHistory?: string): Promise<OfflineVerifyResult> {
   const { verifyAuditExport } = await import('@gatehouse/api');
-  return verifyAuditExport(dir, publicKey);
+  const history = keyHistory === undefined ? '' : await readFile(keyHistory, 'utf8');
+  return verifyAuditExport(dir, publicKey, history);
 }
 
 /**

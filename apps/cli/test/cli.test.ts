@@ -378,3 +378,23 @@ describe('remote commands', () => {
     expect(JSON.parse(report.stdout)).toMatchObject({ ok: false, firstInvalidSeq: 2 });
   });
 });
+
+describe('gatehouse audit rotate-key', () => {
+  const keyDir = mkdtempSync(join(tmpdir(), 'gatehouse-rotate-'));
+  const env = { DATABASE_URL: `file:${join(keyDir, 'gatehouse.db')}`, AUDIT_KEY_FILE: join(keyDir, 'audit.key') };
+  afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
+
+  test('retires the key into the history with its range and writes a new one', async () => {
+    expect((await gatehouse(['migrate'], { env })).code).toBe(0);
+    const first = json<{ retiredKey: string; from: number; to: number; publicKey: string; history: string }>(
+      await gatehouse(['audit', 'rotate-key', '--json'], { env }),
+    );
+    expect(first).toMatchObject({ from: 0, to: 0, history: `${env.AUDIT_KEY_FILE}.history` });
+    expect(first.publicKey).not.toBe(first.retiredKey);
+    const second = await gatehouse(['audit', 'rotate-key'], { env });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`retired ${first.publicKey}`);
+    const history = readFileSync(`${env.AUDIT_KEY_FILE}.history`, 'utf8').trim().split('\n');
+    expect(history).toEqual([`0 0 ${first.retiredKey}`, `0 0 ${first.publicKey}`]);
+  });
+});

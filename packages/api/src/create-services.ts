@@ -71,6 +71,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     config,
     ...(options.auditSigner ? { signer: options.auditSigner } : {}),
     onError: reportFailure('audit checkpoint'),
+    logger,
   });
 
   let bus: InvalidationBus;

@@ -4,7 +4,7 @@ import { eventLine } from '../format.js';
 import { CliError, note, print, printJson, ticker, UsageError } from '../io.js';
 import { positiveInt, REMOTE_HELP, urlOption, type Register } from './context.js';
 
-export const register: Register = (program, { io, json, remote, client }) => {
+export const register: Register = (program, { io, json, remote, local, client }) => {
   const audit = program
     .command('audit')
     .description('verify, export and follow the audit log')
@@ -15,8 +15,9 @@ export const register: Register = (program, { io, json, remote, client }) => {
     .description('verify the whole log on the server, or an export offline (no server) with --offline')
     .option('--offline <dir>', 'verify an export directory (from `audit export`) instead')
     .option('--public-key <key>', 'the signed-note verifier key (required with --offline)')
+    .option('--key-history <file>', 'with --offline: retired keys (<AUDIT_KEY_FILE>.history) for older checkpoints')
     .addOption(urlOption())
-    .action(async (opts: { offline?: string; publicKey?: string }, cmd: Command) => {
+    .action(async (opts: { offline?: string; publicKey?: string; keyHistory?: string }, cmd: Command) => {
       let ok: boolean;
       let result: object;
       let summary: string;
@@ -24,7 +25,11 @@ export const register: Register = (program, { io, json, remote, client }) => {
         if (!opts.publicKey)
           throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
         const stop = ticker(io, `verifying ${opts.offline}`);
-        const offline = await (await remote()).verifyOffline(opts.offline, opts.publicKey).finally(stop);
+        const offline = await (
+          await remote()
+        )
+          .verifyOffline(opts.offline, opts.publicKey, opts.keyHistory)
+          .finally(stop);
         ok = offline.ok;
         result = offline;
         summary = offline.ok
@@ -32,7 +37,7 @@ export const register: Register = (program, { io, json, remote, client }) => {
             (offline.uncovered > 0 ? `, ${offline.uncovered} newer event(s) not yet covered by a signature` : '')
           : `FAILED${offline.firstInvalidSeq !== null ? ` at seq ${offline.firstInvalidSeq}` : ''}: ${offline.reason ?? 'unknown'}`;
       } else {
-        if (opts.publicKey) throw new UsageError('--public-key goes with --offline');
+        if (opts.publicKey || opts.keyHistory) throw new UsageError('--public-key and --key-history go with --offline');
         const gh = await client(cmd);
         note(io, 'verifying the audit log on the server…');
         const stop = ticker(io, 'verifying');
@@ -61,6 +66,19 @@ export const register: Register = (program, { io, json, remote, client }) => {
         `exported ${result.events} events to ${dir} (checkpoint at ${result.treeSize}, root ${result.rootHash})`,
       );
       print(io, `verify offline with: gatehouse audit verify --offline ${dir} --public-key '${result.publicKey}'`);
+    });
+
+  audit
+    .command('rotate-key')
+    .description(
+      'sign the head, retire the signing key (AUDIT_KEY_FILE) into <AUDIT_KEY_FILE>.history and create a new one; stop the servers first, start them after',
+    )
+    .action(async () => {
+      const result = await (await local()).rotateAuditKey(io);
+      if (json()) return printJson(io, result);
+      print(io, `retired ${result.retiredKey} (checkpoints ${result.from}..${result.to}) into ${result.history}`);
+      print(io, `new verifier key: ${result.publicKey}`);
+      print(io, 'restart every server sharing the key file; device cookies signed with the old key are void');
     });
 
   audit

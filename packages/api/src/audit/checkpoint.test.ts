@@ -17,6 +17,7 @@ import {
   verifyCheckpointNote,
 } from './checkpoint.js';
 import { EMPTY_ROOT, hashLeaf } from './merkle.js';
+import { leavesExtension, parseLeavesExtension } from './leaf-digests.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-key-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +44,27 @@ describe('signed checkpoints', () => {
     expect(signer.text).toMatch(/^gatehouse\/example\.com\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
     const parsed = parseVerifierKey(signer.text);
     expect(parsed.text).toBe(signer.text);
+  });
+
+  it('signs extension lines with the body and returns them, the leaves digests among them', () => {
+    const leaves = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    const withLeaves = { ...cp, extensions: [leavesExtension(40, leaves)] };
+    const note = signCheckpoint(withLeaves, signer);
+    expect(note.split('\n')[3]).toBe(
+      `leaves 40 ${Buffer.concat([Buffer.alloc(16, 1), Buffer.alloc(16, 2)]).toString('base64')}`,
+    );
+    const opened = verifyCheckpointNote(note, parseVerifierKey(signer.text));
+    expect(opened).toEqual(withLeaves);
+    expect(parseLeavesExtension(opened.extensions, 42)).toEqual({
+      from: 40,
+      digests: ['01'.repeat(16), '02'.repeat(16)],
+    });
+    // Digests that do not end at the checkpoint's size are not taken.
+    expect(parseLeavesExtension(opened.extensions, 43)).toBeNull();
+    expect(() => signCheckpoint({ ...cp, extensions: ['two\nlines'] }, signer)).toThrow(/extension/);
+    expect(() => verifyCheckpointNote(note.replace('leaves 40', 'leaves 39'), parseVerifierKey(signer.text))).toThrow(
+      /signature/,
+    );
   });
 
   it('verifies a note and rejects tampering', () => {

@@ -32,6 +32,8 @@ export interface Checkpoint {
   readonly origin: string;
   readonly treeSize: number;
   readonly rootHash: Buffer;
+  /** C2SP extension lines after the root (non-empty, no newline); verifiers may ignore them. */
+  readonly extensions?: readonly string[];
 }
 
 export interface Verifier {
@@ -113,7 +115,10 @@ export function checkpointBody(cp: Checkpoint): string {
   if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0)
     throw new CheckpointError('tree size must be a non-negative integer');
   if (cp.rootHash.length !== HASH_SIZE) throw new CheckpointError('root hash must be 32 bytes');
-  return `${cp.origin}\n${cp.treeSize}\n${cp.rootHash.toString('base64')}\n`;
+  const extensions = cp.extensions ?? [];
+  if (extensions.some((line) => line === '' || line.includes('\n')))
+    throw new CheckpointError('extension lines must be non-empty single lines');
+  return [cp.origin, String(cp.treeSize), cp.rootHash.toString('base64'), ...extensions, ''].join('\n');
 }
 
 export function parseCheckpointBody(body: string): Checkpoint {
@@ -123,14 +128,15 @@ export function parseCheckpointBody(body: string): Checkpoint {
   if (lines.length < 4 || lines.at(-1) !== '' || lines.slice(0, -1).some((l) => l === '')) {
     throw new CheckpointError('malformed checkpoint body');
   }
-  const [origin, sizeText, rootText] = lines as [string, string, string];
+  const [origin, sizeText, rootText, ...rest] = lines as [string, string, string, ...string[]];
   if (!/^(0|[1-9][0-9]*)$/.test(sizeText)) throw new CheckpointError('malformed checkpoint tree size');
   const treeSize = Number(sizeText);
   if (!Number.isSafeInteger(treeSize)) throw new CheckpointError('checkpoint tree size out of range');
   const rootHash = decodeBase64(rootText);
   if (rootHash === null || rootHash.length !== HASH_SIZE) throw new CheckpointError('malformed checkpoint root hash');
   assertKeyName(origin);
-  return { origin, treeSize, rootHash };
+  const extensions = rest.slice(0, -1);
+  return { origin, treeSize, rootHash, ...(extensions.length > 0 ? { extensions } : {}) };
 }
 
 /** Signs any note text (non-empty, ending in a newline) and returns the signed note. */

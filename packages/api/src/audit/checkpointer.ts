@@ -6,8 +6,18 @@
  * the stored nodes) and its root recomputed from storage; a mismatch is never signed.
  *
  * It reads outside any transaction, so it only ever sees (and signs) committed events.
+ *
+ * Each note also lists digests of the leaves it adds (`leaves` extension, see leaf-digests.ts),
+ * so verification can name the first changed event, and the latest note is copied to a file
+ * outside the database (`outsideFile`, next to the key). A database whose tree is not consistent
+ * with that copy (truncated or rewritten while the server was down) is never signed again: every
+ * round refuses until an operator looks.
  */
-import { signCheckpoint, type Signer } from './checkpoint.js';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { signCheckpoint, verifyCheckpointNote, type Checkpoint, type Signer } from './checkpoint.js';
+import { keyFor, type RetiredKey } from './key-history.js';
+import { leavesExtension, MAX_DIGESTS } from './leaf-digests.js';
 import type { AuditLog } from './log.js';
 import { consistencyProof, EMPTY_ROOT, hashesEqual, rootAt, toHex, verifyConsistency } from './merkle.js';
 import { nodeReader, readHead } from './store.js';
@@ -25,6 +35,10 @@ interface CheckpointerOptions {
   now?: () => Date;
   /** Called when a background tick fails (e.g. the database is down or the tree is corrupt). */
   onError?: (error: unknown) => void;
+  /** Where the latest signed note is kept outside the database (null: nowhere). */
+  outsideFile?: string | null;
+  /** Retired keys (the outside copy may be signed by the one retired last). */
+  history?: readonly RetiredKey[];
 }
 
 interface StoredCheckpoint {
@@ -40,8 +54,12 @@ export class AuditCheckpointer {
   readonly #everyMs: number;
   readonly #now: () => Date;
   readonly #onError: (error: unknown) => void;
+  readonly #outsideFile: string | null;
+  readonly #history: readonly RetiredKey[];
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  /** Why signing is refused for good (the database disagrees with the copy outside it). */
+  #refused: string | null = null;
 
   constructor(options: CheckpointerOptions) {
     this.#log = options.log;
@@ -50,6 +68,83 @@ export class AuditCheckpointer {
     this.#everyMs = options.everyMs ?? 60_000;
     this.#now = options.now ?? (() => new Date());
     this.#onError = options.onError ?? (() => {});
+    this.#outsideFile = options.outsideFile ?? null;
+    this.#history = options.history ?? [];
+  }
+
+  get outsideFile(): string | null {
+    return this.#outsideFile;
+  }
+
+  /** The signed note kept outside the database, or null when there is none (yet). */
+  async readOutside(): Promise<string | null> {
+    if (this.#outsideFile === null) return null;
+    try {
+      return await readFile(this.#outsideFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Checks the stored tree against the checkpoint kept outside the database: its size must not
+   * exceed the head, and the tree must be consistent with its root. Returns the problem (and
+   * refuses all signing from then on), or null. The server runs this at start.
+   */
+  async checkOutside(): Promise<string | null> {
+    if (this.#refused !== null) return this.#refused;
+    const note = await this.readOutside();
+    if (note === null) return null;
+    const file = this.#outsideFile as string;
+    let outside: Checkpoint;
+    try {
+      outside = verifyCheckpointNote(note, keyFor(note, { current: this.#signer, history: this.#history }));
+    } catch (error) {
+      return this.#refuse(
+        `the checkpoint kept outside the database (${file}) does not verify: ${(error as Error).message}`,
+      );
+    }
+    const db = this.#log.kysely;
+    const head = await readHead(db);
+    if (head.size < outside.treeSize) {
+      return this.#refuse(
+        `the log has ${head.size} events but the checkpoint kept outside the database (${file}) covers ${outside.treeSize}: it was truncated`,
+      );
+    }
+    const read = nodeReader(db);
+    try {
+      const root = head.size === 0 ? EMPTY_ROOT : await rootAt(head.size, read);
+      const proof = await consistencyProof(outside.treeSize, head.size, read);
+      if (hashesEqual(root, head.root) && verifyConsistency(outside.treeSize, head.size, outside.rootHash, root, proof))
+        return null;
+    } catch {
+      // A missing or corrupt node is an inconsistency like any other.
+    }
+    return this.#refuse(
+      `the stored tree is not consistent with the checkpoint at size ${outside.treeSize} kept outside the database (${file}): it was rewritten`,
+    );
+  }
+
+  #refuse(reason: string): string {
+    this.#refused = reason;
+    return reason;
+  }
+
+  /** Replaces the outside copy atomically (write, then rename; mode 0600), never with an older one. */
+  async #keepOutside(size: number, note: string): Promise<void> {
+    if (this.#outsideFile === null) return;
+    const current = await this.readOutside().catch(() => null);
+    const currentSize = current === null ? -1 : Number(current.split('\n', 2)[1]);
+    if (currentSize > size) return;
+    const tmp = `${this.#outsideFile}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, note, { mode: 0o600, flag: 'wx' });
+      await rename(tmp, this.#outsideFile);
+    } catch (error) {
+      await unlink(tmp).catch(() => {});
+      throw error;
+    }
   }
 
   get publicKey(): string {
@@ -90,6 +185,7 @@ export class AuditCheckpointer {
   }
 
   async #round(force: boolean): Promise<void> {
+    if (this.#refused !== null) throw new CheckpointConsistencyError(`${this.#refused}: refusing to sign`);
     const db = this.#log.kysely;
     const head = await readHead(db);
     let last = await this.#latestStored();
@@ -113,6 +209,10 @@ export class AuditCheckpointer {
     if (headDue) due.push(head.size);
     if (last === null && head.size === 0 && force) due.push(0);
 
+    if (due.length === 0) return;
+    const outsideProblem = await this.checkOutside();
+    if (outsideProblem !== null) throw new CheckpointConsistencyError(`${outsideProblem}: refusing to sign`);
+
     const read = nodeReader(db);
     for (const size of due) {
       // The root is always recomputed from stored leaves/nodes, never taken from the head row.
@@ -129,15 +229,39 @@ export class AuditCheckpointer {
         );
       }
       const signedAt = this.#now();
-      const note = signCheckpoint({ origin: this.#signer.name, treeSize: size, rootHash: root }, this.#signer);
+      const leaves = await this.#leafHashes(Math.max(prevSize, size - MAX_DIGESTS), size);
+      const note = signCheckpoint(
+        {
+          origin: this.#signer.name,
+          treeSize: size,
+          rootHash: root,
+          ...(size > prevSize ? { extensions: [leavesExtension(size - leaves.length, leaves)] } : {}),
+        },
+        this.#signer,
+      );
       await db
         .insertInto('audit_checkpoints')
         .values({ tree_size: size, root_hash: root, origin: this.#signer.name, note, signed_at: signedAt })
         // Another instance may have signed this size first; its checkpoint stands.
         .onConflict((oc) => oc.column('tree_size').doNothing())
         .execute();
+      await this.#keepOutside(size, note);
       last = { size, root, signedAt };
     }
+  }
+
+  /** Stored leaf hashes of the events from < seq ≤ to (what the root just checked was built from). */
+  async #leafHashes(from: number, to: number): Promise<Uint8Array[]> {
+    const rows = await this.#log.kysely
+      .selectFrom('audit_events')
+      .select(['seq', 'leaf_hash'])
+      .where('seq', '>', from)
+      .where('seq', '<=', to)
+      .orderBy('seq')
+      .execute();
+    if (rows.length !== to - from || rows.some((r, i) => Number(r.seq) !== from + i + 1))
+      throw new CheckpointConsistencyError(`events ${from + 1}..${to} are not all stored: refusing to sign`);
+    return rows.map((r) => r.leaf_hash);
   }
 
   async #latestStored(): Promise<StoredCheckpoint | null> {

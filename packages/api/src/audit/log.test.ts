@@ -1,13 +1,24 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDb, migrateToLatest, sql, withTransaction, type Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import { DomainError } from '../errors.js';
-import { parseVerifierKey, signerFromPrivateKey, verifyCheckpointNote } from './checkpoint.js';
+import {
+  loadOrCreateSigningKey,
+  parseVerifierKey,
+  signCheckpoint,
+  signerFromPrivateKey,
+  verifyCheckpointNote,
+} from './checkpoint.js';
 import { CheckpointConsistencyError } from './checkpointer.js';
 import { leafHash, LeafEncodingError } from './leaf.js';
 import { fromHex, verifyConsistency, verifyInclusion } from './merkle.js';
+import { verifyAuditExport, writeAuditExport } from './offline.js';
+import { rowToEvent } from './store.js';
 import { AuditService } from './service.js';
 import type { AuditEvent, AuditEventInput } from './types.js';
 
@@ -236,8 +247,10 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       await rewriteEvent(db, 3, { actor_id: 'someone-else' });
       const result = await audit.verify();
       expect(result.ok).toBe(false);
-      // The level-4 subtree over events 1..16 no longer matches its stored hash.
+      // The level-4 subtree over events 1..16 no longer matches its stored hash; the digests
+      // signed at 40 name the event.
       expect(result.reason).toMatch(/events 1\.\.16/);
+      expect(result.firstInvalidSeq).toBe(3);
     });
 
     it('an edit with leaf hash and subtree hashes recomputed', async () => {
@@ -246,6 +259,28 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       const result = await audit.verify();
       expect(result.ok).toBe(false);
       expect(result.reason).toMatch(/checkpoint signed at that size/);
+      expect(result.firstInvalidSeq).toBe(35);
+    });
+
+    it('an inserted event with later rows renumbered and every hash recomputed', async () => {
+      await sql`update audit_events set seq = seq + 1000 where seq >= 20`.execute(db.kysely);
+      await sql`update audit_events set seq = seq - 999 where seq >= 1000`.execute(db.kysely);
+      await sql`insert into audit_events (seq, at, type, actor_id, target_id, ip, user_agent, data, leaf_hash)
+        select 20, at, 'user.deleted', actor_id, target_id, ip, user_agent, data, leaf_hash from audit_events where seq = 19`.execute(
+        db.kysely,
+      );
+      for (let seq = 20; seq <= 51; seq++) await rewriteEvent(db, seq, {});
+      await recomputeTreeState(db);
+      expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 20 });
+    });
+
+    it('a deleted event with later rows renumbered and every hash recomputed', async () => {
+      await sql`delete from audit_events where seq = 25`.execute(db.kysely);
+      await sql`update audit_events set seq = seq + 1000 where seq > 25`.execute(db.kysely);
+      await sql`update audit_events set seq = seq - 1001 where seq >= 1000`.execute(db.kysely);
+      for (let seq = 25; seq <= 49; seq++) await rewriteEvent(db, seq, {});
+      await recomputeTreeState(db);
+      expect(await audit.verify()).toMatchObject({ ok: false, firstInvalidSeq: 25, treeSize: 49 });
     });
 
     it('an edit after the last checkpoint, with all derived state recomputed, is caught by the next one', async () => {
@@ -337,6 +372,148 @@ describe.each(testDialects)('audit log on %s', (dialect) => {
       }
     });
   }
+});
+
+describe.each(testDialects)('the unsigned tail and the checkpoint kept outside the database on %s', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let clock: ManualClock;
+  let dir: string;
+  let keyFile: string;
+  let errors: string[];
+
+  /** A service as the server builds it: key file, copy next to it, a recording logger. */
+  const serverLike = (): AuditService =>
+    new AuditService({
+      db,
+      clock,
+      config: { publicOrigin: 'http://audit.test', auditKeyFile: keyFile },
+      logger: { error: (_obj, msg) => errors.push(msg), warn() {}, info() {} },
+    });
+
+  beforeEach(async () => {
+    ({ db, cleanup } = await createMigratedTestDb(dialect));
+    clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
+    keyFile = join(dir, 'audit.key');
+    errors = [];
+  });
+  afterEach(async () => {
+    await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs a server lifetime: start, `events` appended, graceful shutdown. */
+  async function lifetime(from: number, events: number): Promise<void> {
+    const audit = serverLike();
+    audit.start(60_000);
+    await appendMany(db, audit, clock, from, events);
+    await audit.close();
+  }
+
+  it('a graceful shutdown signs the head and keeps the note outside the database (0600)', async () => {
+    await lifetime(0, 7); // 7 events: not a multiple of 100, younger than a minute
+    const audit = serverLike();
+    const latest = await audit.checkpointer.latest();
+    expect(latest.treeSize).toBe(7);
+    const outside = `${keyFile}.checkpoint`;
+    expect(readFileSync(outside, 'utf8')).toBe(latest.note);
+    if (process.platform !== 'win32') expect(statSync(outside).mode & 0o777).toBe(0o600);
+    expect(await audit.checkOutside()).toBeNull();
+    expect(await audit.verify()).toMatchObject({ ok: true, treeSize: 7 });
+    await lifetime(7, 3);
+    expect(readFileSync(outside, 'utf8')).toBe((await audit.checkpointer.latest()).note);
+    expect((await audit.checkpointer.latest()).treeSize).toBe(10);
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a database rewritten while stopped, checkpoints included, and verify names the event', async () => {
+    await lifetime(0, 30);
+    await rewriteEvent(db, 12, { ip: '10.6.6.6' });
+    await recomputeTreeState(db);
+    await sql`delete from audit_checkpoints`.execute(db.kysely); // the stored ones are gone too
+    const audit = serverLike();
+    expect(await audit.checkOutside()).toMatch(/not consistent with the checkpoint at size 30 kept outside/);
+    expect(errors).toEqual([expect.stringMatching(/^AUDIT LOG TAMPERED WHILE STOPPED/)]);
+    await appendMany(db, audit, clock, 30, 1);
+    await expect(audit.checkpointer.tick(true)).rejects.toThrow(/refusing to sign/);
+    expect(await audit.verify()).toMatchObject({
+      ok: false,
+      firstInvalidSeq: 12,
+      reason: expect.stringMatching(/do not match the checkpoint kept outside the database/),
+    });
+    await audit.close();
+    expect(await db.kysely.selectFrom('audit_checkpoints').selectAll().execute()).toEqual([]);
+  });
+
+  it('refuses a database truncated while stopped and reports it', async () => {
+    await lifetime(0, 30);
+    await sql`delete from audit_events where seq > 20`.execute(db.kysely);
+    await sql`delete from audit_nodes`.execute(db.kysely);
+    await recomputeTreeState(db);
+    await sql`delete from audit_checkpoints`.execute(db.kysely);
+    const audit = serverLike();
+    audit.start(60_000);
+    await audit.close(); // start-up check, then the shutdown checkpoint: refused
+    expect(errors[0]).toMatch(/the log has 20 events but the checkpoint kept outside .* covers 30: it was truncated/);
+    expect(await db.kysely.selectFrom('audit_checkpoints').selectAll().execute()).toEqual([]);
+    expect(await serverLike().verify()).toMatchObject({
+      ok: false,
+      firstInvalidSeq: 21,
+      reason: 'the checkpoint kept outside the database covers 30 events but the log has 20 (truncated)',
+    });
+  });
+
+  describe('gatehouse audit rotate-key', () => {
+    it('retires the key with its range; old checkpoints still verify, online and offline with the history', async () => {
+      await lifetime(0, 12);
+      const old = loadOrCreateSigningKey(keyFile, 'gatehouse/audit.test');
+      const rotating = serverLike();
+      const { retired, publicKey } = await rotating.rotateKey();
+      await rotating.close();
+      expect(retired).toMatchObject({ from: 0, to: 12 });
+      expect(readFileSync(`${keyFile}.history`, 'utf8')).toBe(`0 12 ${old.text}\n`);
+      if (process.platform !== 'win32') expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+
+      // The next start: the new key, the copy outside signed by the old one is still accepted.
+      const audit = serverLike();
+      expect(audit.signer.text).toBe(publicKey);
+      expect(publicKey).not.toBe(old.text);
+      expect(await audit.checkOutside()).toBeNull();
+      await appendMany(db, audit, clock, 12, 5);
+      await audit.close(); // signs 17 with the new key
+      const notes = await db.kysely
+        .selectFrom('audit_checkpoints')
+        .select(['tree_size', 'note'])
+        .orderBy('tree_size')
+        .execute();
+      expect(notes.map((n) => Number(n.tree_size))).toEqual([12, 17]);
+      expect(verifyCheckpointNote(notes[0]?.note as string, old).treeSize).toBe(12);
+      expect(verifyCheckpointNote(notes[1]?.note as string, parseVerifierKey(publicKey)).treeSize).toBe(17);
+      expect(await serverLike().verify()).toMatchObject({ ok: true, treeSize: 17 });
+      expect(errors).toEqual([]);
+
+      // Offline: an export whose checkpoint the old key signed needs the history.
+      const rows = await db.kysely
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '<=', 12)
+        .orderBy('seq')
+        .execute();
+      const exported = join(dir, 'export');
+      await writeAuditExport(exported, rows.map(rowToEvent), notes[0]?.note as string);
+      expect((await verifyAuditExport(exported, publicKey)).reason).toMatch(/not signed/);
+      const history = readFileSync(`${keyFile}.history`, 'utf8');
+      expect(await verifyAuditExport(exported, publicKey, history)).toMatchObject({ ok: true, checked: 12 });
+      expect((await verifyAuditExport(exported, publicKey, 'garbage')).ok).toBe(false);
+
+      // A retired key is not accepted beyond its range: it cannot sign the log's future.
+      const root = Buffer.from(verifyCheckpointNote(notes[1]?.note as string, parseVerifierKey(publicKey)).rootHash);
+      const forged = signCheckpoint({ origin: old.name, treeSize: 17, rootHash: root }, old);
+      await sql`update audit_checkpoints set note = ${forged} where tree_size = 17`.execute(db.kysely);
+      expect(await serverLike().verify()).toMatchObject({ ok: false, reason: expect.stringMatching(/not signed/) });
+    });
+  });
 });
 
 describe('audit log on an in-memory SQLite database', () => {

@@ -17,6 +17,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseVerifierKey, verifyCheckpointNote, type Checkpoint } from './checkpoint.js';
+import { keyFor, parseKeyHistory } from './key-history.js';
 import { leafHash, type LeafFields } from './leaf.js';
 import { CompactRange, hashesEqual, toHex } from './merkle.js';
 import type { AuditEvent } from './types.js';
@@ -108,7 +109,11 @@ function parseExportedEvent(value: unknown): (LeafFields & { leafHash: unknown }
   };
 }
 
-export async function verifyAuditExport(dir: string, publicKey: string): Promise<OfflineVerifyResult> {
+/**
+ * `keyHistory`: the text of a key history file (`<AUDIT_KEY_FILE>.history`), for an export whose
+ * checkpoint was signed by a key retired since (`gatehouse audit rotate-key`).
+ */
+export async function verifyAuditExport(dir: string, publicKey: string, keyHistory = ''): Promise<OfflineVerifyResult> {
   const result: OfflineVerifyResult = {
     ok: false,
     checked: 0,
@@ -126,8 +131,9 @@ export async function verifyAuditExport(dir: string, publicKey: string): Promise
 
   let checkpoint: Checkpoint;
   try {
-    const verifier = parseVerifierKey(publicKey);
-    checkpoint = verifyCheckpointNote(await readFile(join(dir, EXPORT_CHECKPOINT_FILE), 'utf8'), verifier);
+    const keys = { current: parseVerifierKey(publicKey), history: parseKeyHistory(keyHistory) };
+    const note = await readFile(join(dir, EXPORT_CHECKPOINT_FILE), 'utf8');
+    checkpoint = verifyCheckpointNote(note, keyFor(note, keys));
   } catch (error) {
     return fail(`checkpoint: ${(error as Error).message}`);
   }

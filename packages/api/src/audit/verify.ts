@@ -11,6 +11,14 @@
  * - delete                       → a gap in seq (names the missing seq)
  * - reorder                      → seq is part of the leaf: mismatch at the first moved seq
  * - truncate the tail            → fewer rows than the head, or a checkpoint beyond the last row
+ * - any of these with every derived hash (leaf, subtree, head) recomputed
+ *                                → the first checkpoint after the change no longer matches; its
+ *                                  `leaves` digests (leaf-digests.ts) then name the first event
+ *                                  whose leaf differs from what was signed
+ * - a checkpoint by a retired key   → accepted only within its range in the key history
+ * - a rewrite or truncation while the server was down, checkpoints included
+ *                                → the checkpoint kept outside the database (`outsideNote`) is
+ *                                  checked like the stored ones
  *
  * Speed (target: 1M events in ≤ 5 s on SQLite): rows arrive in keyset batches as plain arrays,
  * hashes stay lowercase hex strings end to end (allocating a Buffer per hash costs more than the
@@ -22,8 +30,10 @@
 import { hash } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { readSnapshot, sql, type AuditEventRow, type Database, type Db, type Kysely } from '@gatehouse/db';
-import { parseCheckpointBody, verifyCheckpointNoteAsync, type Verifier } from './checkpoint.js';
+import { parseCheckpointBody, verifyCheckpointNoteAsync } from './checkpoint.js';
+import { keyFor, type CheckpointKeys } from './key-history.js';
 import { leafInputFromStored } from './leaf.js';
+import { DIGEST_SIZE, parseLeavesExtension, type LeafDigests } from './leaf-digests.js';
 import { EMPTY_ROOT, toHex } from './merkle.js';
 import { NODE_STRIDE } from './store.js';
 import type { AuditVerifyResult } from './types.js';
@@ -42,6 +52,14 @@ interface CheckpointRow {
   size: number;
   rootHex: string;
   note: string;
+}
+
+interface KnownCheckpoint extends CheckpointRow {
+  /** The root its note claims, null when the note is malformed. */
+  claimed: string | null;
+  leaves: LeafDigests | null;
+  /** The copy kept outside the database rather than a stored row. */
+  outside: boolean;
 }
 
 /** Everything verify reads, from one read snapshot. */
@@ -73,6 +91,8 @@ interface Failure {
   /** How far into the log the problem sits, to report the earliest of several. */
   at: number;
   reason: string;
+  /** The events no longer hash to what was signed or stored: worth locating with the digests. */
+  content?: boolean;
 }
 
 /** RFC 6962 compact range over hex hashes (same algorithm as merkle.ts CompactRange). */
@@ -109,14 +129,29 @@ class HexRange {
   }
 }
 
-function claimedRootHex(size: number, note: string): string | null {
+function known(row: CheckpointRow, outside: boolean): KnownCheckpoint {
+  try {
+    const cp = parseCheckpointBody(row.note.slice(0, row.note.lastIndexOf('\n\n') + 1));
+    if (cp.treeSize !== row.size) return { ...row, claimed: null, leaves: null, outside };
+    return { ...row, claimed: toHex(cp.rootHash), leaves: parseLeavesExtension(cp.extensions, cp.treeSize), outside };
+  } catch {
+    return { ...row, claimed: null, leaves: null, outside };
+  }
+}
+
+/** The copy kept outside the database as a checkpoint row (its own claims), null if unreadable. */
+function outsideRow(note: string): CheckpointRow | null {
   try {
     const cp = parseCheckpointBody(note.slice(0, note.lastIndexOf('\n\n') + 1));
-    return cp.treeSize === size ? toHex(cp.rootHash) : null;
+    return { size: cp.treeSize, rootHex: toHex(cp.rootHash), note };
   } catch {
     return null;
   }
 }
+
+const OUTSIDE = 'the checkpoint kept outside the database';
+const describe = (cp: KnownCheckpoint): string =>
+  cp.outside ? `${OUTSIDE} (size ${cp.size})` : `checkpoint at size ${cp.size}`;
 
 function storedNodeRanges(from: number, to: number): NodeRange[] {
   const ranges: NodeRange[] = [];
@@ -129,14 +164,43 @@ function storedNodeRanges(from: number, to: number): NodeRange[] {
   return ranges;
 }
 
-export async function verifyAuditLog(db: Db, verifier: Verifier): Promise<AuditVerifyResult> {
-  return readSnapshot(db, (snapshot) => verifyFrom(snapshotSource(snapshot, db.dialect), verifier));
+/**
+ * `outsideNote`: the latest signed checkpoint as kept outside the database (next to the key),
+ * held against the stored events like the stored checkpoints.
+ */
+export async function verifyAuditLog(
+  db: Db,
+  keys: CheckpointKeys,
+  outsideNote: string | null = null,
+): Promise<AuditVerifyResult> {
+  return readSnapshot(db, (snapshot) => verifyFrom(snapshotSource(snapshot, db.dialect), keys, outsideNote));
 }
 
-async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<AuditVerifyResult> {
+async function verifyFrom(
+  source: VerifySource,
+  keys: CheckpointKeys,
+  outsideNote: string | null,
+): Promise<AuditVerifyResult> {
   // Checkpoints first, then the head: every checkpoint was signed over committed events, so one
   // beyond the head read afterwards can only mean the log was cut back.
-  const checkpoints = (await source.checkpoints()).map((cp) => ({ ...cp, claimed: claimedRootHex(cp.size, cp.note) }));
+  const checkpoints = (await source.checkpoints()).map((cp) => known(cp, false));
+  const outside = outsideNote === null ? null : outsideRow(outsideNote);
+  if (outsideNote !== null && outside === null) {
+    const head = await source.head();
+    return {
+      ok: false,
+      checked: 0,
+      treeSize: head.size,
+      rootHash: head.rootHex,
+      firstInvalidSeq: null,
+      reason: `${OUTSIDE} is malformed`,
+    };
+  }
+  if (outside !== null) {
+    // After the stored checkpoints of the same size: a stored mismatch is reported as before.
+    const at = checkpoints.findIndex((cp) => cp.size > outside.size);
+    checkpoints.splice(at < 0 ? checkpoints.length : at, 0, known(outside, true));
+  }
   const head = await source.head();
 
   // Signatures are checked off the main thread while the events are rehashed below, one at a
@@ -144,16 +208,16 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
   const signatureChecks = (async (): Promise<Failure | null> => {
     for (const cp of checkpoints) {
       try {
-        const signed = await verifyCheckpointNoteAsync(cp.note, verifier);
+        const signed = await verifyCheckpointNoteAsync(cp.note, keyFor(cp.note, keys));
         if (signed.treeSize !== cp.size || toHex(signed.rootHash) !== cp.rootHex) {
           return {
             seq: null,
             at: cp.size,
-            reason: `checkpoint at size ${cp.size}: the stored size/root differ from the signed note`,
+            reason: `${describe(cp)}: the stored size/root differ from the signed note`,
           };
         }
       } catch (error) {
-        return { seq: null, at: cp.size, reason: `checkpoint at size ${cp.size}: ${(error as Error).message}` };
+        return { seq: null, at: cp.size, reason: `${describe(cp)}: ${(error as Error).message}` };
       }
     }
     return null;
@@ -164,6 +228,8 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
   let failure: Failure | null = null;
   let nextCheckpoint = 0;
   let lastGoodCheckpoint = 0;
+  /** The first checkpoint whose root no longer matched: its digests locate the change. */
+  const first: { broken: KnownCheckpoint | null } = { broken: null };
 
   /** Compares the rebuilt root with what each checkpoint at the current size claims. */
   const checkCheckpoints = (): Failure | null => {
@@ -172,13 +238,15 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
       cp !== undefined && cp.size === range.size;
       cp = checkpoints[++nextCheckpoint]
     ) {
-      if (cp.claimed === null) return { seq: null, at: cp.size, reason: `checkpoint at size ${cp.size} is malformed` };
+      if (cp.claimed === null) return { seq: null, at: cp.size, reason: `${describe(cp)} is malformed` };
       if (cp.claimed !== range.root()) {
         // Events 1..lastGood matched an earlier checkpoint, so the change lies after it.
+        first.broken = cp;
         return {
           seq: null,
           at: cp.size,
-          reason: `the events up to ${cp.size} do not match the checkpoint signed at that size (events 1..${lastGoodCheckpoint} match the previous one)`,
+          content: true,
+          reason: `the events up to ${cp.size} do not match ${cp.outside ? OUTSIDE : 'the checkpoint signed at that size'} (events 1..${lastGoodCheckpoint} match the previous one)`,
         };
       }
       lastGoodCheckpoint = cp.size;
@@ -197,6 +265,7 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
       nodeFailure = {
         seq: null,
         at: last,
+        content: true,
         reason: `stored subtree hash for events ${first}..${last} ${stored === undefined ? 'is missing' : 'does not match the events'}`,
       };
     }
@@ -252,9 +321,20 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
       failure = {
         seq: head.size + 1,
         at: head.size + 1,
-        reason: `a checkpoint covers ${beyond.size} events but the log has ${head.size} (truncated)`,
+        content: true,
+        reason: `${beyond.outside ? OUTSIDE : 'a checkpoint'} covers ${beyond.size} events but the log has ${head.size} (truncated)`,
       };
+      first.broken = beyond;
     }
+  }
+  if (failure?.content === true) {
+    // Every derived hash may have been recomputed: name the first event that differs from what a
+    // signed checkpoint listed, starting with the first one whose root no longer matched.
+    const located = await locate(
+      source,
+      checkpoints.filter((cp) => cp.size > lastGoodCheckpoint && cp.size >= (first.broken?.size ?? 0)),
+    );
+    if (located !== null && (failure.seq === null || located < failure.seq)) failure = { ...failure, seq: located };
   }
   if (failure === null) {
     const now = await source.headAndMaxSeq();
@@ -279,6 +359,36 @@ async function verifyFrom(source: VerifySource, verifier: Verifier): Promise<Aud
     firstInvalidSeq: failure?.seq ?? null,
     reason: failure?.reason ?? null,
   };
+}
+
+/**
+ * The first seq whose recomputed leaf differs from the digest a checkpoint signed for it (a
+ * missing row counts), trying the checkpoints in order; null when none lists a difference.
+ */
+async function locate(source: VerifySource, checkpoints: readonly KnownCheckpoint[]): Promise<number | null> {
+  for (const cp of checkpoints) {
+    if (cp.leaves === null) continue;
+    const { from, digests } = cp.leaves;
+    const lines = await source.leaves(from, cp.size);
+    for (let i = 0; i < digests.length; i++) {
+      const seq = from + i + 1;
+      const line = lines[i];
+      if (line === undefined || Number(line.slice(0, line.indexOf(':'))) !== seq) return seq;
+      const leaf = await recomputedLeaf(source, seq, line);
+      if (leaf.slice(0, DIGEST_SIZE * 2) !== digests[i]) return seq;
+    }
+  }
+  return null;
+}
+
+/** The leaf hash of a row from its columns (the SQL rendering, else the JS one). */
+async function recomputedLeaf(source: VerifySource, seq: number, line: LeafLine): Promise<string> {
+  const colon = line.indexOf(':');
+  const storedLeaf = line.slice(colon + 1, colon + 65);
+  const leaf = hash('sha256', `\u0000${line.slice(colon + 65)}`, 'hex');
+  if (leaf === storedLeaf) return leaf;
+  const second = await source.jsLeafInput(seq);
+  return second === null ? leaf : hash('sha256', `\u0000${second}`, 'hex');
 }
 
 // ---------------------------------------------------------------------------------------------
