@@ -22,6 +22,7 @@ import {
   defaultApiConfig,
   defaultOrigin,
   loadOrCreateSigningKey,
+  readKeyHistory,
   verifyAuditLog,
   type AuditVerifyResult,
 } from '@gatehouse/api';
@@ -48,6 +49,12 @@ export interface RestoreResult extends CopyCheck {
   file: string;
   /** Sidecar files of the replaced database that were removed. */
   removed: string[];
+  /**
+   * The checkpoint kept outside the database (`<AUDIT_KEY_FILE>.checkpoint`) describes the
+   * replaced log, so the server would refuse the restored one as tampered: it is moved aside
+   * (kept, as evidence of the log before the restore) to this path. Null when there was none.
+   */
+  previousCheckpoint: string | null;
 }
 
 /** The SQLite file DATABASE_URL names; PostgreSQL is refused with what to use instead (exit 2). */
@@ -69,7 +76,9 @@ function auditVerifier(io: CliIO) {
   if (!existsSync(keyFile)) {
     throw new CliError(`no audit key at ${keyFile}: set AUDIT_KEY_FILE to the server's key to check the audit log`);
   }
-  return loadOrCreateSigningKey(keyFile, defaultOrigin(io.env.PUBLIC_ORIGIN || defaultApiConfig.publicOrigin));
+  const current = loadOrCreateSigningKey(keyFile, defaultOrigin(io.env.PUBLIC_ORIGIN || defaultApiConfig.publicOrigin));
+  // Checkpoints signed before a `gatehouse audit rotate-key` verify against the retired keys.
+  return { current, history: readKeyHistory(`${keyFile}.history`) };
 }
 
 /** A private temp file beside `target` (same directory, so a rename replaces it atomically). */
@@ -230,7 +239,13 @@ export async function restoreDatabase(io: CliIO, file: string): Promise<RestoreR
     }
     renameSync(temp, database);
     fsyncPath(dirname(database));
-    return { ok: true, database, file: backup, removed, ...check };
+    const outside = `${io.env.AUDIT_KEY_FILE || defaultApiConfig.auditKeyFile}.checkpoint`;
+    let previousCheckpoint: string | null = null;
+    if (existsSync(outside)) {
+      previousCheckpoint = `${outside}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(outside, previousCheckpoint);
+    }
+    return { ok: true, database, file: backup, removed, previousCheckpoint, ...check };
   } finally {
     rmSync(temp, { force: true });
   }

@@ -1,5 +1,5 @@
 /** `gatehouse backup` / `gatehouse restore`: a verified copy of a SQLite database, and putting one back. */
-import { print, printJson } from '../io.js';
+import { note, print, printJson } from '../io.js';
 import { LOCAL_HELP, type Register } from './context.js';
 
 const BACKUP_HELP = `
@@ -34,5 +34,8 @@ export const register: Register = (program, { io, json, backup }) => {
         io,
         `restored ${result.database} from ${result.file}; audit log ok: ${result.audit.checked} events, root ${result.audit.rootHash}`,
       );
+      if (result.previousCheckpoint) {
+        note(io, `the outside checkpoint of the replaced log was moved to ${result.previousCheckpoint}`);
+      }
     });
 };

@@ -6,3 +6,4 @@ export { verifyAuditExport, writeAuditExport, type OfflineVerifyResult } from '.
 export type * from './types.js';
 export { defaultOrigin, loadOrCreateSigningKey } from './checkpoint.js';
 export { verifyAuditLog } from './verify.js';
+export { readKeyHistory, type CheckpointKeys } from './key-history.js';
