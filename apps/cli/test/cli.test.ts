@@ -178,8 +178,11 @@ describe('local commands', () => {
     if (signedIn.status !== 'signed-in') throw new Error('expected a session');
     remoteEnv = { GATEHOUSE_URL: server.url, GATEHOUSE_TOKEN: signedIn.token };
 
-    // A second session, to be revoked by the recovery below.
-    await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password });
+    // A second session, to be revoked by the recovery below; the server has it cached once used.
+    const other = await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password });
+    if (other.status !== 'signed-in') throw new Error('expected a session');
+    const cachedSession = createGatehouseClient({ url: server.url, token: other.token });
+    expect((await cachedSession.auth.me.query()).user.id).toBe(adminId);
     const newPassword = 'brand new recovery passphrase';
     const reset = json<{ ok: true; revokedSessions: number; user: User }>(
       await gatehouse(['reset-password', ADMIN.email, '--password-stdin', '--json'], {
@@ -189,6 +192,18 @@ describe('local commands', () => {
     );
     expect(reset.revokedSessions).toBe(2);
     expect(reset.user.id).toBe(adminId);
+    // The server hears of the CLI's commit through the invalidation table within a second or so,
+    // not when its cache entry ages out (5 minutes).
+    const committed = Date.now();
+    let refused: unknown = null;
+    while (!refused && Date.now() - committed < 1500) {
+      refused = await cachedSession.auth.me.query().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (!refused) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(isGatehouseError(refused, 'UNAUTHORIZED')).toBe(true);
 
     const old = await anonymous.auth.signIn
       .mutate({ identifier: ADMIN.email, password: ADMIN.password })

@@ -2,7 +2,7 @@
  * Builds the services container the server (and every router test) hands to tRPC: passwords,
  * sessions with their invalidation bus, sign-in throttling and the audit log, on one database.
  */
-import type { Db } from '@gatehouse/db';
+import { parseDatabaseUrl, type Db } from '@gatehouse/db';
 import type { Redis } from 'ioredis';
 import { createPasswordHasher } from './auth/passwords.js';
 import { AuditService } from './audit/service.js';
@@ -10,7 +10,7 @@ import type { Signer } from './audit/checkpoint.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ApiConfig } from './config.js';
 import type { PasswordHasher, Services } from './services.js';
-import { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './sessions/invalidation.js';
+import { LocalBus, PostgresBus, RedisBus, SqliteBus, type InvalidationBus } from './sessions/invalidation.js';
 import { SessionManager } from './sessions/manager.js';
 import { DeviceCookies, deriveDeviceCookieKey } from './throttle/device.js';
 import { MemoryCounterStore, PostgresCounterStore, RedisCounterStore, type CounterStore } from './throttle/store.js';
@@ -74,9 +74,11 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     logger,
   });
 
+  // A SQLite file may have other processes on it (the CLI beside a server); `:memory:` cannot.
   let bus: InvalidationBus;
   if (redis) bus = new RedisBus(redis, { logger });
   else if (db.dialect === 'postgres') bus = new PostgresBus(db, { logger });
+  else if (isSharedSqliteFile(db)) bus = new SqliteBus(db, { logger, clock });
   else bus = new LocalBus();
 
   const sessions = new SessionManager({
@@ -126,6 +128,11 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
       if (ownsRedis && redis) await redis.quit().catch(() => redis?.disconnect());
     },
   };
+}
+
+function isSharedSqliteFile(db: Db): boolean {
+  const location = parseDatabaseUrl(db.url);
+  return location.dialect === 'sqlite' && location.path !== ':memory:';
 }
 
 /**

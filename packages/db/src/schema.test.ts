@@ -14,6 +14,7 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
   users: { role: () => 'member', id: (row) => `user-${row}` },
   sessions: { user_id: (row) => `user-${row}` },
   audit_head: { id: () => 1 },
+  invalidations: { kind: () => 'user' },
 };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */

@@ -83,7 +83,6 @@ export interface AuditCheckpointsTable {
   signed_at: Date;
 }
 
-/** Every table of every migration: packages/db owns them all. */
 /** Migration 004: sign-in throttle counters shared through PostgreSQL (UNLOGGED there). */
 export interface ThrottleCountersTable {
   key: string;
@@ -93,6 +92,23 @@ export interface ThrottleCountersTable {
   count: number;
 }
 
+/**
+ * Migration 005: cache invalidations written by every process on one SQLite file and read by the
+ * others (packages/api/src/sessions/invalidation.ts, SqliteBus). Unused on PostgreSQL.
+ */
+export interface InvalidationsTable {
+  /** Grows in commit order (SQLite has one writer at a time) and is never reused (AUTOINCREMENT). */
+  id: Generated<number>;
+  /** When it was written, by Gatehouse's clock: rows older than the cache max age are pruned. */
+  at: Date;
+  /** The bus (one per process) that wrote it: a process skips its own rows. */
+  origin: string;
+  /** A session id, or a user whose cached sessions and cached user are dropped. */
+  kind: 'session' | 'user';
+  target_id: string;
+}
+
+/** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -101,6 +117,7 @@ export interface Database {
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   throttle_counters: ThrottleCountersTable;
+  invalidations: InvalidationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -179,6 +196,7 @@ export const COLUMN_KINDS: ColumnKinds = {
   audit_head: { id: 'integer', tree_size: 'integer', frontier: 'bytes', root_hash: 'bytes' },
   audit_nodes: { level: 'integer', idx: 'integer', hash: 'bytes' },
   throttle_counters: { key: 'text', start_ms: 'integer', expires_ms: 'integer', count: 'integer' },
+  invalidations: { id: 'integer', at: 'timestamp', origin: 'text', kind: 'text', target_id: 'text' },
   audit_checkpoints: {
     tree_size: 'integer',
     root_hash: 'bytes',

@@ -9,8 +9,19 @@ import { ManualClock } from '../clock.js';
 import { defaultApiConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { openRedis } from '../redis.js';
+import { cliActor } from '../actor.js';
+import type { Services } from '../services.js';
 import { connectTestRedis, createTestServices, createTestUser, TEST_REDIS_URL, uniqueTestPrefix } from '../testing.js';
-import { parseMessage, PostgresBus, RedisBus, splitMessage, type InvalidationMessage } from './invalidation.js';
+import { transact } from '../unit-of-work.js';
+import { setPassword, updateUser } from '../users/service.js';
+import {
+  parseMessage,
+  PostgresBus,
+  RedisBus,
+  splitMessage,
+  SqliteBus,
+  type InvalidationMessage,
+} from './invalidation.js';
 import { SessionManager } from './manager.js';
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
@@ -40,6 +51,172 @@ describe('invalidation messages', () => {
     expect(parseMessage('{"s":["a",1],"u":"x"}')).toEqual({ s: ['a'], u: 'x' });
     expect(parseMessage('not json')).toBeNull();
     expect(parseMessage('42')).toBeNull();
+  });
+});
+
+describe('the SQLite invalidation bus (two processes on one file)', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  /** Two handles on one SQLite file: two connections, as a server and the CLI beside it have. */
+  async function twoHandles(): Promise<[Db, Db]> {
+    const { db, test, cleanup } = await createMigratedTestDb('sqlite');
+    const other = test.open();
+    closers.push(cleanup, () => other.close());
+    return [db, other];
+  }
+
+  /** A bus that polls only when the test says (`bus.poll()`). */
+  async function startBus(db: Db, options: { clock?: ManualClock; logger?: Logger } = {}) {
+    const received: InvalidationMessage[] = [];
+    let resets = 0;
+    const bus = new SqliteBus(db, {
+      logger: options.logger ?? recordingLogger().logger,
+      pollIntervalMs: 60_000,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    closers.push(() => bus.close());
+    await bus.start(
+      (m) => received.push(m),
+      () => resets++,
+    );
+    return { bus, received, resets: () => resets };
+  }
+
+  async function servicesOn(db: Db): Promise<Services> {
+    const services = await createTestServices(db);
+    closers.push(() => services.close());
+    return services;
+  }
+
+  it("drops a session cached by one process within ~1.5 s of another process's password reset", async () => {
+    const [serverDb, cliDb] = await twoHandles();
+    const server = await servicesOn(serverDb);
+    const cli = await servicesOn(cliDb);
+    const { user, token } = await createTestUser(server);
+    expect(await server.sessions.validate(token ?? '')).not.toBeNull();
+    expect(server.sessions.cachedCount).toBe(1);
+
+    await setPassword(cli, cliActor(), { kind: 'reset', userId: user.id, newPassword: 'a brand new long passphrase' });
+    const committed = Date.now();
+    // The row is gone, but the server's cache still says the session is alive until it hears.
+    await waitFor(async () => (await server.sessions.validate(token ?? '')) === null, 1500);
+    expect(Date.now() - committed).toBeLessThan(1500);
+    expect(server.sessions.cachedCount).toBe(0);
+  });
+
+  it("drops a user cached by one process within ~1.5 s of another process's role change", async () => {
+    const [serverDb, cliDb] = await twoHandles();
+    const server = await servicesOn(serverDb);
+    const cli = await servicesOn(cliDb);
+    const { user, token } = await createTestUser(server, { role: 'admin' });
+    await createTestUser(server, { role: 'admin' }); // so the demotion leaves an active admin
+    expect((await server.sessions.validate(token ?? ''))?.user.role).toBe('admin');
+
+    await updateUser(cli, cliActor(), { id: user.id, role: 'member' });
+    // The session row is untouched: only the dropped user cache entry can show the demotion.
+    await waitFor(async () => (await server.sessions.validate(token ?? ''))?.user.role === 'member', 1500);
+  });
+
+  it("writes the row in the change's transaction: a rolled-back change tells nobody", async () => {
+    const [serverDb, cliDb] = await twoHandles();
+    const cli = await servicesOn(cliDb);
+    const { received } = await startBus(serverDb);
+    await expect(
+      transact(cli, async (work) => {
+        work.invalidate({ userIds: ['rolled-back'] });
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(await serverDb.kysely.selectFrom('invalidations').selectAll().execute()).toEqual([]);
+
+    await transact(cli, async (work) => {
+      work.invalidate({ userIds: ['committed'], sessionIds: ['s1', 's2'] });
+    });
+    const rows = await serverDb.kysely.selectFrom('invalidations').select(['kind', 'target_id']).execute();
+    expect(rows).toEqual([
+      { kind: 'user', target_id: 'committed' },
+      { kind: 'session', target_id: 's1' },
+      { kind: 'session', target_id: 's2' },
+    ]);
+    expect(received).toEqual([]);
+  });
+
+  it("hands a process only the other processes' rows, each once", async () => {
+    const [dbA, dbB] = await twoHandles();
+    const a = await startBus(dbA);
+    const b = await startBus(dbB);
+
+    await a.bus.publish({ u: 'from-a' });
+    await a.bus.poll();
+    // Only A committed: its data_version did not move, and A's own rows are not news to it.
+    expect(a.received).toEqual([]);
+
+    await b.bus.publish({ s: ['from-b-1', 'from-b-2'] });
+    await a.bus.poll();
+    await b.bus.poll();
+    expect(a.received).toEqual([{ s: ['from-b-1', 'from-b-2'] }]);
+    expect(b.received).toEqual([{ u: 'from-a' }]);
+
+    await a.bus.poll();
+    await b.bus.poll();
+    expect(a.received).toHaveLength(1);
+    expect(b.received).toHaveLength(1);
+  });
+
+  it('prunes rows older than the retention, keeping newer ones', async () => {
+    const [db] = await twoHandles();
+    const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    const { bus } = await startBus(db, { clock });
+    await bus.publish({ u: 'old' });
+    clock.advance(9 * 60_000);
+    await bus.publish({ u: 'recent' });
+    clock.advance(2 * 60_000); // 'old' is 11 min old, 'recent' 2 min: the retention is 10 min
+    await bus.poll();
+    const left = await db.kysely.selectFrom('invalidations').select('target_id').execute();
+    expect(left).toEqual([{ target_id: 'recent' }]);
+  });
+
+  it('logs a failing poll once, does not use the cache meanwhile, and starts empty when it works again', async () => {
+    const [dbA, dbB] = await twoHandles();
+    const { logger, lines } = recordingLogger();
+    const a = await startBus(dbA, { logger });
+    expect(a.bus.connected).toBe(true);
+    const resetsAtStart = a.resets();
+
+    await sql`alter table invalidations rename to invalidations_away`.execute(dbB.kysely);
+    await a.bus.poll();
+    await a.bus.poll();
+    expect(a.bus.connected).toBe(false);
+    expect(a.resets()).toBe(resetsAtStart + 1);
+    await sql`alter table invalidations_away rename to invalidations`.execute(dbB.kysely);
+    await a.bus.poll();
+    expect(a.bus.connected).toBe(true);
+    expect(a.resets()).toBe(resetsAtStart + 2);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'SQLite invalidation poll failed; the session cache is off until it works again'],
+      ['info', 'SQLite invalidation poll works again'],
+    ]);
+  });
+
+  it('polls on its own timer, which stops on close', async () => {
+    const [dbA, dbB] = await twoHandles();
+    const received: InvalidationMessage[] = [];
+    const bus = new SqliteBus(dbA, { logger: recordingLogger().logger, pollIntervalMs: 20 });
+    await bus.start(
+      (m) => received.push(m),
+      () => {},
+    );
+    const other = new SqliteBus(dbB, { logger: recordingLogger().logger });
+    await other.publish({ u: 'heard' });
+    await waitFor(() => received.length === 1, 1000);
+    await bus.close();
+    expect(bus.connected).toBe(false);
+    await other.publish({ u: 'not heard' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received).toEqual([{ u: 'heard' }]);
   });
 });
 

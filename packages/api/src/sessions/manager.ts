@@ -251,17 +251,26 @@ export class SessionManager implements SessionService {
   /**
    * The `Invalidator` (unit-of-work.ts): drops the named session facts, every cached session of
    * the named users and the cached users themselves, here at once and on every other instance.
-   * `transact` calls it after each commit. A failed publish is reported, not thrown: the change
-   * is committed, and the other instances' entries age out within `cacheMaxAgeMs`.
+   * `transact` calls it after each commit, with `published` when `publishInTransaction` already
+   * told the others. A failed publish is reported, not thrown: the change is committed, and the
+   * other instances' entries age out within `cacheMaxAgeMs`.
    */
-  async invalidate(target: SessionInvalidation): Promise<void> {
-    const sessionIds = [...new Set(target.sessionIds ?? [])];
-    const userIds = [...new Set([...(target.userIds ?? []), ...(target.userId ? [target.userId] : [])])];
+  async invalidate(target: SessionInvalidation, options: { published?: boolean } = {}): Promise<void> {
+    const { sessionIds, userIds } = normalized(target);
     if (sessionIds.length === 0 && userIds.length === 0) return;
     this.#drop(sessionIds, userIds);
-    const messages: InvalidationMessage[] = userIds.map((u) => ({ u }));
-    if (sessionIds.length > 0) messages.push({ s: sessionIds });
-    for (const message of messages) await this.#bus.publish(message).catch(this.#onError);
+    if (options.published) return;
+    for (const message of messagesOf(sessionIds, userIds)) await this.#bus.publish(message).catch(this.#onError);
+  }
+
+  /** The `Invalidator`'s part inside the transaction: the bus's in-transaction publish, if it has one. */
+  async publishInTransaction(trx: Transaction<Database>, target: SessionInvalidation): Promise<boolean> {
+    const { sessionIds, userIds } = normalized(target);
+    let carried = true;
+    for (const message of messagesOf(sessionIds, userIds)) {
+      carried = (await this.#bus.publishInTransaction(trx, message)) && carried;
+    }
+    return carried;
   }
 
   /**
@@ -311,6 +320,19 @@ export class SessionManager implements SessionService {
       this.#sweeping = null;
     });
   }
+}
+
+function normalized(target: SessionInvalidation): { sessionIds: string[]; userIds: string[] } {
+  return {
+    sessionIds: [...new Set(target.sessionIds ?? [])],
+    userIds: [...new Set([...(target.userIds ?? []), ...(target.userId ? [target.userId] : [])])],
+  };
+}
+
+function messagesOf(sessionIds: readonly string[], userIds: readonly string[]): InvalidationMessage[] {
+  const messages: InvalidationMessage[] = userIds.map((u) => ({ u }));
+  if (sessionIds.length > 0) messages.push({ s: [...sessionIds] });
+  return messages;
 }
 
 function isWork(scope: SessionWriteScope): scope is Work {

@@ -4,6 +4,7 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_audit_tree.js';
 import * as m003 from './003_user_identifiers.js';
 import * as m004 from './004_throttle_counters.js';
+import * as m005 from './005_invalidations.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -18,6 +19,7 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['002_audit_tree', m002],
   ['003_user_identifiers', m003],
   ['004_throttle_counters', m004],
+  ['005_invalidations', m005],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
