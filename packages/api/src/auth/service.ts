@@ -271,6 +271,26 @@ export interface UpdateProfileInput {
 /** Changes one's own name, email or username; CONFLICT (with `field`) when taken. */
 export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateProfileInput): Promise<User> {
   const userId = requireUser(actor);
+  // A CONFLICT says an email or username exists: changes to either are throttled like sign-in
+  // attempts (per account and address), so a member cannot probe the directory with them.
+  const probing = input.email !== undefined || input.username !== undefined;
+  const account = `profile:${userId}`;
+  if (probing) {
+    const verdict = await deps.throttle.attempt(account, actor.ip);
+    if (verdict) {
+      await transact(deps, ({ trx }) =>
+        deps.audit.append(trx, {
+          type: 'auth.throttled',
+          actorId: userId,
+          targetId: userId,
+          ip: actor.ip,
+          userAgent: actor.userAgent,
+          data: { scope: verdict.scope, retryAfterSeconds: verdict.retryAfterSeconds, operation: 'update_profile' },
+        }),
+      );
+      throw tooManyRequests(verdict.retryAfterSeconds);
+    }
+  }
   const updated = await transact(deps, async (work) => {
     const before = await users.lockById(deps.db, work.trx, userId);
     if (!before || !before.is_active) throw unauthenticated();
@@ -302,5 +322,6 @@ export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateP
     work.invalidate({ userIds: [after.id] });
     return after;
   });
+  if (probing) await deps.throttle.succeeded(account, actor.ip);
   return toUser(updated);
 }

@@ -536,6 +536,22 @@ describe.each(testDialects)('auth router on %s', (dialect) => {
       expect(JSON.stringify(changed)).not.toContain('another fine password');
     });
 
+    it('throttles email and username changes, so a member cannot probe which ones exist', async () => {
+      for (let i = 0; i < 8; i++) await createTestUser(services, { email: `taken${i}@example.com` });
+      const { caller } = browserCaller(token);
+      for (let i = 0; i < services.throttle.options.accountIpLimit; i++) {
+        expect((await trpcError(caller.auth.updateProfile({ email: `taken${i}@example.com` }))).reason).toBe(
+          'email_taken',
+        );
+      }
+      const refused = await trpcError(caller.auth.updateProfile({ email: 'taken7@example.com' }));
+      expect(refused).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'throttled' });
+      const throttled = await auditRows('auth.throttled');
+      expect(throttled.at(-1)?.data).toMatchObject({ operation: 'update_profile' });
+      // A name change reveals nothing and is never throttled.
+      expect(await caller.auth.updateProfile({ name: 'Ada Still' })).toMatchObject({ name: 'Ada Still' });
+    });
+
     it('updates the profile; CONFLICT when the email or username is taken; me sees it at once', async () => {
       await createTestUser(services, { email: 'grace@example.com', username: 'grace' });
       const { caller } = browserCaller(token);
