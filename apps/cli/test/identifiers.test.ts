@@ -24,7 +24,7 @@ const gatehouse = (args: string[], env: Record<string, string>, input = '') =>
 describe('reset-password', () => {
   const env = { DATABASE_URL: `file:${join(dir, 'reset.db')}`, AUDIT_KEY_FILE: join(dir, 'reset.key') };
 
-  test('finds the account by username or email under the sign-in rule: any case, spaces, full-width forms', async () => {
+  test('finds the account by username or email under the sign-in rule: upper or lower case, spaces, full-width forms', async () => {
     const { user } = json<{ user: User }>(
       await gatehouse(
         [
