@@ -1,8 +1,9 @@
 /**
  * Password hashing (architecture §5): Argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1)
  * through @node-rs/argon2, whose async hash/verify run on libuv's thread pool, off the event
- * loop. Imported bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) verify through @node-rs/bcrypt (also
- * async) and report `needsRehash`, so sign-in upgrades them to Argon2id.
+ * loop. Imported hashes — bcrypt, passlib bcrypt-sha256, Argon2 i/d/id, scrypt and PBKDF2 from
+ * passlib, Django and werkzeug (legacy-hashes/) — verify off the event loop too, within
+ * LEGACY_HASH_LIMITS, and report `needsRehash`, so sign-in upgrades them to Argon2id.
  */
 import {
   hash as argon2Hash,
@@ -11,7 +12,7 @@ import {
   type Algorithm,
   type Version,
 } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { parsePasswordHash, verifyParsedHash } from './legacy-hashes/index.js';
 import { availableParallelism } from 'node:os';
 import type { PasswordHasher } from '../services.js';
 
@@ -34,7 +35,6 @@ const ARGON2ID = 2 as Algorithm;
 const VERSION_0x13 = 1 as Version;
 
 const BCRYPT_PREFIX = /^\$2[aby]\$\d{2}\$/;
-const ARGON2_PREFIX = '$argon2';
 
 export function isBcryptHash(hash: string): boolean {
   return BCRYPT_PREFIX.test(hash);
@@ -94,10 +94,19 @@ export function createPasswordHasher(
     hash: (password) => limited(() => argon2Hash(normalizePassword(password), options)),
     async verify(hash, password) {
       try {
-        if (hash.startsWith(ARGON2_PREFIX)) return await limited(() => argon2Verify(hash, normalizePassword(password)));
-        // Imported bcrypt hashes were made elsewhere from the password as typed: compare it as
-        // typed (bcrypt only looks at the first 72 bytes; the 256-character limit is ours).
-        if (isBcryptHash(hash)) return await limited(() => bcryptVerify(password, hash));
+        // Only what the one gate accepts is verified: no stored hash asks more than its bounds.
+        const parsed = parsePasswordHash(hash);
+        if (!parsed.ok) return false;
+        if (parsed.hash.scheme === 'argon2id') {
+          // Gatehouse hashes the NFKC form; an imported Argon2id hash was made from the password
+          // as typed, which differs only for non-normalized input (then both are tried).
+          const normalized = normalizePassword(password);
+          if (await limited(() => argon2Verify(hash, normalized))) return true;
+          if (normalized === password) return false;
+        }
+        // Imported hashes were made elsewhere from the password as typed: compare it as typed
+        // (bcrypt only looks at the first 72 bytes; the 256-character limit is ours).
+        return await limited(() => verifyParsedHash(parsed.hash, password));
       } catch {
         // A malformed stored hash never matches; it is not the caller's fault.
       }
