@@ -27,3 +27,6 @@ export { type ErrorReason } from './error-reasons.js';
 export { apiActor, cliActor, type Actor } from './actor.js';
 export { type Work, type Invalidation, type Invalidator } from './unit-of-work.js';
 export { type Logger } from './logger.js';
+// #17 user import
+export * from './import/index.js';
+export { parsePasswordHash, LEGACY_HASH_LIMITS, type PasswordHashScheme } from './auth/legacy-hashes/index.js';

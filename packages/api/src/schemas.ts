@@ -135,3 +135,6 @@ export const auditConsistencyProofInput = z.object({
   toSize: z.number().int().min(1).optional(),
 });
 export const auditEventsInput = z.object({ afterSeq: z.number().int().min(0).optional() }).optional();
+
+// #17 user import: the id a user had in the backend they were imported from.
+export const userExternalIdInput = z.object({ externalId: z.string().trim().min(1, 'Enter the old id').max(128) });

@@ -57,6 +57,8 @@ describe('shared types', () => {
       updatedAt: Date;
       lastSignInAt: Date | null;
       mfaEnabled: boolean;
+      // #17 user import
+      externalId: string | null;
     }>();
     expectTypeOf<User>().not.toHaveProperty('passwordHash');
     expectTypeOf<User>().not.toHaveProperty('password_hash');

@@ -21,6 +21,7 @@ function newUser(overrides: Partial<NewUserRow> = {}): NewUserRow {
     updated_at: now,
     last_sign_in_at: null,
     mfa_secret: null,
+    external_id: null,
     ...overrides,
   };
   // The normalized identifiers (migration 003), as the api's users module stores them.

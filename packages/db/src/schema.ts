@@ -27,6 +27,8 @@ export interface UsersTable {
   last_sign_in_at: Date | null;
   mfa_enabled: Generated<boolean>;
   mfa_secret: string | null;
+  // #17 user import (migration 009): the id the user had in the backend Gatehouse replaced.
+  external_id: string | null;
 }
 
 export interface SessionsTable {
@@ -170,6 +172,8 @@ export const COLUMN_KINDS: ColumnKinds = {
     last_sign_in_at: 'timestamp',
     mfa_enabled: 'boolean',
     mfa_secret: 'text',
+    // #17 user import
+    external_id: 'text',
   },
   sessions: {
     id: 'text',

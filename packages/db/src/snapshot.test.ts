@@ -22,6 +22,7 @@ async function addUser(db: Db): Promise<void> {
       updated_at: now,
       last_sign_in_at: null,
       mfa_secret: null,
+      external_id: null,
     })
     .execute();
 }

@@ -36,6 +36,8 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'session.revoked_all': 'All sessions revoked',
   'session.evicted': 'Oldest session evicted',
   'session.expired_cleanup': 'Expired sessions removed',
+  // #17 user import
+  'user.imported': 'User imported',
 };
 
 function eventWords(type: string): string {

@@ -21,6 +21,8 @@ export const AUDIT_EVENT_TYPES = [
   'session.revoked_all',
   'session.evicted',
   'session.expired_cleanup',
+  // #17 user import
+  'user.imported',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

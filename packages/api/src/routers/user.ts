@@ -5,6 +5,8 @@ import {
   userListInput,
   userSetPasswordInput,
   userUpdateInput,
+  // #17 user import
+  userExternalIdInput,
 } from '../schemas.js';
 import { adminProcedure, router } from '../trpc.js';
 import {
@@ -15,6 +17,8 @@ import {
   listUsers,
   setPassword,
   updateUser,
+  // #17 user import
+  getUserByExternalId,
 } from '../users/service.js';
 
 /**
@@ -40,4 +44,8 @@ export const userRouter = router({
       setPassword(ctx.services, ctx.actor, { kind: 'reset', userId: input.id, newPassword: input.newPassword }),
     ),
   delete: adminProcedure.input(userIdInput).mutation(({ ctx, input }) => deleteUser(ctx.services, ctx.actor, input)),
+  // #17 user import: the user imported with this id from the old backend, or NOT_FOUND.
+  byExternalId: adminProcedure
+    .input(userExternalIdInput)
+    .query(({ ctx, input }) => getUserByExternalId(ctx.services, input.externalId)),
 });

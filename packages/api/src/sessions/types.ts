@@ -13,6 +13,8 @@ export interface AuthUser {
   updatedAt: Date;
   lastSignInAt: Date | null;
   mfaEnabled: boolean;
+  /** The id in the backend the user was imported from, or null (#17 user import). */
+  externalId: string | null;
 }
 
 export interface SessionInfo {

@@ -13,6 +13,8 @@ export interface NewUserFields {
   now: Date;
   /** Set when the account is created signed in (setup, sign-up). */
   signedIn?: boolean;
+  /** The id in the backend it was imported from (#17 user import). */
+  externalId?: string | null;
 }
 
 /** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
@@ -32,6 +34,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
     last_sign_in_at: fields.signedIn ? fields.now : null,
     mfa_enabled: false,
     mfa_secret: null,
+    external_id: fields.externalId ?? null,
   };
 }
 
@@ -51,6 +54,7 @@ export type UserFields = Pick<
   | 'updated_at'
   | 'last_sign_in_at'
   | 'mfa_enabled'
+  | 'external_id'
 >;
 
 export function toUser(row: UserFields): User {
@@ -65,6 +69,7 @@ export function toUser(row: UserFields): User {
     updatedAt: row.updated_at,
     lastSignInAt: row.last_sign_in_at,
     mfaEnabled: row.mfa_enabled,
+    externalId: row.external_id,
   };
 }
 

@@ -40,6 +40,7 @@ export function findPublicById(executor: Executor, id: string) {
       'updated_at',
       'last_sign_in_at',
       'mfa_enabled',
+      'external_id',
     ])
     .where('id', '=', id)
     .executeTakeFirst();
@@ -162,7 +163,8 @@ function filterConditions(eb: ExpressionBuilder<Database, 'users'>, filter: User
     const pattern = containsPattern(search);
     const like = (column: 'email' | 'username' | 'name') =>
       sql<SqlBool>`lower(${eb.ref(column)}) like ${pattern} escape '\\'`;
-    conditions.push(eb.or([like('email'), like('username'), like('name')]));
+    // #17 user import: the id from the old backend matches exactly.
+    conditions.push(eb.or([like('email'), like('username'), like('name'), eb('external_id', '=', search)]));
   }
   if (filter.role) conditions.push(eb('role', '=', filter.role));
   if (filter.status) conditions.push(eb('is_active', '=', filter.status === 'active'));
@@ -214,4 +216,64 @@ export async function countSessionsOf(executor: Executor, userId: string): Promi
     .where('user_id', '=', userId)
     .executeTakeFirstOrThrow();
   return Number(sessions);
+}
+
+// ---- #17 user import --------------------------------------------------------------------------
+
+/** The users holding any of these normalized emails, usernames or external ids (import conflicts). */
+export function findImportConflicts(
+  executor: Executor,
+  keys: { emailKeys: readonly string[]; usernameKeys: readonly string[]; externalIds: readonly string[] },
+): Promise<Pick<UserRow, 'id' | 'email_key' | 'username_key' | 'external_id'>[]> {
+  return executor
+    .selectFrom('users')
+    .select(['id', 'email_key', 'username_key', 'external_id'])
+    .where((eb) => {
+      const conditions: Expression<SqlBool>[] = [];
+      if (keys.emailKeys.length > 0) conditions.push(eb('email_key', 'in', keys.emailKeys));
+      if (keys.usernameKeys.length > 0) conditions.push(eb('username_key', 'in', keys.usernameKeys));
+      if (keys.externalIds.length > 0) conditions.push(eb('external_id', 'in', keys.externalIds));
+      return conditions.length > 0 ? eb.or(conditions) : sql<SqlBool>`1 = 0`;
+    })
+    .execute();
+}
+
+export async function insertUsers(trx: Transaction<Database>, rows: readonly UserRow[]): Promise<void> {
+  if (rows.length > 0)
+    await trx
+      .insertInto('users')
+      .values([...rows])
+      .execute();
+}
+
+export function findByExternalId(executor: Executor, externalId: string): Promise<UserRow | undefined> {
+  return executor.selectFrom('users').selectAll().where('external_id', '=', externalId).executeTakeFirst();
+}
+
+/** An import's `--on-conflict update`: the imported facts over the existing row. */
+export interface ImportedUserPatch {
+  name: string;
+  username?: string | null;
+  role: Role;
+  is_active: boolean;
+  external_id?: string;
+  password_hash?: string;
+  updated_at: Date;
+}
+
+export async function updateImportedUser(
+  trx: Transaction<Database>,
+  id: string,
+  patch: ImportedUserPatch,
+): Promise<void> {
+  await trx
+    .updateTable('users')
+    .set({
+      ...patch,
+      ...(patch.username !== undefined
+        ? { username_key: patch.username === null ? null : identifierKey(patch.username) }
+        : {}),
+    })
+    .where('id', '=', id)
+    .execute();
 }

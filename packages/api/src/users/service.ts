@@ -379,3 +379,12 @@ function diff(before: UserRow, after: UserRow): Changes {
   }
   return changes;
 }
+
+// ---- #17 user import --------------------------------------------------------------------------
+
+/** The user imported with this id from the old backend (`user.byExternalId`), or NOT_FOUND. */
+export async function getUserByExternalId(deps: Pick<UserDeps, 'db'>, externalId: string): Promise<User> {
+  const row = await repo.findByExternalId(deps.db.kysely, externalId);
+  if (!row) throw userNotFound();
+  return toUser(row);
+}
