@@ -44,7 +44,7 @@ function apiConfig(io: CliIO): ApiConfig {
   };
 }
 
-async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<T> {
+export async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<T> {
   const db = createDb(databaseUrl(io));
   try {
     return await fn(db);
@@ -54,7 +54,7 @@ async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<T> {
 }
 
 /** Services without background work (no session sweep, no checkpoint timer). */
-async function withServices<T>(io: CliIO, fn: (services: Services) => Promise<T>): Promise<T> {
+export async function withServices<T>(io: CliIO, fn: (services: Services) => Promise<T>): Promise<T> {
   return withDb(io, async (db) => {
     const services = await createServices({ db, config: apiConfig(io), background: false, logger: stderrLogger(io) });
     try {

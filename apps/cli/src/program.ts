@@ -6,12 +6,14 @@ import { createContext, type Register } from './commands/context.js';
 import { register as sessions } from './commands/sessions.js';
 import { register as setup } from './commands/setup.js';
 import { register as users } from './commands/users.js';
+// #17 user import
+import { EXIT_ROWS_REJECTED, register as importUsers, RowsRejected } from './commands/import.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, backup, users, sessions, audit];
+const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {
@@ -25,8 +27,8 @@ function createProgram(io: CliIO): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 success, 1 failure, 2 wrong usage.
-Local commands (migrate, create-admin, reset-password, backup, restore) work on DATABASE_URL directly;
+Exit codes: 0 success, 1 failure, 2 wrong usage, 3 import rows rejected (gatehouse import users).
+Local commands (migrate, create-admin, reset-password, backup, restore, import users) work on DATABASE_URL directly;
 the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
     );
   const context = createContext(program, io);
@@ -34,7 +36,7 @@ the others call a running server with GATEHOUSE_URL and GATEHOUSE_TOKEN.`,
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage). */
+/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage, 3 import rows rejected). */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const program = createProgram(io);
   try {
@@ -44,6 +46,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (error instanceof CommanderError) {
       // Help and --version exit 0; a bad option, a missing argument or a bare group is usage.
       return error.exitCode === 0 ? 0 : 2;
+    }
+    // #17 user import: the report (printed) lists the rejected rows.
+    if (error instanceof RowsRejected) {
+      note(io, `gatehouse: ${error.message}`);
+      return EXIT_ROWS_REJECTED;
     }
     if (error instanceof UsageError) {
       note(io, `gatehouse: ${error.message}`);
