@@ -44,6 +44,13 @@ export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
           <a href={href({ name: 'users' })}>← All users</a> · <UserBadge user={u} show="role" />{' '}
           <UserBadge user={u} show="status" /> {isSelf ? <Badge>You</Badge> : null} · created {formatDate(u.createdAt)}{' '}
           · last sign-in {formatRelative(u.lastSignInAt)}
+          {/* #17 user import: the id this user had in the backend they were imported from. */}
+          {u.externalId !== null ? (
+            <>
+              {' '}
+              · imported, old id <code>{u.externalId}</code>
+            </>
+          ) : null}
         </>
       }
     >

@@ -74,7 +74,7 @@ export function UsersScreen() {
           type="search"
           value={search}
           onValue={filterChanged(setSearch)}
-          placeholder="Name, email or username"
+          placeholder="Name, email, username or old id"
         />
         <SelectField
           label="Role"
