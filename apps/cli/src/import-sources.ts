@@ -29,7 +29,7 @@ export interface SourceOptions {
   format?: 'csv' | 'jsonl' | undefined;
 }
 
-export const DEFAULT_QUERY = 'select * from users';
+const DEFAULT_QUERY = 'select * from users';
 
 async function readable(path: string): Promise<void> {
   try {

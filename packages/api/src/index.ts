@@ -29,4 +29,4 @@ export { type Work, type Invalidation, type Invalidator } from './unit-of-work.j
 export { type Logger } from './logger.js';
 // #17 user import
 export * from './import/index.js';
-export { parsePasswordHash, LEGACY_HASH_LIMITS, type PasswordHashScheme } from './auth/legacy-hashes/index.js';
+export type { PasswordHashScheme } from './auth/legacy-hashes/index.js';

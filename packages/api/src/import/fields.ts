@@ -22,7 +22,7 @@ export type SourceRecord = Readonly<Record<string, unknown>>;
 export type ColumnMap = Partial<Record<ImportField, string>>;
 
 /** The column names each field is matched to when `--map` does not name one (compared loosely). */
-export const AUTOMATIC_COLUMNS: Readonly<Record<ImportField, readonly string[]>> = {
+const AUTOMATIC_COLUMNS: Readonly<Record<ImportField, readonly string[]>> = {
   email: ['email', 'email_address', 'mail', 'user_email'],
   name: ['name', 'full_name', 'display_name'],
   username: ['username', 'user_name', 'login'],
