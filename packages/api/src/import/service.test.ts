@@ -273,6 +273,20 @@ describe.each(testDialects)('importing users on %s', (dialect) => {
     expect(await imported()).toHaveLength(7);
   });
 
+  it('never demotes or deactivates the last active admin (CONFLICT last_admin, the batch rolled back)', async () => {
+    await run([{ id: 'root', email_address: 'root@example.com', is_admin: true }]);
+    const error = await run([{ id: 'root', email_address: 'root@example.com', full_name: 'Root', is_admin: false }], {
+      onConflict: 'update',
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT', reason: 'last_admin' });
+    expect((await users())[0]).toMatchObject({ role: 'admin', name: 'root' });
+    // With another active admin it goes through.
+    await createTestUser(services, { role: 'admin' });
+    expect(
+      await run([{ id: 'root', email_address: 'root@example.com', is_admin: false }], { onConflict: 'update' }),
+    ).toMatchObject({ updated: 1 });
+  });
+
   it('refuses an old id or a username another user already holds', async () => {
     await run([{ id: 42, email_address: 'first@example.com' }]);
     const map = resolveColumnMap([...COLUMNS, 'username']);

@@ -14,7 +14,9 @@
  * Hashes are stored as imported, never recomputed: sign-in verifies them (auth/legacy-hashes)
  * and upgrades them to Argon2id.
  */
+import type { Database, Transaction } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
+import { DomainError } from '../errors.js';
 import type { PasswordHashScheme } from '../auth/legacy-hashes/index.js';
 import type { Services } from '../services.js';
 import { transact } from '../unit-of-work.js';
@@ -180,6 +182,28 @@ async function plan(
   return planned;
 }
 
+/**
+ * `--on-conflict update` may demote or deactivate admins: like every other change, it must leave
+ * an active admin (CONFLICT `last_admin`, the batch rolled back). The admins are locked first, in
+ * the users module's one lock order, so a concurrent demotion cannot slip between.
+ */
+async function keepAnActiveAdmin(
+  deps: ImportDeps,
+  trx: Transaction<Database>,
+  planned: readonly Planned[],
+): Promise<void> {
+  const demoting = planned.filter(
+    (p) => p.action === 'update' && p.targetId !== null && (p.candidate.role !== 'admin' || !p.candidate.isActive),
+  );
+  if (demoting.length === 0) return;
+  const locked = await repo.lockForChange(deps.db, trx, { ids: demoting.map((p) => p.targetId), activeAdmins: true });
+  const demoted = new Set(demoting.map((p) => p.targetId));
+  const admins = locked.filter((u) => u.role === 'admin' && u.is_active);
+  if (admins.length > 0 && admins.every((u) => demoted.has(u.id))) {
+    throw new DomainError('CONFLICT', 'last_admin', 'The import would leave no active admin');
+  }
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -287,6 +311,7 @@ export async function importUsers(deps: ImportDeps, actor: Actor, input: ImportU
           return row;
         });
       await repo.insertUsers(work.trx, newRows);
+      await keepAnActiveAdmin(deps, work.trx, current);
       const updated: { p: Planned; id: string }[] = [];
       for (const p of current) {
         if (p.action !== 'update' || p.targetId === null) continue;
