@@ -97,11 +97,12 @@ export function createPasswordHasher(
         // Only what the one gate accepts is verified: no stored hash asks more than its bounds.
         const parsed = parsePasswordHash(hash);
         if (!parsed.ok) return false;
-        if (parsed.hash.scheme === 'argon2id') {
+        if (parsed.hash.kind === 'argon2' && parsed.hash.scheme === 'argon2id') {
+          const phc = parsed.hash.phc;
           // Gatehouse hashes the NFKC form; an imported Argon2id hash was made from the password
           // as typed, which differs only for non-normalized input (then both are tried).
           const normalized = normalizePassword(password);
-          if (await limited(() => argon2Verify(hash, normalized))) return true;
+          if (await limited(() => argon2Verify(phc, normalized))) return true;
           if (normalized === password) return false;
         }
         // Imported hashes were made elsewhere from the password as typed: compare it as typed

@@ -22,6 +22,9 @@ const MADE_BY: ReadonlyArray<readonly [PythonScheme, PasswordHashScheme]> = [
   ['passlib-pbkdf2-sha256', 'passlib-pbkdf2-sha256'],
   ['passlib-pbkdf2-sha512', 'passlib-pbkdf2-sha512'],
   ['django-pbkdf2-sha256', 'django-pbkdf2-sha256'],
+  ['django-argon2', 'argon2id'],
+  ['django-bcrypt-sha256', 'django-bcrypt-sha256'],
+  ['django-bcrypt', 'bcrypt'],
   ['werkzeug-pbkdf2-sha256', 'werkzeug-pbkdf2'],
   ['werkzeug-pbkdf2-sha512', 'werkzeug-pbkdf2'],
 ];
@@ -113,6 +116,7 @@ describe('hashes a hostile or broken import could carry', () => {
     ['unsalted MD5', '5f4dcc3b5aa765d61d8327deb882cf99', 'hash_unknown_format'],
     ['LDAP {SSHA}', '{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=', 'hash_unknown_format'],
     ['Django sha1', 'sha1$salt$0123456789abcdef0123456789abcdef01234567', 'hash_unknown_format'],
+    ['Django bcrypt_sha256 cut short', 'bcrypt_sha256$$2b$12$abc', 'hash_malformed'],
     ['bcrypt cut short', '$2b$12$abcdefghijklmnopqrstuv', 'hash_malformed'],
     ['bcrypt with a bad character', `$2b$12$${'a'.repeat(52)}!`, 'hash_malformed'],
     ['bcrypt-sha256 v3', `$bcrypt-sha256$v=3,t=2b,r=12$${'a'.repeat(22)}$${'a'.repeat(31)}`, 'hash_malformed'],

@@ -13,6 +13,7 @@ export type PasswordHashScheme =
   | 'argon2d'
   | 'bcrypt'
   | 'passlib-bcrypt-sha256'
+  | 'django-bcrypt-sha256'
   | 'passlib-scrypt'
   | 'werkzeug-scrypt'
   | 'passlib-pbkdf2-sha256'
@@ -27,6 +28,8 @@ export type ParsedPasswordHash =
   | { scheme: 'bcrypt'; kind: 'bcrypt'; hash: string }
   /** `bcrypt` is the inner `$2b$…` string; the password goes in as base64(sha256 or HMAC-SHA256). */
   | { scheme: 'passlib-bcrypt-sha256'; kind: 'bcrypt-sha256'; version: 1 | 2; salt: string; bcrypt: string }
+  /** Django's `bcrypt_sha256$<bcrypt>`: the password goes in as hex(sha256(password)). */
+  | { scheme: 'django-bcrypt-sha256'; kind: 'bcrypt-hex-sha256'; bcrypt: string }
   | {
       scheme: 'passlib-scrypt' | 'werkzeug-scrypt';
       kind: 'scrypt';
@@ -298,6 +301,15 @@ export function parsePasswordHash(hash: string): HashParseResult {
   if (hash.startsWith('$pbkdf2-sha256$')) return parsePasslibPbkdf2(hash, 'sha256');
   if (hash.startsWith('$pbkdf2-sha512$')) return parsePasslibPbkdf2(hash, 'sha512');
   if (hash.startsWith('pbkdf2_sha256$')) return parseDjangoPbkdf2(hash);
+  // Django's other hashers: its prefix, then a bcrypt or PHC argon2 string.
+  if (hash.startsWith('argon2$argon2')) return parseArgon2(hash.slice('argon2'.length));
+  if (hash.startsWith('bcrypt$$2')) return parseBcrypt(hash.slice('bcrypt$'.length));
+  if (hash.startsWith('bcrypt_sha256$$2')) {
+    const inner = parseBcrypt(hash.slice('bcrypt_sha256$'.length));
+    return inner.ok && inner.hash.kind === 'bcrypt'
+      ? accepted({ scheme: 'django-bcrypt-sha256', kind: 'bcrypt-hex-sha256', bcrypt: inner.hash.hash })
+      : inner;
+  }
   if (hash.startsWith('pbkdf2:')) return parseWerkzeugPbkdf2(hash);
   if (hash.startsWith('scrypt:') || hash.startsWith('scrypt$')) return parseWerkzeugScrypt(hash);
   return {

@@ -14,7 +14,8 @@ const run = promisify(execFile);
 const PYTHON = String.raw`
 import json, sys, hashlib, secrets
 from django.conf import settings
-settings.configure(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"])
+settings.configure(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher", "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher", "django.contrib.auth.hashers.BCryptPasswordHasher"])
 from django.contrib.auth.hashers import make_password
 import passlib.hash as ph, bcrypt, argon2, werkzeug.security as ws
 
@@ -37,6 +38,9 @@ def make(scheme, password):
     if scheme == "passlib-pbkdf2-sha256": return ph.pbkdf2_sha256.hash(password)
     if scheme == "passlib-pbkdf2-sha512": return ph.pbkdf2_sha512.hash(password)
     if scheme == "django-pbkdf2-sha256": return make_password(password)
+    if scheme == "django-argon2": return make_password(password, hasher="argon2")
+    if scheme == "django-bcrypt-sha256": return make_password(password, hasher="bcrypt_sha256")
+    if scheme == "django-bcrypt": return make_password(password, hasher="bcrypt")
     if scheme == "werkzeug-pbkdf2-sha256": return ws.generate_password_hash(password, method="pbkdf2:sha256")
     if scheme == "werkzeug-pbkdf2-sha512": return ws.generate_password_hash(password, method="pbkdf2:sha512:50000")
     raise SystemExit("unknown scheme " + scheme)
@@ -59,6 +63,9 @@ export type PythonScheme =
   | 'passlib-pbkdf2-sha256'
   | 'passlib-pbkdf2-sha512'
   | 'django-pbkdf2-sha256'
+  | 'django-argon2'
+  | 'django-bcrypt-sha256'
+  | 'django-bcrypt'
   | 'werkzeug-pbkdf2-sha256'
   | 'werkzeug-pbkdf2-sha512';
 

@@ -22,6 +22,8 @@ const SCHEMES: readonly PythonScheme[] = [
   'passlib-pbkdf2-sha256',
   'passlib-pbkdf2-sha512',
   'django-pbkdf2-sha256',
+  'django-argon2',
+  'django-bcrypt-sha256',
   'werkzeug-pbkdf2-sha256',
 ];
 

@@ -35,6 +35,8 @@ export async function verifyParsedHash(parsed: ParsedPasswordHash, password: str
           : createHmac('sha256', Buffer.from(parsed.salt, 'ascii')).update(password, 'utf8').digest();
       return bcryptVerify(digest.toString('base64'), parsed.bcrypt);
     }
+    case 'bcrypt-hex-sha256':
+      return bcryptVerify(createHash('sha256').update(password, 'utf8').digest('hex'), parsed.bcrypt);
     case 'scrypt': {
       const key = await scryptAsync(password, parsed.salt, parsed.expected.length, parsed.N, parsed.r, parsed.p);
       return timingSafeEqual(key, parsed.expected);
