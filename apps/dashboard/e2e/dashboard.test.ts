@@ -13,6 +13,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
 import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+// #17 user import
+import { cliActor, importUsers, resolveColumnMap } from '@gatehouse/api';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(here, '../dist');
@@ -619,6 +621,20 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Role').selectOption('');
     await page.getByLabel('Status').selectOption('active');
     await page.getByText('1–10 of 10').waitFor();
+
+    // #17 user import: an imported user is found by the old id, and the user screen shows it.
+    await importUsers(server.services, cliActor(), {
+      source: 'csv:e2e.csv',
+      records: [{ id: 'legacy-4711', email: 'lee@example.test', name: 'Legacy Lee' }],
+      map: resolveColumnMap(['id', 'email', 'name']),
+      onConflict: 'skip',
+    });
+    await page.getByRole('searchbox', { name: 'Search' }).fill('legacy-4711');
+    await page.getByText('1–1 of 1').waitFor();
+    await page.getByRole('link', { name: 'Legacy Lee' }).click();
+    await heading(page, 'Legacy Lee');
+    await page.getByText('imported, old id').waitFor();
+    expect(await page.locator('code', { hasText: 'legacy-4711' }).count()).toBe(1);
 
     // Audit: older events on the next page; a time window in the future holds nothing.
     await openNav(page, 'Audit log');
