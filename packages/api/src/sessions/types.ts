@@ -13,6 +13,8 @@ export interface AuthUser {
   updatedAt: Date;
   lastSignInAt: Date | null;
   mfaEnabled: boolean;
+  /** When the email address was last proven to be the user's (a followed link); null: never. */
+  emailVerifiedAt: Date | null;
 }
 
 export interface SessionInfo {

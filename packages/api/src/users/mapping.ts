@@ -13,6 +13,8 @@ export interface NewUserFields {
   now: Date;
   /** Set when the account is created signed in (setup, sign-up). */
   signedIn?: boolean;
+  /** When the address was proven (an accepted invitation); default: not verified. */
+  emailVerifiedAt?: Date | null;
 }
 
 /** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
@@ -32,6 +34,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
     last_sign_in_at: fields.signedIn ? fields.now : null,
     mfa_enabled: false,
     mfa_secret: null,
+    email_verified_at: fields.emailVerifiedAt ?? null,
   };
 }
 
@@ -51,6 +54,7 @@ export type UserFields = Pick<
   | 'updated_at'
   | 'last_sign_in_at'
   | 'mfa_enabled'
+  | 'email_verified_at'
 >;
 
 export function toUser(row: UserFields): User {
@@ -65,6 +69,7 @@ export function toUser(row: UserFields): User {
     updatedAt: row.updated_at,
     lastSignInAt: row.last_sign_in_at,
     mfaEnabled: row.mfa_enabled,
+    emailVerifiedAt: row.email_verified_at,
   };
 }
 

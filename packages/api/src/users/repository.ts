@@ -40,6 +40,7 @@ export function findPublicById(executor: Executor, id: string) {
       'updated_at',
       'last_sign_in_at',
       'mfa_enabled',
+      'email_verified_at',
     ])
     .where('id', '=', id)
     .executeTakeFirst();
@@ -126,6 +127,8 @@ export interface UserPatch {
   role?: Role;
   is_active?: boolean;
   updated_at: Date;
+  /** Email flows: set when a link proves the address, cleared when the address changes unproven. */
+  email_verified_at?: Date | null;
 }
 
 /** Writes the changed fields; the normalized identifiers follow the email and username. */

@@ -123,8 +123,10 @@ export interface CreateUserInput {
  * - `first`: the first account, an admin (`auth.setup`); refused once any account exists.
  * - `sign_up`: self-service, a member (`auth.sign_up`); refused while ALLOW_SIGNUP is off.
  * - `admin`: by an administrator or the CLI operator, any role (`user.created`).
+ * - `invitation`: an invited person following the link (invitations/service.ts, which checked the
+ *   invitation): the invited role, the address verified (`auth.invitation_accepted`).
  */
-export type AccountKind = 'first' | 'sign_up' | 'admin';
+export type AccountKind = 'first' | 'sign_up' | 'admin' | 'invitation';
 
 export interface CreateUserOptions<S> {
   kind: AccountKind;
@@ -141,6 +143,7 @@ const auditTypeOf: Record<AccountKind, AuditEventType> = {
   first: 'auth.setup',
   sign_up: 'auth.sign_up',
   admin: 'user.created',
+  invitation: 'auth.invitation_accepted',
 };
 
 /**
@@ -170,14 +173,16 @@ export async function createUser<S = never>(
 
   const passwordHash = await deps.passwords.hash(input.password);
   const role: Role = kind === 'first' ? 'admin' : kind === 'sign_up' ? 'member' : (input.role ?? 'member');
+  const now = deps.clock.now();
   const row = newUserRow({
     email: input.email,
     username,
     name: input.name,
     role,
     passwordHash,
-    now: deps.clock.now(),
+    now,
     signedIn: openSession !== undefined,
+    emailVerifiedAt: kind === 'invitation' ? now : null,
   });
 
   const session = await transact(deps, async ({ trx }) => {
