@@ -197,3 +197,28 @@ export function MailStatusCard() {
     </section>
   );
 }
+
+/** On a user's screen: a one-time password reset link (30 minutes) for the administrator to hand over. */
+export function ResetLinkCard({ userId }: { userId: string }) {
+  const trpc = useTRPC();
+  const create = useMutation(trpc.user.createResetLink.mutationOptions());
+  return (
+    <section className="card" aria-labelledby="reset-link-heading">
+      <h2 id="reset-link-heading">Reset link</h2>
+      <p className="muted">
+        A link with which they choose a new password themselves, for when they cannot receive mail. It works once, for
+        30 minutes.
+      </p>
+      <ErrorNote error={create.error} />
+      {create.data ? <OneTimeLink what="The reset link" {...create.data} /> : null}
+      <button
+        type="button"
+        className="secondary"
+        disabled={create.isPending}
+        onClick={() => create.mutate({ id: userId })}
+      >
+        {create.isPending ? 'Creating…' : 'Create a reset link'}
+      </button>
+    </section>
+  );
+}
