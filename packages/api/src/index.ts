@@ -8,9 +8,8 @@ export { type LoginThrottle, type ThrottleOptions } from './throttle/throttle.js
 export { defaultApiConfig, allowedOrigins, type ApiConfig } from './config.js';
 // ---- email flows ----
 export type { MailConfig } from './config.js';
-export { mailStatus, type MailStatus } from './mail/service.js';
-export { inviteUser, type Invitation } from './invitations/service.js';
-export { createResetLink } from './account-tokens/service.js';
+export type { MailStatus } from './mail/service.js';
+export type { Invitation } from './invitations/service.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { DomainError } from './errors.js';
 export type { AuthUser, SessionInfo, ValidatedSession } from './sessions/types.js';

@@ -9,7 +9,7 @@ import { useTRPC } from '@gatehouse/client/react';
 import { acceptInvitationInput, requestPasswordResetInput, resetPasswordInput } from '@gatehouse/api/schemas';
 import { AuthPage, Loading } from '../components.js';
 import { ErrorNote, Field, SuccessNote, useForm } from '../forms.js';
-import { href, type LinkRoute } from '../router.js';
+import { href, navigate, type LinkRoute } from '../router.js';
 
 const backToSignIn = (
   <p>
@@ -128,7 +128,7 @@ function AcceptInvitationScreen({ token, onSignedIn }: { token: string; onSigned
   const accept = useMutation(
     trpc.auth.acceptInvitation.mutationOptions({
       onSuccess: async () => {
-        window.location.hash = href({ name: 'home' });
+        navigate(href({ name: 'home' }));
         await onSignedIn();
       },
       onError: form.showServerErrors,

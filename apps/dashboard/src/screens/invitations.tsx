@@ -11,7 +11,7 @@ import { formatRelative } from '../format.js';
 import { ErrorNote, Field, SelectField, SuccessNote, useForm } from '../forms.js';
 
 /** A one-time link to hand over: shown once, selectable, with how long it works. */
-export function OneTimeLink({ url, expiresAt, what }: { url: string; expiresAt: Date; what: string }) {
+function OneTimeLink({ url, expiresAt, what }: { url: string; expiresAt: Date; what: string }) {
   return (
     <SuccessNote>
       {what} (works once, until {expiresAt.toLocaleString()}). Give it to the person through a safe channel:

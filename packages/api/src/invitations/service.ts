@@ -28,7 +28,7 @@ export type InvitationDeps = Pick<
   'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'invalidator' | 'mail' | 'onError'
 >;
 
-export const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
+const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
 

@@ -11,7 +11,6 @@ import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Work } from '../unit-of-work.js';
 import { requireAdmin } from '../users/authorize.js';
-import type { UserDeps } from '../users/service.js';
 import { insertMail, summarize, type OutboxSummary } from './outbox.js';
 import type { TemplatedMail } from './templates.js';
 import { createMailTransport, type MailTransport } from './transport.js';
@@ -79,7 +78,7 @@ export interface MailStatus extends OutboxSummary {
 
 /** `mail.status` and `gatehouse mail status`: administrators only. */
 export async function mailStatus(
-  deps: Pick<UserDeps, 'db'> & { mail: MailService },
+  deps: { db: Db; mail: MailService },
   actor: Actor,
   input: { limit?: number | undefined } = {},
 ): Promise<MailStatus> {

@@ -4,7 +4,7 @@
  */
 import type { OutgoingMail } from './transport.js';
 
-export const PRODUCT_NAME = 'Gatehouse';
+const PRODUCT_NAME = 'Gatehouse';
 
 export type MailKind =
   | 'password_reset'

@@ -24,7 +24,7 @@ export interface WorkerOptions {
   batchSize: number;
 }
 
-export const defaultWorkerOptions: Readonly<WorkerOptions> = Object.freeze({
+const defaultWorkerOptions: Readonly<WorkerOptions> = Object.freeze({
   baseDelayMs: 30_000,
   maxDelayMs: 3_600_000,
   maxAttempts: 12,
@@ -34,7 +34,7 @@ export const defaultWorkerOptions: Readonly<WorkerOptions> = Object.freeze({
 });
 
 /** The delay before attempt `attempts + 1`, after `attempts` failed ones. */
-export function retryDelayMs(attempts: number, options: Pick<WorkerOptions, 'baseDelayMs' | 'maxDelayMs'>): number {
+function retryDelayMs(attempts: number, options: Pick<WorkerOptions, 'baseDelayMs' | 'maxDelayMs'>): number {
   return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, attempts - 1));
 }
 
