@@ -35,17 +35,31 @@ export interface TestSmtp {
   start(): Promise<void>;
 }
 
-export async function startTestSmtp(): Promise<TestSmtp> {
+export interface TestSmtpOptions {
+  /** Require AUTH PLAIN/LOGIN with these credentials (plain text on loopback is allowed). */
+  auth?: { user: string; pass: string };
+}
+
+export async function startTestSmtp(options: TestSmtpOptions = {}): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   let server: SMTPServer | null = null;
   let port = 0;
 
   const listen = async () => {
+    const auth = options.auth;
     const instance = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
+      authOptional: !auth,
+      allowInsecureAuth: true,
+      disabledCommands: auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
       logger: false,
+      onAuth(credentials, _session, callback) {
+        if (auth && credentials.username === auth.user && credentials.password === auth.pass) {
+          callback(null, { user: credentials.username });
+        } else {
+          callback(new Error('Invalid username or password'));
+        }
+      },
       onData(stream, _session, callback) {
         simpleParser(stream)
           .then((parsed) => {
