@@ -57,6 +57,8 @@ describe('shared types', () => {
       updatedAt: Date;
       lastSignInAt: Date | null;
       mfaEnabled: boolean;
+      // ---- email flows ----
+      emailVerifiedAt: Date | null;
     }>();
     expectTypeOf<User>().not.toHaveProperty('passwordHash');
     expectTypeOf<User>().not.toHaveProperty('password_hash');

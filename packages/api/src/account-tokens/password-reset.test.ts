@@ -309,6 +309,9 @@ describe.each(testDialects)('password reset by mail on %s', (dialect) => {
     expect((await trpcError(callerFor(services, member.token).user.createResetLink({ id: user.user.id }))).reason).toBe(
       'admin_required',
     );
+    const asleep = await createTestUser(services, { isActive: false });
+    const dead = await trpcError(callerFor(services, admin.token).user.createResetLink({ id: asleep.user.id }));
+    expect([dead.code, dead.reason]).toEqual(['CONFLICT', 'invalid_input']);
     const { url, expiresAt } = await callerFor(services, admin.token).user.createResetLink({ id: user.user.id });
     expect(expiresAt).toEqual(new Date(clock.now().getTime() + 30 * MINUTE));
     expect(await anonymous().auth.resetPassword({ token: tokenFromLink(url), newPassword: NEW_PASSWORD })).toEqual({

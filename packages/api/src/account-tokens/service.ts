@@ -11,7 +11,7 @@
 import type { UserRow } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
-import { notFound, tooManyRequests, unauthenticated } from '../errors.js';
+import { DomainError, notFound, tooManyRequests, unauthenticated } from '../errors.js';
 import { mailNotConfigured } from '../mail/service.js';
 import {
   emailChangeMail,
@@ -175,6 +175,10 @@ export async function createResetLink(
     await requireAdmin(deps, actor, work.trx);
     const user = await users.lockById(deps.db, work.trx, input.id);
     if (!user) throw notFound('User', 'user_not_found');
+    // A deactivated account cannot use a reset link: say so instead of handing out a dead one.
+    if (!user.is_active) {
+      throw new DomainError('CONFLICT', 'invalid_input', 'The user is deactivated: reactivate them first');
+    }
     const now = deps.clock.now();
     const { token, expiresAt } = await issueAccountToken(work.trx, {
       userId: user.id,

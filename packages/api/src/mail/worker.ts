@@ -29,7 +29,8 @@ const defaultWorkerOptions: Readonly<WorkerOptions> = Object.freeze({
   maxDelayMs: 3_600_000,
   maxAttempts: 12,
   pollIntervalMs: 5_000,
-  leaseMs: 120_000,
+  // Longer than a batch can take (20 mails, each bounded by the SMTP timeouts), so no mail is sent twice.
+  leaseMs: 900_000,
   batchSize: 20,
 });
 
