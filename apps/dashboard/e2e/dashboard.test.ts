@@ -278,6 +278,7 @@ describe('dashboard in Chromium', () => {
     await heading(admin, 'Users');
     await admin.getByRole('row', { name: new RegExp(ADMIN.name) }).waitFor();
     await admin.getByRole('button', { name: 'New user' }).click();
+    await admin.getByLabel('Set an initial password').check();
     const create = admin.getByRole('form', { name: 'New user' });
     await create.getByLabel('Full name').fill(MEMBER.name);
     await create.getByLabel('Email').fill('not-an-email');
@@ -418,6 +419,7 @@ describe('dashboard in Chromium', () => {
 
     const cleo = { name: 'Cleo Contractor', email: 'cleo@example.test', password: 'amber-lantern-quiet-58' };
     await admin.getByRole('button', { name: 'New user' }).click();
+    await admin.getByLabel('Set an initial password').check();
     const create = admin.getByRole('form', { name: 'New user' });
     await create.getByLabel('Full name').fill(cleo.name);
     await create.getByLabel('Email').fill(MEMBER.email);

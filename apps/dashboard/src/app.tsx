@@ -15,6 +15,9 @@ import { SetupScreen } from './screens/setup.js';
 import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
 import { UsersScreen } from './screens/users.js';
+// ---- email flows ----
+import { isLinkRoute } from './router.js';
+import { AccountLinkScreen } from './screens/account-links.js';
 
 /** The signed-in user and their session, as `auth.me` answers. */
 type Me = RouterOutputs['auth']['me'];
@@ -40,6 +43,8 @@ export function App() {
   const me = useQuery(
     trpc.auth.me.queryOptions(undefined, { enabled: needsSetup === false, retry: false, refetchOnWindowFocus: true }),
   );
+  // ---- email flows: a link from a mail opens its screen, signed in or not ----
+  const route = useRoute();
 
   useEffect(
     () =>
@@ -66,6 +71,18 @@ export function App() {
           Try again
         </button>
       </Centered>
+    );
+  }
+  if (isLinkRoute(route) && needsSetup === false) {
+    return (
+      <AccountLinkScreen
+        route={route}
+        onSignedIn={async () => {
+          setNotice(null);
+          forgetUserData(queryClient);
+          await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
+        }}
+      />
     );
   }
   if (needsSetup) {

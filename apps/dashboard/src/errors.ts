@@ -52,6 +52,13 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   malformed_request: 'The server could not read the request. Reload the page and try again.',
   batch_refused: 'The server refused the request. Reload the page and try again.',
   internal: 'Something went wrong on the server. Try again in a moment.',
+  // ---- email flows ----
+  mail_not_configured: 'This server cannot send mail. Ask an administrator for a one-time link instead.',
+  invalid_token:
+    'This link is not valid any more: it has expired, was already used or a newer one was sent. Ask for a new one.',
+  email_unverified:
+    'Verify your email address first: follow the link in the mail we sent you, or send a new one below.',
+  invitation_pending: 'That address already has a pending invitation. Resend or revoke it in the invitations list.',
 };
 
 function say(data: GatehouseErrorData): string {

@@ -8,7 +8,25 @@ export type Route =
   | { name: 'sessions' }
   | { name: 'audit' }
   | { name: 'profile' }
-  | { name: 'not-found'; path: string };
+  | { name: 'not-found'; path: string }
+  // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
+  | { name: 'reset-password'; token: string }
+  | { name: 'accept-invitation'; token: string }
+  | { name: 'verify-email'; token: string }
+  | { name: 'confirm-email'; token: string }
+  | { name: 'forgot-password' };
+
+/** The screens shown whether or not anyone is signed in (a link from a mail, forgot-password). */
+export type LinkRoute = Extract<
+  Route,
+  { name: 'reset-password' | 'accept-invitation' | 'verify-email' | 'confirm-email' | 'forgot-password' }
+>;
+
+const LINK_SCREENS = new Set(['reset-password', 'accept-invitation', 'verify-email', 'confirm-email']);
+
+export function isLinkRoute(route: Route): route is LinkRoute {
+  return LINK_SCREENS.has(route.name) || route.name === 'forgot-password';
+}
 
 function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
@@ -20,6 +38,11 @@ function parseRoute(hash: string): Route {
   if (first === 'sessions' && parts.length === 1) return { name: 'sessions' };
   if (first === 'audit' && parts.length === 1) return { name: 'audit' };
   if (first === 'profile' && parts.length === 1) return { name: 'profile' };
+  // ---- email flows ----
+  if (first === 'forgot-password' && parts.length === 1) return { name: 'forgot-password' };
+  if (first && second && parts.length === 2 && LINK_SCREENS.has(first)) {
+    return { name: first as 'reset-password' | 'accept-invitation' | 'verify-email' | 'confirm-email', token: second };
+  }
   return { name: 'not-found', path };
 }
 
@@ -29,6 +52,12 @@ export function href(route: Exclude<Route, { name: 'not-found' }>): string {
       return '#/';
     case 'user':
       return `#/users/${encodeURIComponent(route.id)}`;
+    // ---- email flows ----
+    case 'reset-password':
+    case 'accept-invitation':
+    case 'verify-email':
+    case 'confirm-email':
+      return `#/${route.name}/${encodeURIComponent(route.token)}`;
     default:
       return `#/${route.name}`;
   }

@@ -2,6 +2,9 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApiConfig } from '@gatehouse/api';
+// ---- email flows ----
+import { readFileSync } from 'node:fs';
+import type { MailConfig } from '@gatehouse/api';
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -109,7 +112,52 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   TRUST_PROXY: trustProxy.default(false),
+  // ---- email flows ----
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]+/, 'must be smtp://[user:password@]host[:port] or smtps://…')
+    .refine((v) => URL.canParse(v), 'must be a valid URL')
+    .optional(),
+  /** A file holding the SMTP password (a Docker/Kubernetes secret), instead of one in SMTP_URL. */
+  SMTP_PASSWORD_FILE: z.string().min(1).optional(),
+  MAIL_FROM: z
+    .string()
+    .trim()
+    .regex(
+      /^([^<>@\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/,
+      'must be an address like "Gatehouse <auth@example.com>"',
+    )
+    .optional(),
+  /** `log`: print mails to the log instead of sending them (local development only). */
+  MAIL_TRANSPORT: z.enum(['smtp', 'log']).optional(),
+  REQUIRE_EMAIL_VERIFICATION: booleanFlag.default(false),
+  SECURITY_NOTICES: booleanFlag.default(true),
 });
+
+/** The mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM, MAIL_TRANSPORT) checked together. */
+function mailConfig(e: z.infer<typeof envSchema>, publicOrigin: string): MailConfig | null {
+  const from = e.MAIL_FROM ?? `Gatehouse <gatehouse@${new URL(publicOrigin).hostname}>`;
+  if (e.MAIL_TRANSPORT === 'log') {
+    if (e.SMTP_URL) throw new ConfigError('Invalid MAIL_TRANSPORT: log cannot be combined with SMTP_URL');
+    return { transport: 'log', from };
+  }
+  if (!e.SMTP_URL) {
+    if (e.MAIL_TRANSPORT === 'smtp') throw new ConfigError('Invalid MAIL_TRANSPORT: smtp needs SMTP_URL');
+    if (e.SMTP_PASSWORD_FILE) throw new ConfigError('Invalid SMTP_PASSWORD_FILE: set SMTP_URL too');
+    return null;
+  }
+  let password: string | null = null;
+  if (e.SMTP_PASSWORD_FILE) {
+    try {
+      password = readFileSync(e.SMTP_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      throw new ConfigError(`Invalid SMTP_PASSWORD_FILE (${JSON.stringify(e.SMTP_PASSWORD_FILE)}): cannot be read`);
+    }
+    if (password === '') throw new ConfigError('Invalid SMTP_PASSWORD_FILE: the file is empty');
+    if (!new URL(e.SMTP_URL).username) throw new ConfigError('Invalid SMTP_URL: SMTP_PASSWORD_FILE needs a user in it');
+  }
+  return { transport: 'smtp', url: e.SMTP_URL, password, from };
+}
 
 export interface ServerConfig {
   port: number;
@@ -167,6 +215,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionCleanupIntervalMs: e.SESSION_CLEANUP_INTERVAL,
       redisUrl: e.REDIS_URL ?? null,
       auditKeyFile: resolve(e.AUDIT_KEY_FILE),
+      // ---- email flows ----
+      mail: mailConfig(e, e.PUBLIC_ORIGIN),
+      requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
+      securityNotices: e.SECURITY_NOTICES,
     },
   };
 }

@@ -13,7 +13,27 @@ export interface ApiConfig {
   /** Optional Redis for shared throttling and cross-instance cache invalidation. */
   redisUrl: string | null;
   auditKeyFile: string;
+  // ---- email flows (mail/, account-tokens/, invitations/) ----
+  /** How mail leaves (SMTP_URL / MAIL_TRANSPORT=log); null: not configured, flows that need mail refuse. */
+  mail: MailConfig | null;
+  /** REQUIRE_EMAIL_VERIFICATION: users whose address is not verified cannot sign in. */
+  requireEmailVerification: boolean;
+  /** SECURITY_NOTICES: mail a notice on password change, email change and sign-in from a new device. */
+  securityNotices: boolean;
 }
+
+/** Mail delivery (mail/transport.ts). */
+export type MailConfig =
+  | {
+      transport: 'smtp';
+      /** smtp:// or smtps://, user and password in it unless `password` is given. */
+      url: string;
+      /** From SMTP_PASSWORD_FILE: overrides the URL's password. */
+      password: string | null;
+      from: string;
+    }
+  /** Development only: mails are written to the log (links included) instead of sent. */
+  | { transport: 'log'; from: string };
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -29,6 +49,10 @@ export const defaultApiConfig: ApiConfig = {
   sessionCleanupIntervalMs: 5 * 60_000,
   redisUrl: null,
   auditKeyFile: './data/audit-signing.key',
+  // ---- email flows ----
+  mail: null,
+  requireEmailVerification: false,
+  securityNotices: true,
 };
 
 /** Origins whose browser requests may carry the session cookie on mutations. */

@@ -18,6 +18,10 @@ import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.j
 import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
 import { openRedis } from './redis.js';
+// ---- email flows ----
+import { createMailService } from './mail/service.js';
+import type { MailTransport } from './mail/transport.js';
+import type { WorkerOptions } from './mail/worker.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -42,11 +46,18 @@ export interface CreateServicesOptions {
    * passes its pino logger, `app.log`. Default: silent.
    */
   logger?: Logger;
+  // ---- email flows ----
+  /** Throttle limits for requests that send mail (defaults: 3 per address and IP, 5 per address, 20 per IP, per hour). */
+  mailThrottle?: Partial<ThrottleOptions>;
+  /** Retry timing of the mail worker (mail/worker.ts). */
+  mailWorker?: Partial<WorkerOptions>;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
 export interface AssembleOptions extends CreateServicesOptions {
   passwords?: PasswordHasher;
+  /** A mail transport of the test's own (e.g. one that records or fails); default from config.mail. */
+  mailTransport?: MailTransport;
 }
 
 export async function assembleServices(options: AssembleOptions): Promise<Services> {
@@ -102,6 +113,29 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const devices = new DeviceCookies(deriveDeviceCookieKey(audit.signer.privateKey), clock);
   const throttle = createLoginThrottle(store, clock, limits, devices);
 
+  // ---- email flows: a separate set of counters (key prefix `mail:`), so mail requests never
+  // spend sign-in attempts and the other way round.
+  const mailStore: CounterStore = redis
+    ? new RedisCounterStore(redis, { keyPrefix: `${options.throttle?.keyPrefix ?? 'gatehouse:throttle:'}mail:` })
+    : db.dialect === 'postgres'
+      ? new PostgresCounterStore(db.kysely, { keyPrefix: `${options.throttle?.keyPrefix ?? ''}mail:` })
+      : new MemoryCounterStore();
+  const mailThrottle = createLoginThrottle(
+    mailStore,
+    clock,
+    { accountIpLimit: 3, accountLimit: 5, ipLimit: 20, windowMs: 3_600_000, ...options.mailThrottle },
+    devices,
+  );
+  const mail = createMailService({
+    db,
+    clock,
+    config,
+    logger,
+    background,
+    ...(options.mailTransport ? { transport: options.mailTransport } : {}),
+    ...(options.mailWorker ? { worker: options.mailWorker } : {}),
+  });
+
   await sessions.start({ sweep: background });
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
@@ -120,9 +154,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     throttle,
     audit,
     onError: reportFailure('after-commit task'),
+    mail,
+    mailThrottle,
     async close() {
       if (closed) return;
       closed = true;
+      await mail.close();
       await sessions.close();
       await audit.close();
       if (ownsRedis && redis) await redis.quit().catch(() => redis?.disconnect());

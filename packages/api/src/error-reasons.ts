@@ -49,6 +49,15 @@ export const ERROR_REASONS = [
   'batch_refused',
   /** Something failed on the server; the message says nothing more on purpose. */
   'internal',
+  // ---- email flows (invitations, password reset, email verification and change) ----
+  /** The flow needs mail and SMTP_URL is not set: an administrator can create a one-time link instead. */
+  'mail_not_configured',
+  /** A one-time link that is unknown, expired, already used, replaced by a newer one or for another purpose. */
+  'invalid_token',
+  /** REQUIRE_EMAIL_VERIFICATION is on and the account's address is not verified yet (a resend is offered). */
+  'email_unverified',
+  /** An invitation for this address is already pending (resend or revoke it). */
+  'invitation_pending',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

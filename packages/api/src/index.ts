@@ -6,6 +6,10 @@ export { createPasswordHasher, type Argon2Parameters } from './auth/passwords.js
 export type { SignInResult } from './auth/types.js';
 export { type LoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
 export { defaultApiConfig, allowedOrigins, type ApiConfig } from './config.js';
+// ---- email flows ----
+export type { MailConfig } from './config.js';
+export type { MailStatus } from './mail/service.js';
+export type { Invitation } from './invitations/service.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { DomainError } from './errors.js';
 export type { AuthUser, SessionInfo, ValidatedSession } from './sessions/types.js';

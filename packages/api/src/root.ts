@@ -4,6 +4,8 @@ import { auditRouter } from './routers/audit.js';
 import { authRouter } from './routers/auth.js';
 import { sessionRouter } from './routers/session.js';
 import { userRouter } from './routers/user.js';
+// ---- email flows ----
+import { mailRouter } from './routers/mail.js';
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -12,6 +14,8 @@ export const appRouter = router({
   auth: authRouter,
   session: sessionRouter,
   user: userRouter,
+  // ---- email flows ----
+  mail: mailRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -138,3 +138,24 @@ export const auditEventsInput = z.object({ afterSeq: z.number().int().min(0).opt
 
 // #17 user import: the id a user had in the backend they were imported from.
 export const userExternalIdInput = z.object({ externalId: z.string().trim().min(1, 'Enter the old id').max(128) });
+// ---- email flows (invitations, password reset, email verification and change) ----
+
+/** A one-time link's token (`<id>.<secret>`); anything else is refused as `invalid_token` by the service. */
+const accountTokenSchema = z.string().trim().min(1, 'The link has no token').max(200);
+
+export const requestPasswordResetInput = z.object({ email: emailSchema });
+export const resetPasswordInput = z.object({ token: accountTokenSchema, newPassword: passwordSchema });
+/** Signed in: no input (one's own address). Signed out: the address to resend to. */
+export const requestEmailVerificationInput = z.object({ email: emailSchema.optional() }).optional();
+export const accountTokenInput = z.object({ token: accountTokenSchema });
+export const acceptInvitationInput = z.object({
+  token: accountTokenSchema,
+  password: passwordSchema,
+  username: usernameSchema.optional(),
+});
+export const userInviteInput = z.object({ email: emailSchema, name: nameSchema, role: roleSchema.default('member') });
+export const invitationIdInput = z.object({ id: z.string().regex(/^[a-z2-7]{32}$/, 'Not a valid invitation id') });
+export const invitationListInput = z
+  .object({ status: z.enum(['pending', 'accepted', 'revoked', 'expired']).optional() })
+  .default({});
+export const mailStatusInput = z.object({ limit: z.number().int().min(1).max(100).default(20) }).default({ limit: 20 });

@@ -13,6 +13,8 @@ import type {
 } from './sessions/types.js';
 import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
+// ---- email flows ----
+import type { MailService } from './mail/service.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -88,6 +90,11 @@ export interface Services {
    * logger given to createServices (the server's pino logger).
    */
   readonly onError: (error: unknown) => void;
+  // ---- email flows (mail/, account-tokens/, invitations/) ----
+  /** The outbox and its worker (mail/service.ts). */
+  readonly mail: MailService;
+  /** Requests that send mail (reset, verification): per address and per IP, apart from sign-in's counters. */
+  readonly mailThrottle: LoginThrottle;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -31,6 +31,9 @@ import { newUserRow, toUser, type User } from './users/mapping.js';
 import { insertUser } from './users/repository.js';
 import { transact } from './unit-of-work.js';
 import type { SessionInfo } from './sessions/types.js';
+// ---- email flows ----
+import type { WorkerOptions } from './mail/worker.js';
+export { startTestSmtp, tokenFromLink, type ReceivedMail, type TestSmtp } from './mail/test-smtp.js';
 
 /**
  * Argon2id with tiny costs, for tests only (hashing at the OWASP parameters would make every
@@ -51,6 +54,11 @@ export interface TestServicesOverrides {
   /** A hasher of your own (e.g. one that waits on a promise the test controls, `gatedHasher`). */
   passwords?: PasswordHasher;
   sessionCacheSize?: number;
+  // ---- email flows ----
+  /** Mail-request throttle limits (default 3 per address and IP, 5 per address, 20 per IP, per hour). */
+  mailThrottle?: Partial<ThrottleOptions>;
+  /** Mail worker timing (retry backoff), e.g. `{ baseDelayMs: 1000 }`. */
+  mailWorker?: Partial<WorkerOptions>;
 }
 
 /**
@@ -72,6 +80,8 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     auditSigner: signerFromPrivateKey(`gatehouse/${new URL(config.publicOrigin).host}`, privateKey),
     background: false,
     passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
+    ...(overrides.mailThrottle ? { mailThrottle: overrides.mailThrottle } : {}),
+    ...(overrides.mailWorker ? { mailWorker: overrides.mailWorker } : {}),
   });
 }
 

@@ -59,6 +59,8 @@ describe('shared types', () => {
       mfaEnabled: boolean;
       // #17 user import
       externalId: string | null;
+      // ---- email flows ----
+      emailVerifiedAt: Date | null;
     }>();
     expectTypeOf<User>().not.toHaveProperty('passwordHash');
     expectTypeOf<User>().not.toHaveProperty('password_hash');

@@ -15,6 +15,10 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
   sessions: { user_id: (row) => `user-${row}` },
   audit_head: { id: () => 1 },
   invalidations: { kind: () => 'user' },
+  // ---- email flows (migration 006) ----
+  mail_outbox: { status: () => 'pending' },
+  account_tokens: { user_id: (row) => `user-${row}`, purpose: () => 'password_reset' },
+  invitations: { role: () => 'member', invited_by: (row) => `user-${row}`, accepted_user_id: (row) => `user-${row}` },
 };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */

@@ -29,6 +29,9 @@ export interface UsersTable {
   mfa_secret: string | null;
   // #17 user import (migration 009): the id the user had in the backend Gatehouse replaced.
   external_id: string | null;
+  // ---- email flows (migration 006) ----
+  /** When the address was last proven to be the user's (a followed link); null: never. */
+  email_verified_at: Date | null;
 }
 
 export interface SessionsTable {
@@ -110,6 +113,60 @@ export interface InvalidationsTable {
   target_id: string;
 }
 
+// ---- email flows (migration 006) ----
+
+/** A mail to send (packages/api/src/mail/outbox.ts); written in the transaction that causes it. */
+export interface MailOutboxTable {
+  id: string;
+  /** The template: password_reset, invitation, email_verification, email_change, notice_* … */
+  kind: string;
+  to_address: string;
+  subject: string;
+  /** Null once the mail was sent or given up: the links in it are secrets. */
+  text_body: string | null;
+  html_body: string | null;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  created_at: Date;
+  next_attempt_at: Date;
+  /** A worker holds the row until then (so two instances never send it twice at once). */
+  locked_until: Date | null;
+  sent_at: Date | null;
+  /** The last delivery error, shortened (no credentials: nodemailer's message and code). */
+  last_error: string | null;
+}
+
+export type AccountTokenPurpose = 'password_reset' | 'email_verification' | 'email_change';
+
+/** One-time links (packages/api/src/account-tokens): only SHA-256 of the secret is stored. */
+export interface AccountTokensTable {
+  id: string;
+  user_id: string;
+  purpose: AccountTokenPurpose;
+  secret_hash: Uint8Array;
+  /** The address the link was sent to (for email_change: the new address). */
+  email: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+/** Invitations (packages/api/src/invitations): an account that exists once the link is followed. */
+export interface InvitationsTable {
+  id: string;
+  email: string;
+  email_key: string;
+  name: string;
+  role: Role;
+  invited_by: string | null;
+  secret_hash: Uint8Array;
+  created_at: Date;
+  expires_at: Date;
+  accepted_at: Date | null;
+  accepted_user_id: string | null;
+  revoked_at: Date | null;
+}
+
 /** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
@@ -120,12 +177,20 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   throttle_counters: ThrottleCountersTable;
   invalidations: InvalidationsTable;
+  // ---- email flows (migration 006) ----
+  mail_outbox: MailOutboxTable;
+  account_tokens: AccountTokensTable;
+  invitations: InvitationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+// ---- email flows (migration 006) ----
+export type MailOutboxRow = Selectable<MailOutboxTable>;
+export type AccountTokenRow = Selectable<AccountTokensTable>;
+export type InvitationRow = Selectable<InvitationsTable>;
 
 /**
  * How a column is stored and what it is in code. SQLite has no timestamp or boolean type, so
@@ -174,6 +239,8 @@ export const COLUMN_KINDS: ColumnKinds = {
     mfa_secret: 'text',
     // #17 user import
     external_id: 'text',
+    // ---- email flows (migration 006) ----
+    email_verified_at: 'timestamp',
   },
   sessions: {
     id: 'text',
@@ -207,6 +274,46 @@ export const COLUMN_KINDS: ColumnKinds = {
     origin: 'text',
     note: 'text',
     signed_at: 'timestamp',
+  },
+  // ---- email flows (migration 006) ----
+  mail_outbox: {
+    id: 'text',
+    kind: 'text',
+    to_address: 'text',
+    subject: 'text',
+    text_body: 'text',
+    html_body: 'text',
+    status: 'text',
+    attempts: 'integer',
+    created_at: 'timestamp',
+    next_attempt_at: 'timestamp',
+    locked_until: 'timestamp',
+    sent_at: 'timestamp',
+    last_error: 'text',
+  },
+  account_tokens: {
+    id: 'text',
+    user_id: 'text',
+    purpose: 'text',
+    secret_hash: 'bytes',
+    email: 'text',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
+    used_at: 'timestamp',
+  },
+  invitations: {
+    id: 'text',
+    email: 'text',
+    email_key: 'text',
+    name: 'text',
+    role: 'text',
+    invited_by: 'text',
+    secret_hash: 'bytes',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
+    accepted_at: 'timestamp',
+    accepted_user_id: 'text',
+    revoked_at: 'timestamp',
   },
 };
 

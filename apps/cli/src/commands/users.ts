@@ -87,4 +87,46 @@ export const register: Register = (program, { io, json, remote, client }) => {
         else print(io, `${user.email} is ${user.isActive ? 'active' : 'deactivated'}`);
       });
   }
+
+  // ---- email flows: invitations and one-time reset links ----
+  users
+    .command('invite')
+    .description('invite a user by mail (or, with --link, print a one-time link to hand over)')
+    .requiredOption('--email <email>', 'email address')
+    .requiredOption('--name <name>', 'display name')
+    .addOption(new Option('--role <role>', 'role').choices(['admin', 'member']).default('member'))
+    .option('--link', 'print the invitation link instead of mailing it (for servers without SMTP_URL)')
+    .addOption(urlOption())
+    .action(async (opts: { email: string; name: string; role: Role; link?: boolean }, cmd: Command) => {
+      const gh = await client(cmd);
+      const input = { email: opts.email, name: opts.name, role: opts.role };
+      if (opts.link) {
+        const { invitation, url } = await gh.user.createInvitationLink.mutate(input);
+        if (json()) return printJson(io, { invitation, url });
+        print(io, url);
+        note(io, `invitation for ${invitation.email}: works once, until ${invitation.expiresAt.toISOString()}`);
+        return;
+      }
+      const invitation = await gh.user.invite.mutate(input);
+      if (json()) printJson(io, invitation);
+      else
+        print(
+          io,
+          `invited ${invitation.role} ${invitation.email} (link mailed, valid until ${invitation.expiresAt.toISOString()})`,
+        );
+    });
+
+  users
+    .command('reset-link')
+    .description('print a one-time password reset link for a user (30 minutes; audited, the link is not)')
+    .argument('<user>', 'email, username or id')
+    .addOption(urlOption())
+    .action(async (identifier: string, _opts: unknown, cmd: Command) => {
+      const gh = await client(cmd);
+      const target = await (await remote()).findUser(gh, identifier);
+      const link = await gh.user.createResetLink.mutate({ id: target.id });
+      if (json()) return printJson(io, link);
+      print(io, link.url);
+      note(io, `reset link for ${target.email}: works once, until ${link.expiresAt.toISOString()}`);
+    });
 };

@@ -38,6 +38,18 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'session.expired_cleanup': 'Expired sessions removed',
   // #17 user import
   'user.imported': 'User imported',
+  // ---- email flows ----
+  'auth.password_reset_requested': 'Password reset requested',
+  'auth.password_reset': 'Password reset by link',
+  'auth.email_verification_requested': 'Email verification requested',
+  'auth.email_verified': 'Email address verified',
+  'auth.email_change_requested': 'Email change requested',
+  'auth.email_changed': 'Email address changed',
+  'auth.invitation_accepted': 'Invitation accepted',
+  'user.invited': 'User invited',
+  'user.invitation_resent': 'Invitation resent',
+  'user.invitation_revoked': 'Invitation revoked',
+  'user.reset_link_created': 'Reset link created by admin',
 };
 
 function eventWords(type: string): string {

@@ -22,14 +22,17 @@ function ProfileForm({ user }: { user: User }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState(false);
+  // ---- email flows: with mail, a new address waits for its confirmation link ----
+  const [pendingEmail, setPendingEmail] = useState<string | null>(null);
   const { setElement, ...form } = useForm({ name: user.name, email: user.email, username: user.username ?? '' }, () =>
     setSaved(false),
   );
   const { values } = form;
   const update = useMutation(
     trpc.auth.updateProfile.mutationOptions({
-      onSuccess: async () => {
+      onSuccess: async (result, input) => {
         setSaved(true);
+        setPendingEmail(input.email !== undefined && result.email !== input.email ? input.email : null);
         await queryClient.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
       },
       onError: form.showServerErrors,
@@ -62,6 +65,12 @@ function ProfileForm({ user }: { user: User }) {
         />
         <ErrorNote error={update.error} />
         {saved && !update.isPending ? <SuccessNote>Your profile is saved.</SuccessNote> : null}
+        {pendingEmail && !update.isPending ? (
+          <SuccessNote>
+            We sent a link to {pendingEmail}: your email address changes when you follow it (within 24 hours).
+          </SuccessNote>
+        ) : null}
+        {user.emailVerifiedAt === null ? <VerifyOwnEmail /> : null}
         <button type="submit" disabled={update.isPending}>
           {update.isPending ? 'Saving…' : 'Save profile'}
         </button>
@@ -127,5 +136,26 @@ function ChangePasswordForm() {
         </button>
       </form>
     </section>
+  );
+}
+
+/** Email flows: the signed-in user's address is not verified yet; mails a verification link. */
+function VerifyOwnEmail() {
+  const trpc = useTRPC();
+  const request = useMutation(trpc.auth.requestEmailVerification.mutationOptions());
+  if (request.isSuccess) return <SuccessNote>A verification link is on its way to your email address.</SuccessNote>;
+  return (
+    <div className="hint">
+      Your email address is not verified yet.{' '}
+      <button
+        type="button"
+        className="secondary"
+        disabled={request.isPending}
+        onClick={() => request.mutate(undefined)}
+      >
+        {request.isPending ? 'Sending…' : 'Send a verification link'}
+      </button>
+      {request.isError ? <ErrorNote error={request.error} /> : null}
+    </div>
   );
 }

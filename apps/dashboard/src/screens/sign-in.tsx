@@ -4,6 +4,10 @@ import { useTRPC } from '@gatehouse/client/react';
 import { AuthPage } from '../components.js';
 import { signInInput } from '@gatehouse/api/schemas';
 import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js';
+// ---- email flows ----
+import { isGatehouseError } from '@gatehouse/client';
+import { href } from '../router.js';
+import { ResendVerification } from './resend-verification.js';
 
 export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
   const trpc = useTRPC();
@@ -56,11 +60,17 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
           onChecked={setRememberMe}
         />
         <ErrorNote error={signIn.error} />
+        {isGatehouseError(signIn.error, 'FORBIDDEN', 'email_unverified') ? (
+          <ResendVerification identifier={form.values.identifier} />
+        ) : null}
         {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
         <button type="submit" disabled={signIn.isPending}>
           {signIn.isPending ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <p>
+        <a href={href({ name: 'forgot-password' })}>Forgot password?</a>
+      </p>
     </AuthPage>
   );
 }

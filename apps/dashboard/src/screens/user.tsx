@@ -8,6 +8,8 @@ import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
 import { SessionList } from './session-list.js';
+// ---- email flows ----
+import { ResetLinkCard } from './invitations.js';
 
 /** One user, for administrators: edit, (de)activate, set a password, sessions, delete. `viewer`: who is looking. */
 export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
@@ -68,6 +70,8 @@ export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
         ) : (
           <SetPasswordForm user={u} />
         )}
+        {/* ---- email flows ---- */}
+        {isSelf ? null : <ResetLinkCard userId={u.id} />}
         <UserSessions user={u} />
       </div>
     </Page>

@@ -6,6 +6,8 @@ import { Empty, Loading, Page, Pager, ROLE_LABEL, useDebounced, usePager, UserBa
 import { formatRelative } from '../format.js';
 import { ErrorNote, Field, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href } from '../router.js';
+// ---- email flows ----
+import { InvitationsCard, InviteUserForm, MailStatusCard } from './invitations.js';
 
 const PAGE_SIZE = 20;
 type Role = (typeof ROLES)[number];
@@ -17,6 +19,7 @@ export function UsersScreen() {
   const [status, setStatus] = useState<'' | 'active' | 'inactive'>('');
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ id: string; name: string } | null>(null);
+  const [invitedNote, setInvitedNote] = useState<string | null>(null);
   const pager = usePager();
   const debouncedSearch = useDebounced(search.trim(), 300);
   const users = useQuery(
@@ -54,13 +57,18 @@ export function UsersScreen() {
       }
     >
       {creating ? (
-        <CreateUserForm
+        <NewUserCard
           onCreated={(user) => {
             setCreated(user);
             setCreating(false);
           }}
+          onInvited={(note) => {
+            setInvitedNote(note);
+            setCreating(false);
+          }}
         />
       ) : null}
+      {invitedNote ? <SuccessNote>{invitedNote}</SuccessNote> : null}
       {created ? (
         <SuccessNote>
           Created <a href={href({ name: 'user', id: created.id })}>{created.name}</a>.
@@ -160,7 +168,38 @@ export function UsersScreen() {
           </>
         )
       ) : null}
+      {/* ---- email flows ---- */}
+      <InvitationsCard />
+      <MailStatusCard />
     </Page>
+  );
+}
+
+/** "New user": invite by mail (the default) or set a password oneself. */
+function NewUserCard({
+  onCreated,
+  onInvited,
+}: {
+  onCreated: (user: { id: string; name: string }) => void;
+  onInvited: (note: string) => void;
+}) {
+  const [mode, setMode] = useState<'invite' | 'password'>('invite');
+  return (
+    <section className="card" id="create-user" aria-labelledby="create-heading">
+      <h2 id="create-heading">New user</h2>
+      <fieldset className="row">
+        <legend className="visually-hidden">How the person gets in</legend>
+        <label>
+          <input type="radio" name="new-user-mode" checked={mode === 'invite'} onChange={() => setMode('invite')} />{' '}
+          Invite by email: they choose their password
+        </label>
+        <label>
+          <input type="radio" name="new-user-mode" checked={mode === 'password'} onChange={() => setMode('password')} />{' '}
+          Set an initial password
+        </label>
+      </fieldset>
+      {mode === 'invite' ? <InviteUserForm onInvited={onInvited} /> : <CreateUserForm onCreated={onCreated} />}
+    </section>
   );
 }
 
@@ -192,8 +231,7 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
   }
 
   return (
-    <section className="card" id="create-user" aria-labelledby="create-heading">
-      <h2 id="create-heading">New user</h2>
+    <>
       <form ref={setElement} onSubmit={submit} noValidate aria-labelledby="create-heading" className="grid-form">
         <Field label="Full name" {...form.field('name')} autoComplete="off" autoFocus />
         <Field label="Email" {...form.field('email')} type="email" autoComplete="off" />
@@ -217,6 +255,6 @@ function CreateUserForm({ onCreated }: { onCreated: (user: { id: string; name: s
           </button>
         </div>
       </form>
-    </section>
+    </>
   );
 }

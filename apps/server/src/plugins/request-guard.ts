@@ -19,6 +19,9 @@ export const PASSWORD_HASHING_PROCEDURES: ReadonlySet<string> = new Set([
   'auth.changePassword',
   'user.create',
   'user.setPassword',
+  // ---- email flows ----
+  'auth.resetPassword',
+  'auth.acceptInvitation',
 ]);
 
 /** Why a batch is refused, or null when it may run. */

@@ -23,6 +23,18 @@ export const AUDIT_EVENT_TYPES = [
   'session.expired_cleanup',
   // #17 user import
   'user.imported',
+  // ---- email flows (account-tokens/, invitations/) ----
+  'auth.password_reset_requested',
+  'auth.password_reset',
+  'auth.email_verification_requested',
+  'auth.email_verified',
+  'auth.email_change_requested',
+  'auth.email_changed',
+  'auth.invitation_accepted',
+  'user.invited',
+  'user.invitation_resent',
+  'user.invitation_revoked',
+  'user.reset_link_created',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

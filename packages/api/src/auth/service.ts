@@ -22,10 +22,24 @@ import { toUser, type User } from '../users/mapping.js';
 import * as users from '../users/repository.js';
 import { createUser, needsSetup, setPassword } from '../users/service.js';
 import type { SignInResult } from './types.js';
+// ---- email flows ----
+import { queueNotice, requestEmailChange } from '../account-tokens/service.js';
+import { noticeMail } from '../mail/templates.js';
 
 export type AuthDeps = Pick<
   Services,
-  'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle' | 'invalidator'
+  | 'db'
+  | 'config'
+  | 'clock'
+  | 'passwords'
+  | 'sessions'
+  | 'audit'
+  | 'throttle'
+  | 'invalidator'
+  // ---- email flows ----
+  | 'mail'
+  | 'mailThrottle'
+  | 'onError'
 >;
 
 // ---- equal-time verification for unknown identifiers -------------------------------------------
@@ -152,6 +166,23 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
   }
 
   await deps.throttle.succeeded(account, actor.ip, { device });
+  // ---- email flows: REQUIRE_EMAIL_VERIFICATION (after the password: says nothing to guessers) ----
+  if (deps.config.requireEmailVerification && user.email_verified_at === null) {
+    await transact(deps, ({ trx }) =>
+      deps.audit.append(trx, {
+        type: 'auth.sign_in_failed',
+        targetId: user.id,
+        ip: actor.ip,
+        userAgent: actor.userAgent,
+        data: { reason: 'email_unverified' },
+      }),
+    );
+    throw new DomainError(
+      'FORBIDDEN',
+      'email_unverified',
+      'Verify your email address first: follow the link in the mail',
+    );
+  }
   const upgradedHash = deps.passwords.needsRehash(user.password_hash)
     ? await deps.passwords.hash(input.password)
     : null;
@@ -172,6 +203,16 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
       userAgent: actor.userAgent,
       data: { sessionId: session.session.id, rememberMe, ...(upgraded ? { passwordHashUpgraded: true } : {}) },
     });
+    // ---- email flows: a notice for a browser that never signed in to the account (not the first sign-in) ----
+    if (!device && user.last_sign_in_at !== null) {
+      await queueNotice(deps, work, () =>
+        noticeMail('notice_new_sign_in', user.email, user.name, deps.config.publicOrigin, {
+          ip: actor.ip,
+          userAgent: actor.userAgent,
+          at: now,
+        }),
+      );
+    }
     // The evicted sessions, and the user's cached facts that still carry the previous lastSignInAt.
     work.invalidate({ userIds: [user.id] });
     return session;
@@ -258,6 +299,11 @@ export async function changePassword(
     newPassword: input.newPassword,
     keepSessionId: input.sessionId,
     mustDifferFrom: input.currentPassword,
+    // ---- email flows: the notice commits with the change ----
+    inTransaction: (work) =>
+      queueNotice(deps, work, () =>
+        noticeMail('notice_password_changed', row.email, row.name, deps.config.publicOrigin, { at: deps.clock.now() }),
+      ),
   });
 }
 
@@ -298,6 +344,15 @@ export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateP
     if (input.name !== undefined) after.name = input.name;
     if (input.email !== undefined) after.email = input.email.toLowerCase();
     if (input.username !== undefined) after.username = input.username;
+    // ---- email flows: with mail, a new address takes effect only once its link is followed ----
+    if (after.email !== before.email && deps.mail.configured) {
+      const holder = await users.findByIdentifier(work.trx, after.email);
+      if (holder && holder.id !== before.id) {
+        throw new DomainError('CONFLICT', 'email_taken', 'This email address is taken', { field: 'email' });
+      }
+      if (!holder) await requestEmailChange(deps, actor, work, before, after.email);
+      after.email = before.email;
+    }
     const changes: Record<string, { before: unknown; after: unknown }> = {};
     for (const field of ['name', 'email', 'username'] as const) {
       if (before[field] !== after[field]) changes[field] = { before: before[field], after: after[field] };
@@ -309,7 +364,10 @@ export async function updateProfile(deps: AuthDeps, actor: Actor, input: UpdateP
       email: after.email,
       username: after.username,
       updated_at: after.updated_at,
+      // ---- email flows: an address changed without mail is not verified ----
+      ...(changes.email ? { email_verified_at: null } : {}),
     });
+    if (changes.email) after.email_verified_at = null;
     await deps.audit.append(work.trx, {
       type: 'auth.profile_updated',
       actorId: after.id,

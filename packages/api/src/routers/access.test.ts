@@ -20,6 +20,13 @@ const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set([
   'auth.createFirstUser',
   'auth.signUp',
   'auth.signIn',
+  // ---- email flows: links are followed signed out; requests answer alike for any address ----
+  'auth.requestPasswordReset',
+  'auth.resetPassword',
+  'auth.acceptInvitation',
+  'auth.requestEmailVerification',
+  'auth.verifyEmail',
+  'auth.confirmEmailChange',
 ]);
 
 /** Design §7 access "A": every signed-in user, whatever the role. */

@@ -13,6 +13,24 @@ import type { SignInResult } from '../auth/types.js';
 import { changePasswordInput, newAccountInput, signInInput, updateProfileInput } from '../schemas.js';
 import { protectedProcedure, publicProcedure, router } from '../trpc.js';
 import { toSession } from '../users/mapping.js';
+// ---- email flows ----
+import {
+  confirmEmailChange,
+  requestEmailVerification,
+  requestPasswordReset,
+  resetPassword,
+  verifyEmail,
+} from '../account-tokens/service.js';
+import { acceptInvitation } from '../invitations/service.js';
+import { asUser } from '../actor.js';
+import { authenticate } from '../sessions/authenticate.js';
+import {
+  acceptInvitationInput,
+  accountTokenInput,
+  requestEmailVerificationInput,
+  requestPasswordResetInput,
+  resetPasswordInput,
+} from '../schemas.js';
 
 /** A signed-in result sets the session cookie (the server ignores it for bearer-only clients). */
 function withCookie(ctx: Context, result: SignInResult): SignInResult {
@@ -57,4 +75,26 @@ export const authRouter = router({
   updateProfile: protectedProcedure
     .input(updateProfileInput)
     .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.actor, input)),
+  // ---- email flows (account-tokens/, invitations/) ----
+  requestPasswordReset: publicProcedure
+    .input(requestPasswordResetInput)
+    .mutation(({ ctx, input }) => requestPasswordReset(ctx.services, ctx.actor, input)),
+  resetPassword: publicProcedure
+    .input(resetPasswordInput)
+    .mutation(({ ctx, input }) => resetPassword(ctx.services, ctx.actor, input)),
+  acceptInvitation: publicProcedure
+    .input(acceptInvitationInput)
+    .mutation(async ({ ctx, input }) => withCookie(ctx, await acceptInvitation(ctx.services, ctx.actor, input))),
+  /** Signed in: one's own address; signed out: `{ email }`, answered alike for every address. */
+  requestEmailVerification: publicProcedure.input(requestEmailVerificationInput).mutation(async ({ ctx, input }) => {
+    const auth = await authenticate(ctx.services, ctx.req.token);
+    const actor = auth ? asUser(ctx.actor, auth.user.id) : ctx.actor;
+    return requestEmailVerification(ctx.services, actor, input ?? {});
+  }),
+  verifyEmail: publicProcedure
+    .input(accountTokenInput)
+    .mutation(({ ctx, input }) => verifyEmail(ctx.services, ctx.actor, input)),
+  confirmEmailChange: publicProcedure
+    .input(accountTokenInput)
+    .mutation(({ ctx, input }) => confirmEmailChange(ctx.services, ctx.actor, input)),
 });

@@ -20,6 +20,10 @@ import {
   // #17 user import
   getUserByExternalId,
 } from '../users/service.js';
+// ---- email flows ----
+import { createResetLink } from '../account-tokens/service.js';
+import { inviteUser, listInvitations, renewInvitation, revokeInvitation } from '../invitations/service.js';
+import { invitationIdInput, invitationListInput, userInviteInput } from '../schemas.js';
 
 /**
  * User management (architecture §7 `user.*`): administrators only, the role re-read on every call and
@@ -48,4 +52,27 @@ export const userRouter = router({
   byExternalId: adminProcedure
     .input(userExternalIdInput)
     .query(({ ctx, input }) => getUserByExternalId(ctx.services, input.externalId)),
+  // ---- email flows (invitations/, account-tokens/) ----
+  /** Mails an invitation (7 days); `mail_not_configured` without mail (use createInvitationLink). */
+  invite: adminProcedure
+    .input(userInviteInput)
+    .mutation(async ({ ctx, input }) => (await inviteUser(ctx.services, ctx.actor, input, 'mail')).invitation),
+  /** The same invitation, its link returned to the administrator instead of mailed (audited). */
+  createInvitationLink: adminProcedure.input(userInviteInput).mutation(async ({ ctx, input }) => {
+    const { invitation, url } = await inviteUser(ctx.services, ctx.actor, input, 'link');
+    return { invitation, url: url ?? '' };
+  }),
+  invitations: adminProcedure
+    .input(invitationListInput)
+    .query(({ ctx, input }) => listInvitations(ctx.services, ctx.actor, input)),
+  resendInvitation: adminProcedure
+    .input(invitationIdInput)
+    .mutation(async ({ ctx, input }) => (await renewInvitation(ctx.services, ctx.actor, input, 'mail')).invitation),
+  revokeInvitation: adminProcedure
+    .input(invitationIdInput)
+    .mutation(({ ctx, input }) => revokeInvitation(ctx.services, ctx.actor, input)),
+  /** A one-time password reset link (30 min) for the administrator to hand over (audited, never the link). */
+  createResetLink: adminProcedure
+    .input(userIdInput)
+    .mutation(({ ctx, input }) => createResetLink(ctx.services, ctx.actor, input)),
 });

@@ -15,6 +15,8 @@ export interface AuthUser {
   mfaEnabled: boolean;
   /** The id in the backend the user was imported from, or null (#17 user import). */
   externalId: string | null;
+  /** When the email address was last proven to be the user's (a followed link); null: never. */
+  emailVerifiedAt: Date | null;
 }
 
 export interface SessionInfo {

@@ -15,6 +15,8 @@ export interface NewUserFields {
   signedIn?: boolean;
   /** The id in the backend it was imported from (#17 user import). */
   externalId?: string | null;
+  /** When the address was proven (an accepted invitation); default: not verified. */
+  emailVerifiedAt?: Date | null;
 }
 
 /** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
@@ -35,6 +37,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
     mfa_enabled: false,
     mfa_secret: null,
     external_id: fields.externalId ?? null,
+    email_verified_at: fields.emailVerifiedAt ?? null,
   };
 }
 
@@ -55,6 +58,7 @@ export type UserFields = Pick<
   | 'last_sign_in_at'
   | 'mfa_enabled'
   | 'external_id'
+  | 'email_verified_at'
 >;
 
 export function toUser(row: UserFields): User {
@@ -70,6 +74,7 @@ export function toUser(row: UserFields): User {
     lastSignInAt: row.last_sign_in_at,
     mfaEnabled: row.mfa_enabled,
     externalId: row.external_id,
+    emailVerifiedAt: row.email_verified_at,
   };
 }
 

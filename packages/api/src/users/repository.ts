@@ -41,6 +41,7 @@ export function findPublicById(executor: Executor, id: string) {
       'last_sign_in_at',
       'mfa_enabled',
       'external_id',
+      'email_verified_at',
     ])
     .where('id', '=', id)
     .executeTakeFirst();
@@ -127,6 +128,8 @@ export interface UserPatch {
   role?: Role;
   is_active?: boolean;
   updated_at: Date;
+  /** Email flows: set when a link proves the address, cleared when the address changes unproven. */
+  email_verified_at?: Date | null;
 }
 
 /** Writes the changed fields; the normalized identifiers follow the email and username. */

@@ -17,7 +17,7 @@ import type { AuditEventInput, AuditEventType } from '../audit/types.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
 import { DomainError, notFound, unauthenticated } from '../errors.js';
 import type { Services } from '../services.js';
-import { transact } from '../unit-of-work.js';
+import { transact, type Work } from '../unit-of-work.js';
 import { requireAdmin } from './authorize.js';
 import { decodeUserCursor, encodeUserCursor } from './cursor.js';
 import { isUserId } from './identifier.js';
@@ -123,8 +123,10 @@ export interface CreateUserInput {
  * - `first`: the first account, an admin (`auth.setup`); refused once any account exists.
  * - `sign_up`: self-service, a member (`auth.sign_up`); refused while ALLOW_SIGNUP is off.
  * - `admin`: by an administrator or the CLI operator, any role (`user.created`).
+ * - `invitation`: an invited person following the link (invitations/service.ts, which checked the
+ *   invitation): the invited role, the address verified (`auth.invitation_accepted`).
  */
-export type AccountKind = 'first' | 'sign_up' | 'admin';
+export type AccountKind = 'first' | 'sign_up' | 'admin' | 'invitation';
 
 export interface CreateUserOptions<S> {
   kind: AccountKind;
@@ -141,6 +143,7 @@ const auditTypeOf: Record<AccountKind, AuditEventType> = {
   first: 'auth.setup',
   sign_up: 'auth.sign_up',
   admin: 'user.created',
+  invitation: 'auth.invitation_accepted',
 };
 
 /**
@@ -170,14 +173,16 @@ export async function createUser<S = never>(
 
   const passwordHash = await deps.passwords.hash(input.password);
   const role: Role = kind === 'first' ? 'admin' : kind === 'sign_up' ? 'member' : (input.role ?? 'member');
+  const now = deps.clock.now();
   const row = newUserRow({
     email: input.email,
     username,
     name: input.name,
     role,
     passwordHash,
-    now: deps.clock.now(),
+    now,
     signedIn: openSession !== undefined,
+    emailVerifiedAt: kind === 'invitation' ? now : null,
   });
 
   const session = await transact(deps, async ({ trx }) => {
@@ -212,6 +217,8 @@ export interface SetPasswordInput {
   keepSessionId?: string | undefined;
   /** Refuse (`password_unchanged`) a new password equal to this one (the current password). */
   mustDifferFrom?: string | undefined;
+  /** Email flows: more work in the same transaction (the security notice mail). */
+  inTransaction?: ((work: Work) => Promise<void>) | undefined;
 }
 
 /**
@@ -248,6 +255,7 @@ export async function setPassword(
     const revoked = await deps.sessions.revokeAllForUser(work.trx, input.userId, keep);
     const type = input.kind === 'change' ? 'auth.password_changed' : 'user.password_set';
     await deps.audit.append(work.trx, recorded(actor, input.userId, type, { revokedSessions: revoked }));
+    await input.inTransaction?.(work);
     work.invalidate({ userIds: [input.userId] });
     return revoked;
   });
@@ -309,6 +317,7 @@ export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUser
     }
 
     after.updated_at = deps.clock.now();
+    if (changes.email) after.email_verified_at = null;
     await repo.updateUserRow(work.trx, after.id, {
       name: after.name,
       email: after.email,
@@ -316,6 +325,8 @@ export async function updateUser(deps: UserDeps, actor: Actor, input: UpdateUser
       role: after.role,
       is_active: after.is_active,
       updated_at: after.updated_at,
+      // Email flows: an address an administrator set is not verified by anyone.
+      ...(changes.email ? { email_verified_at: null } : {}),
     });
 
     const { role, isActive, ...profile } = changes;

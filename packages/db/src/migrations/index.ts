@@ -5,6 +5,7 @@ import * as m002 from './002_audit_tree.js';
 import * as m003 from './003_user_identifiers.js';
 import * as m004 from './004_throttle_counters.js';
 import * as m005 from './005_invalidations.js';
+import * as m006 from './006_mail.js';
 // #17 user import
 import * as m009 from './009_external_ids.js';
 
@@ -22,6 +23,7 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['003_user_identifiers', m003],
   ['004_throttle_counters', m004],
   ['005_invalidations', m005],
+  ['006_mail', m006],
   // #17 user import
   ['009_external_ids', m009],
 ];
