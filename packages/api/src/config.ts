@@ -13,7 +13,19 @@ export interface ApiConfig {
   /** Optional Redis for shared throttling and cross-instance cache invalidation. */
   redisUrl: string | null;
   auditKeyFile: string;
+  // ---- issue 15 (MFA) ----
+  /**
+   * The AES-256 key that encrypts TOTP secrets (created 0600 at first start). Default: `mfa-secret.key`
+   * beside AUDIT_KEY_FILE. Back it up with the database: without it no TOTP secret can be read.
+   */
+  mfaKeyFile?: string | null;
+  /** MFA_REQUIRED: who must enrol a second factor before their session may do anything else. */
+  mfaRequired?: MfaPolicy;
 }
+
+/** issue 15: MFA_REQUIRED. */
+export const MFA_POLICIES = ['none', 'admins', 'all'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -18,6 +18,7 @@ import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.j
 import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
 import { openRedis } from './redis.js';
+import { SecretBox, defaultMfaKeyFile, loadOrCreateMfaKey } from './mfa/secret-box.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -42,6 +43,8 @@ export interface CreateServicesOptions {
    * passes its pino logger, `app.log`. Default: silent.
    */
   logger?: Logger;
+  /** issue 15: a ready 32-byte MFA key (tests); otherwise MFA_KEY_FILE is loaded or created (0600). */
+  mfaKey?: Uint8Array;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
@@ -59,6 +62,11 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     (task: string) =>
     (error: unknown): void =>
       logger.error({ err: error, task }, `${task} failed`);
+
+  // issue 15: the MFA key, outside the database, like the audit key (created 0600 at first start).
+  const mfaSecrets = new SecretBox(
+    options.mfaKey ?? loadOrCreateMfaKey(config.mfaKeyFile ?? defaultMfaKeyFile(config.auditKeyFile)),
+  );
 
   let redis = options.redis ?? null;
   const ownsRedis = !redis && !!config.redisUrl;
@@ -120,6 +128,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     throttle,
     audit,
     onError: reportFailure('after-commit task'),
+    mfaSecrets,
     async close() {
       if (closed) return;
       closed = true;

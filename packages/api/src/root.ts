@@ -4,6 +4,7 @@ import { auditRouter } from './routers/audit.js';
 import { authRouter } from './routers/auth.js';
 import { sessionRouter } from './routers/session.js';
 import { userRouter } from './routers/user.js';
+import { mfaRouter } from './routers/mfa.js'; // issue 15
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -12,6 +13,7 @@ export const appRouter = router({
   auth: authRouter,
   session: sessionRouter,
   user: userRouter,
+  mfa: mfaRouter, // issue 15
 });
 
 export type AppRouter = typeof appRouter;

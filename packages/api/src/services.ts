@@ -13,6 +13,7 @@ import type {
 } from './sessions/types.js';
 import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
+import type { SecretBox } from './mfa/secret-box.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -88,6 +89,8 @@ export interface Services {
    * logger given to createServices (the server's pino logger).
    */
   readonly onError: (error: unknown) => void;
+  /** issue 15: seals TOTP secrets with the key in MFA_KEY_FILE (mfa/secret-box.ts). */
+  readonly mfaSecrets: SecretBox;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -111,7 +111,7 @@ describe('auth', () => {
 
   test('me has the user without any hash, and the session', async () => {
     const me = await gh.auth.me.query();
-    expectTypeOf(me).toEqualTypeOf<{ user: User; session: Session }>();
+    expectTypeOf(me).toEqualTypeOf<{ user: User; session: Session; mfaEnrolmentRequired: boolean }>();
     expectTypeOf(me.user).not.toHaveProperty('passwordHash');
     expectTypeOf(me.user).not.toHaveProperty('password_hash');
     expectTypeOf(me.user).not.toHaveProperty('hash');

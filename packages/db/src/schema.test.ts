@@ -15,6 +15,11 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
   sessions: { user_id: (row) => `user-${row}` },
   audit_head: { id: () => 1 },
   invalidations: { kind: () => 'user' },
+  // issue 15 (MFA)
+  totp_factors: { user_id: (row) => `user-${row}` },
+  recovery_codes: { user_id: (row) => `user-${row}` },
+  passkeys: { user_id: (row) => `user-${row}`, device_type: () => 'singleDevice' },
+  mfa_challenges: { user_id: (row) => `user-${row}`, purpose: () => 'sign_in' },
 };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */

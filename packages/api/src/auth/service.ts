@@ -22,10 +22,11 @@ import { toUser, type User } from '../users/mapping.js';
 import * as users from '../users/repository.js';
 import { createUser, needsSetup, setPassword } from '../users/service.js';
 import type { SignInResult } from './types.js';
+import { requireSecondFactor } from '../mfa/service.js';
 
 export type AuthDeps = Pick<
   Services,
-  'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle' | 'invalidator'
+  'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle' | 'invalidator' | 'mfaSecrets'
 >;
 
 // ---- equal-time verification for unknown identifiers -------------------------------------------
@@ -151,11 +152,14 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     throw invalidCredentials();
   }
 
-  await deps.throttle.succeeded(account, actor.ip, { device });
   const upgradedHash = deps.passwords.needsRehash(user.password_hash)
     ? await deps.passwords.hash(input.password)
     : null;
   const rememberMe = input.rememberMe ?? false;
+  // issue 15: only now, with the password right, may the answer depend on MFA. The account's
+  // counters are reset once the second factor is verified too (mfa/service.ts verifyMfa).
+  if (user.mfa_enabled) return requireSecondFactor(deps, actor, user, { rememberMe, upgradedHash });
+  await deps.throttle.succeeded(account, actor.ip, { device });
   const now = deps.clock.now();
   const created = await transact(deps, async (work) => {
     await users.setLastSignIn(work.trx, user.id, now);
