@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApiConfig } from '@gatehouse/api';
+import { MFA_POLICIES } from '@gatehouse/api'; // issue 15
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -109,6 +110,10 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   TRUST_PROXY: trustProxy.default(false),
+  // issue 15: second factors
+  /** Default: mfa-secret.key beside AUDIT_KEY_FILE. */
+  MFA_KEY_FILE: z.string().min(1).optional(),
+  MFA_REQUIRED: z.enum(MFA_POLICIES).default('none'),
 });
 
 export interface ServerConfig {
@@ -167,6 +172,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionCleanupIntervalMs: e.SESSION_CLEANUP_INTERVAL,
       redisUrl: e.REDIS_URL ?? null,
       auditKeyFile: resolve(e.AUDIT_KEY_FILE),
+      // issue 15
+      mfaKeyFile: e.MFA_KEY_FILE ? resolve(e.MFA_KEY_FILE) : null,
+      mfaRequired: e.MFA_REQUIRED,
     },
   };
 }
