@@ -15,6 +15,7 @@ import { SetupScreen } from './screens/setup.js';
 import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
 import { UsersScreen } from './screens/users.js';
+import { SecurityScreen } from './mfa/security.js'; // issue 15
 
 /** The signed-in user and their session, as `auth.me` answers. */
 type Me = RouterOutputs['auth']['me'];
@@ -138,6 +139,8 @@ const NAV: NavItem[] = [
   { route: { name: 'audit' }, label: 'Audit log', admin: true, matches: ['audit'] },
   { route: { name: 'sessions' }, label: 'My sessions', admin: false, matches: ['sessions'] },
   { route: { name: 'profile' }, label: 'Profile', admin: false, matches: ['profile'] },
+  // issue 15
+  { route: { name: 'security' }, label: 'Security', admin: false, matches: ['security'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -238,6 +241,8 @@ function AdminOnly({ title }: { title: string }) {
 
 function Screen({ route, me }: { route: Route; me: Me }) {
   const isAdmin = me.user.role === 'admin';
+  // issue 15: MFA_REQUIRED covers this account and it has no factor yet: enrolment only.
+  if (me.mfaEnrolmentRequired) return <SecurityScreen enrolmentRequired />;
   switch (route.name) {
     case 'home':
       return <HomeScreen user={me.user} />;
@@ -251,6 +256,8 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <SessionsScreen />;
     case 'profile':
       return <ProfileScreen user={me.user} />;
+    case 'security':
+      return <SecurityScreen enrolmentRequired={false} />;
     case 'not-found':
       return (
         <Page title="Page not found">

@@ -8,6 +8,7 @@ export type Route =
   | { name: 'sessions' }
   | { name: 'audit' }
   | { name: 'profile' }
+  | { name: 'security' } // issue 15
   | { name: 'not-found'; path: string };
 
 function parseRoute(hash: string): Route {
@@ -20,6 +21,7 @@ function parseRoute(hash: string): Route {
   if (first === 'sessions' && parts.length === 1) return { name: 'sessions' };
   if (first === 'audit' && parts.length === 1) return { name: 'audit' };
   if (first === 'profile' && parts.length === 1) return { name: 'profile' };
+  if (first === 'security' && parts.length === 1) return { name: 'security' }; // issue 15
   return { name: 'not-found', path };
 }
 

@@ -4,12 +4,18 @@ import { useTRPC } from '@gatehouse/client/react';
 import { AuthPage } from '../components.js';
 import { signInInput } from '@gatehouse/api/schemas';
 import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js';
+import type { RouterOutputs } from '@gatehouse/client';
+import { PasskeySignIn, SecondFactorStep } from '../mfa/sign-in-steps.js'; // issue 15
 
 export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
   const trpc = useTRPC();
   const { setElement, ...form } = useForm({ identifier: '', password: '' });
   const [rememberMe, setRememberMe] = useState(false);
-  const [mfaNote, setMfaNote] = useState<string | null>(null);
+  // issue 15: the password was right and a second factor is asked.
+  const [challenge, setChallenge] = useState<Extract<
+    RouterOutputs['auth']['signIn'],
+    { status: 'mfa-required' }
+  > | null>(null);
   useEffect(() => {
     document.title = 'Sign in · Gatehouse';
   }, []);
@@ -17,9 +23,8 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
     trpc.auth.signIn.mutationOptions({
       onSuccess: async (result) => {
         if (result.status === 'mfa-required') {
-          setMfaNote(
-            'This account uses two-step sign-in, which this dashboard does not offer. Sign in with an API client instead.',
-          );
+          form.setValues((v) => ({ ...v, password: '' }));
+          setChallenge(result);
           return;
         }
         await onSignedIn();
@@ -34,9 +39,16 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    setMfaNote(null);
     const input = form.validate(signInInput, { ...form.values, rememberMe });
     if (input) signIn.mutate(input);
+  }
+
+  if (challenge) {
+    return (
+      <AuthPage title="Sign in">
+        <SecondFactorStep challenge={challenge} onSignedIn={onSignedIn} onCancel={() => setChallenge(null)} />
+      </AuthPage>
+    );
   }
 
   return (
@@ -56,11 +68,11 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
           onChecked={setRememberMe}
         />
         <ErrorNote error={signIn.error} />
-        {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
         <button type="submit" disabled={signIn.isPending}>
           {signIn.isPending ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <PasskeySignIn onSignedIn={onSignedIn} rememberMe={rememberMe} />
     </AuthPage>
   );
 }

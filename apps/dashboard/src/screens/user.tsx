@@ -7,6 +7,7 @@ import { Badge, ConfirmButton, Loading, Page, ROLE_LABEL, UserBadge } from '../c
 import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
+import { UserFactorsCard } from '../mfa/security.js'; // issue 15
 import { SessionList } from './session-list.js';
 
 /** One user, for administrators: edit, (de)activate, set a password, sessions, delete. `viewer`: who is looking. */
@@ -62,6 +63,7 @@ export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
           <SetPasswordForm user={u} />
         )}
         <UserSessions user={u} />
+        <UserFactorsCard userId={u.id} isSelf={isSelf} />
       </div>
     </Page>
   );
