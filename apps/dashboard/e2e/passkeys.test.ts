@@ -19,6 +19,7 @@ import * as OTPAuth from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
+import { ManualClock } from '@gatehouse/api';
 import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,6 +63,8 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
   let url: string;
   let browser: Browser;
   const problems: string[] = [];
+  /** The server's clock: moved past the 10-minute step-up window; TOTP codes are made at its time. */
+  const clock = new ManualClock(new Date());
 
   beforeAll(async () => {
     if (!existsSync(join(DIST, 'index.html'))) throw new Error(`The dashboard build is missing (${DIST}).`);
@@ -78,7 +81,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       DASHBOARD_DIR: DIST,
       LOG_LEVEL: 'silent',
     });
-    server = await buildServer(config, { logger: false });
+    server = await buildServer(config, { logger: false, clock });
     await server.app.listen({ port, host: '127.0.0.1' });
     const first = await createGatehouseClient({ url: `http://127.0.0.1:${port}` }).auth.createFirstUser.mutate(ADMIN);
     if (first.status !== 'signed-in') throw new Error('expected the first admin signed in');
@@ -199,7 +202,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     const secret = (await page.getByLabel('Secret key').textContent()) ?? '';
     const app = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) });
     violations.push(...(await axeViolations(page)));
-    await page.getByLabel('Code from the app').fill(app.generate());
+    await page.getByLabel('Code from the app').fill(app.generate({ timestamp: clock.now().getTime() }));
     await page.getByRole('button', { name: 'Turn on' }).click();
     const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
     await codes.first().waitFor();
@@ -219,7 +222,9 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.getByLabel('Code from your authenticator app').fill('000000');
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByText('That code is not correct. Check it and try again.').waitFor();
-    await page.getByLabel('Code from your authenticator app').fill(app.generate({ timestamp: Date.now() + 30_000 }));
+    await page
+      .getByLabel('Code from your authenticator app')
+      .fill(app.generate({ timestamp: clock.now().getTime() + 30_000 }));
     await page.getByRole('button', { name: 'Continue' }).click();
     await heading(page, `Welcome, ${MEMBER.name}`);
 
@@ -232,6 +237,36 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.getByLabel('Recovery code').fill(recovery);
     await page.getByRole('button', { name: 'Continue' }).click();
     await heading(page, `Welcome, ${MEMBER.name}`);
+
+    // Step-up: ten minutes later, new recovery codes need the password again, then go ahead.
+    clock.advance(11 * 60_000);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await heading(page, 'Security');
+    await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+    await page.getByRole('button', { name: 'Make new codes' }).click();
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    violations.push(...(await axeViolations(page)));
+    await page.getByLabel('Your password').fill(MEMBER.password);
+    await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+    await page.getByRole('list', { name: 'Recovery codes' }).waitFor();
+    expect(await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count()).toBe(10);
+
+    // Anywhere else (a password change on the profile), the error note offers the same prompt.
+    clock.advance(11 * 60_000);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Profile' }).click();
+    await heading(page, 'Your profile');
+    const newPassword = 'a brand new passphrase 42';
+    await page.getByLabel('Current password').fill(MEMBER.password);
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('Repeat the new password').fill(newPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('For your security, confirm it is you before doing that.').waitFor();
+    violations.push(...(await axeViolations(page)));
+    await page.getByLabel('Your password').fill(MEMBER.password);
+    await page.getByLabel('Your password').press('Enter');
+    await page.getByText('Confirmed. Now try again.').waitFor();
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText(/Your password is changed/).waitFor();
     await context.close();
     expect(violations).toEqual([]);
     expect(problems).toEqual([]);

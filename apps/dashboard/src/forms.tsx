@@ -1,6 +1,8 @@
 import { useId, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
+import { isGatehouseError } from '@gatehouse/client';
+import { StepUpNote } from './mfa/step-up-note.js'; // issue 15
 
 export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
 
@@ -181,6 +183,8 @@ export function Checkbox({
 /** The message of a failed call, announced to screen readers. */
 export function ErrorNote({ error, children }: { error?: unknown; children?: ReactNode }) {
   if (!error && !children) return null;
+  // issue 15: a refused sensitive action offers to confirm it is you, right there.
+  if (!children && isGatehouseError(error, 'FORBIDDEN', 'reauthentication_required')) return <StepUpNote />;
   return (
     <p className="note note-error" role="alert">
       {children ?? errorMessage(error)}

@@ -3,7 +3,7 @@
  * passkeys — and the step-up prompt: a sensitive action refused with `reauthentication_required`
  * asks for the password (or a code, or a passkey), then runs again.
  */
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import { isGatehouseError, type RouterOutputs } from '@gatehouse/client';
@@ -389,7 +389,18 @@ function PasskeyItem({ passkey, stepUp }: { passkey: Passkey; stepUp: StepUp }) 
 }
 
 /** The step-up prompt: password, a code from the app, or a passkey. */
-function Reauthenticate({ status, onDone, onCancel }: { status: Status; onDone: () => void; onCancel: () => void }) {
+function Reauthenticate({
+  status,
+  onDone,
+  onCancel,
+  embedded = false,
+}: {
+  status: Status;
+  onDone: () => void;
+  onCancel: () => void;
+  /** Inside another form (an error note of one): no <form> of its own, Enter in the field confirms. */
+  embedded?: boolean;
+}) {
   const trpc = useTRPC();
   const [method, setMethod] = useState<'password' | 'totp'>('password');
   const [ceremonyError, setCeremonyError] = useState<string | null>(null);
@@ -404,6 +415,10 @@ function Reauthenticate({ status, onDone, onCancel }: { status: Status; onDone: 
 
   function submit(event: FormEvent) {
     event.preventDefault();
+    confirmIdentity();
+  }
+
+  function confirmIdentity() {
     const secret = form.values.secret;
     if (!secret.trim())
       return form.setErrors({ secret: method === 'password' ? 'Enter your password' : 'Enter the code' });
@@ -422,66 +437,99 @@ function Reauthenticate({ status, onDone, onCancel }: { status: Status; onDone: 
     }
   }
 
+  const body = (
+    <>
+      {method === 'password' ? (
+        <Field
+          label="Your password"
+          {...form.field('secret')}
+          type="password"
+          autoComplete="current-password"
+          autoFocus
+        />
+      ) : (
+        <Field
+          label="Code from your authenticator app"
+          {...form.field('secret')}
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          autoFocus
+        />
+      )}
+      <ErrorNote error={reauthenticate.error ?? passkeyOptions.error} />
+      {ceremonyError ? <ErrorNote>{ceremonyError}</ErrorNote> : null}
+      <div className="row">
+        <button
+          type={embedded ? 'button' : 'submit'}
+          onClick={embedded ? confirmIdentity : undefined}
+          disabled={reauthenticate.isPending}
+        >
+          {reauthenticate.isPending ? 'Checking…' : 'Confirm'}
+        </button>
+        {status.totp.enabled ? (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              form.setValues({ secret: '' });
+              setMethod(method === 'password' ? 'totp' : 'password');
+            }}
+          >
+            {method === 'password' ? 'Use a code instead' : 'Use your password instead'}
+          </button>
+        ) : null}
+        {status.passkeys.length > 0 ? (
+          <button type="button" className="secondary" onClick={() => void withPasskey().catch(() => undefined)}>
+            Use a passkey
+          </button>
+        ) : null}
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </>
+  );
+
   return (
     <section className="card card-attention" aria-labelledby="reauth-heading" role="region">
       <h2 id="reauth-heading">Confirm it is you</h2>
       <p>For your security, this needs a recent sign-in.</p>
-      <form ref={setElement} onSubmit={submit} noValidate aria-label="Confirm it is you">
-        {method === 'password' ? (
-          <Field
-            label="Your password"
-            {...form.field('secret')}
-            type="password"
-            autoComplete="current-password"
-            autoFocus
-          />
-        ) : (
-          <Field
-            label="Code from your authenticator app"
-            {...form.field('secret')}
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            autoFocus
-          />
-        )}
-        <ErrorNote error={reauthenticate.error ?? passkeyOptions.error} />
-        {ceremonyError ? <ErrorNote>{ceremonyError}</ErrorNote> : null}
-        <div className="row">
-          <button type="submit" disabled={reauthenticate.isPending}>
-            {reauthenticate.isPending ? 'Checking…' : 'Confirm'}
-          </button>
-          {status.totp.enabled ? (
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => {
-                form.setValues({ secret: '' });
-                setMethod(method === 'password' ? 'totp' : 'password');
-              }}
-            >
-              {method === 'password' ? 'Use a code instead' : 'Use your password instead'}
-            </button>
-          ) : null}
-          {status.passkeys.length > 0 ? (
-            <button type="button" className="secondary" onClick={() => void withPasskey().catch(() => undefined)}>
-              Use a passkey
-            </button>
-          ) : null}
-          <button type="button" className="secondary" onClick={onCancel}>
-            Cancel
-          </button>
+      {embedded ? (
+        <div
+          role="group"
+          aria-label="Confirm it is you"
+          onKeyDown={(e: KeyboardEvent) => {
+            if (e.key !== 'Enter' || !(e.target instanceof HTMLInputElement)) return;
+            e.preventDefault();
+            e.stopPropagation();
+            confirmIdentity();
+          }}
+        >
+          {body}
         </div>
-      </form>
+      ) : (
+        <form ref={setElement} onSubmit={submit} noValidate aria-label="Confirm it is you">
+          {body}
+        </form>
+      )}
     </section>
   );
 }
 
 /** The step-up prompt for screens outside this one (it reads the caller's own factors itself). */
-export function ReauthenticatePrompt({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
+export function ReauthenticatePrompt({
+  onDone,
+  onCancel,
+  embedded = false,
+}: {
+  onDone: () => void;
+  onCancel: () => void;
+  embedded?: boolean;
+}) {
   const trpc = useTRPC();
   const status = useQuery(trpc.mfa.status.queryOptions());
   if (!status.data) return <Loading />;
-  return <Reauthenticate status={status.data} onDone={onDone} onCancel={onCancel} />;
+  return <Reauthenticate status={status.data} onDone={onDone} onCancel={onCancel} embedded={embedded} />;
 }
 
 /** The admin user screen's card: a user's second factors, and the reset. */
