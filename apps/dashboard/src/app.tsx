@@ -16,6 +16,11 @@ import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
 import { UsersScreen } from './screens/users.js';
 import { SecurityScreen } from './mfa/security.js'; // issue 15
+import { StepUpNote } from './mfa/step-up-note.js'; // issue 15
+import { StepUpNoteContext } from './forms.js'; // issue 15
+
+/** issue 15: the step-up prompt error notes show (forms.tsx StepUpNoteContext). */
+const renderStepUpNote = () => <StepUpNote />;
 
 /** The signed-in user and their session, as `auth.me` answers. */
 type Me = RouterOutputs['auth']['me'];
@@ -91,7 +96,14 @@ export function App() {
     );
   const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED', 'unauthenticated');
   // A failed re-check for another reason (the network) keeps the screens: the next call will tell.
-  if (me.data && !signedOut) return <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />;
+  if (me.data && !signedOut) {
+    return (
+      // issue 15: error notes offer "Confirm it is you" for a step-up refusal.
+      <StepUpNoteContext.Provider value={renderStepUpNote}>
+        <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />
+      </StepUpNoteContext.Provider>
+    );
+  }
   if (me.isError) {
     if (signedOut) {
       return (

@@ -28,7 +28,7 @@ export { apiActor, cliActor, type Actor } from './actor.js';
 export { type Work, type Invalidation, type Invalidator } from './unit-of-work.js';
 export { type Logger } from './logger.js';
 // ---- issue 15: second factors and step-up ----
-export { requireRecentAuthentication, REAUTHENTICATION_WINDOW_MS } from './mfa/step-up.js';
-export { resetMfa, mfaStatusOf, type MfaStatus, type PasskeyInfo } from './mfa/service.js';
+export { resetMfa, type MfaStatus } from './mfa/service.js';
+export type { PasskeyInfo } from './mfa/types.js';
 export type { MfaMethod } from './auth/types.js';
 export { MFA_POLICIES, type MfaPolicy } from './config.js';

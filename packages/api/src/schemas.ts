@@ -152,7 +152,7 @@ const clientExtensionResults = z
 const authenticatorAttachment = z.enum(['platform', 'cross-platform']).optional();
 
 /** A WebAuthn assertion as `@simplewebauthn/browser`'s `startAuthentication` returns it. */
-export const passkeyAssertionSchema = z.object({
+const passkeyAssertionSchema = z.object({
   id: b64url.min(1).max(1024),
   rawId: b64url.min(1).max(1024),
   type: z.literal('public-key'),
@@ -167,7 +167,7 @@ export const passkeyAssertionSchema = z.object({
 });
 
 /** A WebAuthn attestation as `startRegistration` returns it. */
-export const passkeyAttestationSchema = z.object({
+const passkeyAttestationSchema = z.object({
   id: b64url.min(1).max(1024),
   rawId: b64url.min(1).max(1024),
   type: z.literal('public-key'),
@@ -202,7 +202,7 @@ export const reauthenticateInput = z.discriminatedUnion('method', [
 ]);
 
 export const mfaCodeInput = z.object({ code: mfaCode });
-export const passkeyNameSchema = z
+const passkeyNameSchema = z
   .string()
   .trim()
   .min(1, 'Enter a name')

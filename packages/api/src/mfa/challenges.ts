@@ -10,7 +10,7 @@ import type { Database, Kysely, MfaChallengePurpose, Transaction } from '@gateho
 import { DomainError } from '../errors.js';
 import * as repo from './repository.js';
 
-export const CHALLENGE_TTL_MS = 5 * 60_000;
+const CHALLENGE_TTL_MS = 5 * 60_000;
 /** Wrong answers one challenge takes before it is gone. */
 export const CHALLENGE_MAX_FAILURES = 5;
 

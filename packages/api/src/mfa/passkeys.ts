@@ -26,7 +26,7 @@ import { toUser } from '../users/mapping.js';
 import * as users from '../users/repository.js';
 import { challengeInvalid, findChallenge, issueChallenge } from './challenges.js';
 import * as repo from './repository.js';
-import type { PasskeyInfo } from './service.js';
+import { toPasskeyInfo, type PasskeyInfo } from './types.js';
 
 export type PasskeyAssertion = AuthenticationResponseJSON;
 export type PasskeyAttestation = RegistrationResponseJSON;
@@ -37,7 +37,7 @@ type PasskeyDeps = Pick<Services, 'db' | 'config' | 'clock' | 'sessions' | 'audi
 const passkeyInvalid = () => new DomainError('UNAUTHORIZED', 'passkey_invalid', 'The passkey could not be verified');
 
 /** PUBLIC_ORIGIN as a relying party. */
-export function relyingParty(config: Pick<Services['config'], 'publicOrigin'>) {
+function relyingParty(config: Pick<Services['config'], 'publicOrigin'>) {
   const url = new URL(config.publicOrigin);
   return { rpID: url.hostname, origin: url.origin, rpName: `Gatehouse (${url.hostname})` };
 }
@@ -231,14 +231,7 @@ export async function registerPasskey(
     );
     work.invalidate({ userIds: [userId] });
   });
-  return {
-    id: row.id,
-    name: row.name,
-    createdAt: row.created_at,
-    lastUsedAt: null,
-    deviceType: row.device_type,
-    backedUp: row.backed_up,
-  };
+  return toPasskeyInfo(row);
 }
 
 export async function renameOwnPasskey(

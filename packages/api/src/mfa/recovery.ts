@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@oslojs/crypto/sha2';
 
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789'; // 32 symbols, no 0/o, 1/l
 
 /** `xxxxx-xxxxx`: 10 symbols of 5 bits. */
-export function newRecoveryCode(): string {
+function newRecoveryCode(): string {
   const bytes = randomBytes(10);
   let code = '';
   for (const byte of bytes) code += ALPHABET[byte & 31];
@@ -21,7 +21,7 @@ export function newRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
   return Array.from({ length: count }, newRecoveryCode);
 }
 
-export function normalizeRecoveryCode(code: string): string {
+function normalizeRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[\s-]+/g, '');
 }
 

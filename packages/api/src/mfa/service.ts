@@ -27,6 +27,7 @@ import { CHALLENGE_MAX_FAILURES, challengeInvalid, findChallenge, issueChallenge
 import { mustEnrolMfa } from './policy.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery.js';
 import * as repo from './repository.js';
+import { toPasskeyInfo, type PasskeyInfo } from './types.js';
 import { matchTotp, newTotpKey, totpSecretText, totpUri } from './totp.js';
 import { checkPasskeyAssertion, passkeyRequestOptions, type PasskeyAssertion } from './passkeys.js';
 
@@ -87,15 +88,6 @@ async function throttleMfa(deps: MfaDeps, actor: Actor, userId: string, operatio
 
 // ---- status -------------------------------------------------------------------------------------
 
-export interface PasskeyInfo {
-  id: string;
-  name: string;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  deviceType: 'singleDevice' | 'multiDevice';
-  backedUp: boolean;
-}
-
 export interface MfaStatus {
   mfaEnabled: boolean;
   /** MFA_REQUIRED covers this account and it has no factor yet: the session is limited to enrolment. */
@@ -103,17 +95,6 @@ export interface MfaStatus {
   totp: { enabled: boolean; pending: boolean };
   recoveryCodesRemaining: number;
   passkeys: PasskeyInfo[];
-}
-
-export function toPasskeyInfo(row: repo.PasskeyRow): PasskeyInfo {
-  return {
-    id: row.id,
-    name: row.name,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    deviceType: row.device_type,
-    backedUp: row.backed_up,
-  };
 }
 
 async function statusOf(deps: Pick<MfaDeps, 'db' | 'config'>, row: UserRow): Promise<MfaStatus> {

@@ -14,13 +14,13 @@ import type { Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
 import type { SessionInfo } from '../sessions/types.js';
 
-export const REAUTHENTICATION_WINDOW_MS = 10 * 60_000;
+const REAUTHENTICATION_WINDOW_MS = 10 * 60_000;
 
-export const reauthenticationRequired = () =>
+const reauthenticationRequired = () =>
   new DomainError('FORBIDDEN', 'reauthentication_required', 'Confirm it is you: sign in again to do this');
 
 /** True when the session authenticated within REAUTHENTICATION_WINDOW_MS of now. */
-export function isRecentlyAuthenticated(clock: Clock, session: Pick<SessionInfo, 'authenticatedAt'>): boolean {
+function isRecentlyAuthenticated(clock: Clock, session: Pick<SessionInfo, 'authenticatedAt'>): boolean {
   const at = session.authenticatedAt;
   if (!at) return false;
   const age = clock.now().getTime() - at.getTime();

@@ -7,10 +7,10 @@ import { createTOTPKeyURI, generateHOTP, verifyHOTP } from '@oslojs/otp';
 import { encodeBase32UpperCaseNoPadding } from '@oslojs/encoding';
 import { randomBytes } from 'node:crypto';
 
-export const TOTP_PERIOD_SECONDS = 30;
-export const TOTP_DIGITS = 6;
+const TOTP_PERIOD_SECONDS = 30;
+const TOTP_DIGITS = 6;
 /** Steps of clock skew accepted either side of now. */
-export const TOTP_SKEW_STEPS = 1;
+const TOTP_SKEW_STEPS = 1;
 
 /** A new 160-bit secret (RFC 4226's recommended length). */
 export function newTotpKey(): Uint8Array {
