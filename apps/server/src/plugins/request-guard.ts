@@ -19,6 +19,8 @@ export const PASSWORD_HASHING_PROCEDURES: ReadonlySet<string> = new Set([
   'auth.changePassword',
   'user.create',
   'user.setPassword',
+  // issue 15: verifies the password (step-up)
+  'auth.reauthenticate',
 ]);
 
 /** Why a batch is refused, or null when it may run. */
