@@ -13,6 +13,7 @@ import {
   findUserByIdentifier,
   getUserById,
   needsSetup,
+  resetMfa as resetUserMfa,
   setPassword,
   type Actor,
   type ApiConfig,
@@ -41,6 +42,8 @@ function apiConfig(io: CliIO): ApiConfig {
     publicOrigin: env.PUBLIC_ORIGIN || defaultApiConfig.publicOrigin,
     auditKeyFile: env.AUDIT_KEY_FILE || defaultApiConfig.auditKeyFile,
     redisUrl: env.REDIS_URL || null,
+    // issue 15: the same TOTP key as the server (default beside AUDIT_KEY_FILE)
+    mfaKeyFile: env.MFA_KEY_FILE || null,
   };
 }
 
@@ -166,6 +169,33 @@ export async function resetPassword(
         newPassword: password,
       });
       return { ok: true, user: await getUserById(services, target.id), revokedSessions };
+    } catch (error) {
+      if (error instanceof DomainError && error.reason === 'user_not_found')
+        throw new CliError(`no user ${identifier}`);
+      throw explained(error);
+    }
+  });
+}
+
+/**
+ * issue 15, `gatehouse users reset-mfa`: removes every second factor of a user (TOTP, recovery
+ * codes, passkeys) and revokes their sessions, as the operator — the same use case as an
+ * admin's `mfa.reset`, for when the user lost their factors (or the last admin did).
+ */
+export async function resetMfa(
+  io: CliIO,
+  identifier: string,
+): Promise<{
+  ok: true;
+  user: User;
+  removed: { totp: boolean; passkeys: number; recoveryCodes: number };
+  revokedSessions: number;
+}> {
+  return withServices(io, async (services) => {
+    try {
+      const target = await findUserByIdentifier(services, identifier);
+      const { user, removed, revokedSessions } = await resetUserMfa(services, operator, { id: target.id });
+      return { ok: true, user, removed, revokedSessions };
     } catch (error) {
       if (error instanceof DomainError && error.reason === 'user_not_found')
         throw new CliError(`no user ${identifier}`);

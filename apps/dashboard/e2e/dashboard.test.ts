@@ -114,7 +114,7 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Email or username').fill(identifier);
     await page.getByLabel('Password', { exact: true }).fill(password);
     if (rememberMe) await page.getByLabel('Keep me signed in on this device').check();
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   /**

@@ -18,6 +18,12 @@ import { UsersScreen } from './screens/users.js';
 // ---- email flows ----
 import { isLinkRoute } from './router.js';
 import { AccountLinkScreen } from './screens/account-links.js';
+import { SecurityScreen } from './mfa/security.js'; // issue 15
+import { StepUpNote } from './mfa/step-up-note.js'; // issue 15
+import { StepUpNoteContext } from './forms.js'; // issue 15
+
+/** issue 15: the step-up prompt error notes show (forms.tsx StepUpNoteContext). */
+const renderStepUpNote = () => <StepUpNote />;
 
 /** The signed-in user and their session, as `auth.me` answers. */
 type Me = RouterOutputs['auth']['me'];
@@ -107,7 +113,14 @@ export function App() {
     );
   const signedOut = me.isError && isGatehouseError(me.error, 'UNAUTHORIZED', 'unauthenticated');
   // A failed re-check for another reason (the network) keeps the screens: the next call will tell.
-  if (me.data && !signedOut) return <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />;
+  if (me.data && !signedOut) {
+    return (
+      // issue 15: error notes offer "Confirm it is you" for a step-up refusal.
+      <StepUpNoteContext.Provider value={renderStepUpNote}>
+        <Shell me={me.data} onSignedOut={() => setNotice('You have signed out.')} />
+      </StepUpNoteContext.Provider>
+    );
+  }
   if (me.isError) {
     if (signedOut) {
       return (
@@ -155,6 +168,8 @@ const NAV: NavItem[] = [
   { route: { name: 'audit' }, label: 'Audit log', admin: true, matches: ['audit'] },
   { route: { name: 'sessions' }, label: 'My sessions', admin: false, matches: ['sessions'] },
   { route: { name: 'profile' }, label: 'Profile', admin: false, matches: ['profile'] },
+  // issue 15
+  { route: { name: 'security' }, label: 'Security', admin: false, matches: ['security'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -255,6 +270,8 @@ function AdminOnly({ title }: { title: string }) {
 
 function Screen({ route, me }: { route: Route; me: Me }) {
   const isAdmin = me.user.role === 'admin';
+  // issue 15: MFA_REQUIRED covers this account and it has no factor yet: enrolment only.
+  if (me.mfaEnrolmentRequired) return <SecurityScreen enrolmentRequired />;
   switch (route.name) {
     case 'home':
       return <HomeScreen user={me.user} />;
@@ -268,6 +285,8 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <SessionsScreen />;
     case 'profile':
       return <ProfileScreen user={me.user} />;
+    case 'security':
+      return <SecurityScreen enrolmentRequired={false} />;
     case 'not-found':
       return (
         <Page title="Page not found">

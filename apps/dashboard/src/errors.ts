@@ -59,6 +59,15 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   email_unverified:
     'Verify your email address first: follow the link in the mail we sent you, or send a new one below.',
   invitation_pending: 'That address already has a pending invitation. Resend or revoke it in the invitations list.',
+  // ---- issue 15: second factors and step-up ----
+  mfa_challenge_invalid: 'This sign-in attempt has expired. Sign in again.',
+  mfa_invalid_code: 'That code is not correct. Check it and try again.',
+  mfa_method_unavailable: 'That second factor is not set up for this account.',
+  mfa_already_enrolled: 'An authenticator app is already set up. Turn it off first to set up another.',
+  mfa_not_enrolled: 'Set up a second factor first.',
+  mfa_enrolment_required: 'This server requires a second factor for your account. Set one up to continue.',
+  reauthentication_required: 'For your security, confirm it is you before doing that.',
+  passkey_invalid: 'The passkey could not be verified. Try again, or use another way to sign in.',
 };
 
 function say(data: GatehouseErrorData): string {

@@ -1,6 +1,7 @@
-import { useId, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import { createContext, useContext, useId, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { errorMessage, serverFieldErrors, type FieldErrors } from './errors.js';
+import { isGatehouseError } from '@gatehouse/client';
 
 export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
 
@@ -179,8 +180,19 @@ export function Checkbox({
 }
 
 /** The message of a failed call, announced to screen readers. */
+/**
+ * issue 15: what an error note shows for `reauthentication_required` (the app provides the
+ * "Confirm it is you" prompt, mfa/step-up-note.tsx); without a provider, the sentence alone.
+ */
+export const StepUpNoteContext = createContext<(() => ReactNode) | null>(null);
+
 export function ErrorNote({ error, children }: { error?: unknown; children?: ReactNode }) {
+  const stepUpNote = useContext(StepUpNoteContext);
   if (!error && !children) return null;
+  // issue 15: a refused sensitive action offers to confirm it is you, right there.
+  if (!children && stepUpNote && isGatehouseError(error, 'FORBIDDEN', 'reauthentication_required')) {
+    return stepUpNote();
+  }
   return (
     <p className="note note-error" role="alert">
       {children ?? errorMessage(error)}

@@ -9,6 +9,7 @@ export type Route =
   | { name: 'audit' }
   | { name: 'profile' }
   | { name: 'not-found'; path: string }
+  | { name: 'security' } // issue 15
   // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
   | { name: 'reset-password'; token: string }
   | { name: 'accept-invitation'; token: string }
@@ -43,6 +44,7 @@ function parseRoute(hash: string): Route {
   if (first && second && parts.length === 2 && LINK_SCREENS.has(first)) {
     return { name: first as 'reset-password' | 'accept-invitation' | 'verify-email' | 'confirm-email', token: second };
   }
+  if (first === 'security' && parts.length === 1) return { name: 'security' }; // issue 15
   return { name: 'not-found', path };
 }
 

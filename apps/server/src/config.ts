@@ -5,6 +5,7 @@ import type { ApiConfig } from '@gatehouse/api';
 // ---- email flows ----
 import { readFileSync } from 'node:fs';
 import type { MailConfig } from '@gatehouse/api';
+import { MFA_POLICIES } from '@gatehouse/api'; // issue 15
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -132,6 +133,10 @@ const envSchema = z.object({
   MAIL_TRANSPORT: z.enum(['smtp', 'log']).optional(),
   REQUIRE_EMAIL_VERIFICATION: booleanFlag.default(false),
   SECURITY_NOTICES: booleanFlag.default(true),
+  // issue 15: second factors
+  /** Default: mfa-secret.key beside AUDIT_KEY_FILE. */
+  MFA_KEY_FILE: z.string().min(1).optional(),
+  MFA_REQUIRED: z.enum(MFA_POLICIES).default('none'),
 });
 
 /** The mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM, MAIL_TRANSPORT) checked together. */
@@ -219,6 +224,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mail: mailConfig(e, e.PUBLIC_ORIGIN),
       requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
       securityNotices: e.SECURITY_NOTICES,
+      // issue 15
+      mfaKeyFile: e.MFA_KEY_FILE ? resolve(e.MFA_KEY_FILE) : null,
+      mfaRequired: e.MFA_REQUIRED,
     },
   };
 }

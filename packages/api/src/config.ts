@@ -20,6 +20,14 @@ export interface ApiConfig {
   requireEmailVerification: boolean;
   /** SECURITY_NOTICES: mail a notice on password change, email change and sign-in from a new device. */
   securityNotices: boolean;
+  // ---- issue 15 (MFA) ----
+  /**
+   * The AES-256 key that encrypts TOTP secrets (created 0600 at first start). Default: `mfa-secret.key`
+   * beside AUDIT_KEY_FILE. Back it up with the database: without it no TOTP secret can be read.
+   */
+  mfaKeyFile?: string | null;
+  /** MFA_REQUIRED: who must enrol a second factor before their session may do anything else. */
+  mfaRequired?: MfaPolicy;
 }
 
 /** Mail delivery (mail/transport.ts). */
@@ -34,6 +42,10 @@ export type MailConfig =
     }
   /** Development only: mails are written to the log (links included) instead of sent. */
   | { transport: 'log'; from: string };
+
+/** issue 15: MFA_REQUIRED. */
+export const MFA_POLICIES = ['none', 'admins', 'all'] as const;
+export type MfaPolicy = (typeof MFA_POLICIES)[number];
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -10,6 +10,8 @@ import type { Services } from './services.js';
 import { connectTestRedis, createTestUser, TEST_REDIS_URL } from './testing.js';
 
 const signer = () => signerFromPrivateKey('gatehouse/test', generateKeyPairSync('ed25519').privateKey);
+/** issue 15: an MFA key in memory, so no test writes MFA_KEY_FILE into the working directory. */
+const testMfaKey = new Uint8Array(32).fill(7);
 
 describe('createServices', () => {
   let db: Db;
@@ -26,7 +28,7 @@ describe('createServices', () => {
 
   it('hashes with the OWASP Argon2id parameters and keeps the config object it was given', async () => {
     const config = { ...defaultApiConfig };
-    const services = await createServices({ db, config, auditSigner: signer(), background: false });
+    const services = await createServices({ db, config, auditSigner: signer(), background: false, mfaKey: testMfaKey });
     opened.push(services);
     expect(services.config).toBe(config);
     expect(await services.passwords.hash('some long password')).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
@@ -38,8 +40,8 @@ describe('createServices', () => {
     await probe.quit();
     const clock = new ManualClock();
     const config = { ...defaultApiConfig, redisUrl: TEST_REDIS_URL };
-    const a = await createServices({ db, config, clock, auditSigner: signer(), background: false });
-    const b = await createServices({ db, config, clock, auditSigner: signer(), background: false });
+    const a = await createServices({ db, config, clock, auditSigner: signer(), background: false, mfaKey: testMfaKey });
+    const b = await createServices({ db, config, clock, auditSigner: signer(), background: false, mfaKey: testMfaKey });
     opened.push(a, b);
 
     const account = `shared-${randomUUID()}`;

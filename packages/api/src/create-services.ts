@@ -22,6 +22,7 @@ import { openRedis } from './redis.js';
 import { createMailService } from './mail/service.js';
 import type { MailTransport } from './mail/transport.js';
 import type { WorkerOptions } from './mail/worker.js';
+import { SecretBox, defaultMfaKeyFile, loadOrCreateMfaKey } from './mfa/secret-box.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -51,6 +52,8 @@ export interface CreateServicesOptions {
   mailThrottle?: Partial<ThrottleOptions>;
   /** Retry timing of the mail worker (mail/worker.ts). */
   mailWorker?: Partial<WorkerOptions>;
+  /** issue 15: a ready 32-byte MFA key (tests); otherwise MFA_KEY_FILE is loaded or created (0600). */
+  mfaKey?: Uint8Array;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
@@ -70,6 +73,11 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     (task: string) =>
     (error: unknown): void =>
       logger.error({ err: error, task }, `${task} failed`);
+
+  // issue 15: the MFA key, outside the database, like the audit key (created 0600 at first start).
+  const mfaSecrets = new SecretBox(
+    options.mfaKey ?? loadOrCreateMfaKey(config.mfaKeyFile ?? defaultMfaKeyFile(config.auditKeyFile)),
+  );
 
   let redis = options.redis ?? null;
   const ownsRedis = !redis && !!config.redisUrl;
@@ -156,6 +164,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     onError: reportFailure('after-commit task'),
     mail,
     mailThrottle,
+    mfaSecrets,
     async close() {
       if (closed) return;
       closed = true;

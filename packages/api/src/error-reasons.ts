@@ -58,6 +58,23 @@ export const ERROR_REASONS = [
   'email_unverified',
   /** An invitation for this address is already pending (resend or revoke it). */
   'invitation_pending',
+  // ---- issue 15: second factors and step-up ----
+  /** The sign-in (or reauthentication) challenge is unknown, expired, used up or already used: sign in again. */
+  'mfa_challenge_invalid',
+  /** The TOTP code, recovery code or passkey response is wrong (or a TOTP code was already used). */
+  'mfa_invalid_code',
+  /** The chosen second factor is not set up for this account. */
+  'mfa_method_unavailable',
+  /** TOTP is already enabled: disable it before enrolling a new one. */
+  'mfa_already_enrolled',
+  /** There is no pending TOTP enrolment to confirm (or it needs MFA enabled first). */
+  'mfa_not_enrolled',
+  /** MFA_REQUIRED applies to this account: enrol a second factor first; nothing else is allowed yet. */
+  'mfa_enrolment_required',
+  /** A sensitive action needs an authentication within the last 10 minutes: call `auth.reauthenticate`. */
+  'reauthentication_required',
+  /** The passkey (WebAuthn) response could not be verified. */
+  'passkey_invalid',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

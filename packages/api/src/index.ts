@@ -34,3 +34,8 @@ export { type Logger } from './logger.js';
 // #17 user import
 export * from './import/index.js';
 export type { PasswordHashScheme } from './auth/legacy-hashes/index.js';
+// ---- issue 15: second factors and step-up ----
+export { resetMfa, type MfaStatus } from './mfa/service.js';
+export type { PasskeyInfo } from './mfa/types.js';
+export type { MfaMethod } from './auth/types.js';
+export { MFA_POLICIES, type MfaPolicy } from './config.js';

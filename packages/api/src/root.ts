@@ -6,6 +6,7 @@ import { sessionRouter } from './routers/session.js';
 import { userRouter } from './routers/user.js';
 // ---- email flows ----
 import { mailRouter } from './routers/mail.js';
+import { mfaRouter } from './routers/mfa.js'; // issue 15
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -16,6 +17,7 @@ export const appRouter = router({
   user: userRouter,
   // ---- email flows ----
   mail: mailRouter,
+  mfa: mfaRouter, // issue 15
 });
 
 export type AppRouter = typeof appRouter;

@@ -159,3 +159,87 @@ export const invitationListInput = z
   .object({ status: z.enum(['pending', 'accepted', 'revoked', 'expired']).optional() })
   .default({});
 export const mailStatusInput = z.object({ limit: z.number().int().min(1).max(100).default(20) }).default({ limit: 20 });
+// ---- issue 15: second factors and step-up ----
+
+const b64url = z
+  .string()
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]*={0,2}$/, 'Not base64url');
+const clientExtensionResults = z
+  .object({
+    appid: z.boolean().optional(),
+    credProps: z.object({ rk: z.boolean().optional() }).optional(),
+    hmacCreateSecret: z.boolean().optional(),
+  })
+  .default({});
+const authenticatorAttachment = z.enum(['platform', 'cross-platform']).optional();
+
+/** A WebAuthn assertion as `@simplewebauthn/browser`'s `startAuthentication` returns it. */
+const passkeyAssertionSchema = z.object({
+  id: b64url.min(1).max(1024),
+  rawId: b64url.min(1).max(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64url,
+    authenticatorData: b64url,
+    signature: b64url,
+    userHandle: b64url.optional(),
+  }),
+  authenticatorAttachment,
+  clientExtensionResults,
+});
+
+/** A WebAuthn attestation as `startRegistration` returns it. */
+const passkeyAttestationSchema = z.object({
+  id: b64url.min(1).max(1024),
+  rawId: b64url.min(1).max(1024),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64url,
+    attestationObject: b64url,
+    authenticatorData: b64url.optional(),
+    transports: z.array(z.string().max(32)).max(10).optional(),
+    publicKeyAlgorithm: z.number().int().optional(),
+    publicKey: b64url.optional(),
+  }),
+  authenticatorAttachment,
+  clientExtensionResults,
+});
+
+const mfaCode = z.string().trim().min(1, 'Enter the code').max(64);
+const challengeToken = z.string().min(1).max(200);
+
+export const verifyMfaInput = z.discriminatedUnion('method', [
+  z.object({ challengeToken, method: z.literal('totp'), code: mfaCode }),
+  z.object({ challengeToken, method: z.literal('recovery'), code: mfaCode }),
+  z.object({ challengeToken, method: z.literal('passkey'), response: passkeyAssertionSchema }),
+]);
+
+export const reauthenticateInput = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal('password'),
+    password: z.string().min(1, 'Enter your password').max(PASSWORD_MAX_LENGTH),
+  }),
+  z.object({ method: z.literal('totp'), code: mfaCode }),
+  z.object({ method: z.literal('passkey'), challengeToken, response: passkeyAssertionSchema }),
+]);
+
+export const mfaCodeInput = z.object({ code: mfaCode });
+const passkeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'Enter a name')
+  .max(64, 'Use at most 64 characters')
+  .refine(storableText, 'Use printable characters only');
+export const passkeyRegisterInput = z.object({
+  challengeToken,
+  name: passkeyNameSchema,
+  response: passkeyAttestationSchema,
+});
+export const passkeyIdInput = z.object({ id: z.string().min(1).max(1024) });
+export const passkeyRenameInput = z.object({ id: z.string().min(1).max(1024), name: passkeyNameSchema });
+export const signInWithPasskeyInput = z.object({
+  challengeToken,
+  response: passkeyAssertionSchema,
+  rememberMe: z.boolean().optional(),
+});

@@ -15,6 +15,7 @@ import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
 // ---- email flows ----
 import type { MailService } from './mail/service.js';
+import type { SecretBox } from './mfa/secret-box.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -95,6 +96,8 @@ export interface Services {
   readonly mail: MailService;
   /** Requests that send mail (reset, verification): per address and per IP, apart from sign-in's counters. */
   readonly mailThrottle: LoginThrottle;
+  /** issue 15: seals TOTP secrets with the key in MFA_KEY_FILE (mfa/secret-box.ts). */
+  readonly mfaSecrets: SecretBox;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

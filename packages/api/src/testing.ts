@@ -11,7 +11,7 @@
  * ```
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Role, UserRow } from '@gatehouse/db';
 import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
@@ -79,6 +79,7 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     ...(overrides.sessionCacheSize !== undefined ? { sessionCacheSize: overrides.sessionCacheSize } : {}),
     auditSigner: signerFromPrivateKey(`gatehouse/${new URL(config.publicOrigin).host}`, privateKey),
     background: false,
+    mfaKey: new Uint8Array(randomBytes(32)),
     passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
     ...(overrides.mailThrottle ? { mailThrottle: overrides.mailThrottle } : {}),
     ...(overrides.mailWorker ? { mailWorker: overrides.mailWorker } : {}),

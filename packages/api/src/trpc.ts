@@ -8,6 +8,7 @@ import { DomainError, unauthenticated } from './errors.js';
 import { requireAdmin } from './users/authorize.js';
 import type { ErrorReason } from './error-reasons.js';
 import { authenticate } from './sessions/authenticate.js';
+import { assertEnrolmentGate } from './mfa/policy.js';
 
 interface ValidationIssue {
   code?: string;
@@ -155,7 +156,7 @@ const checkOrigin = t.middleware(({ ctx, type, next }) => {
 export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin);
 
 /** Any signed-in user: validates the session token (sliding its expiry) on every call. */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next, path }) => {
   const { token, tokenSource } = ctx.req;
   const auth = await authenticate(ctx.services, token);
   if (!auth) {
@@ -164,6 +165,13 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
   }
   if (auth.renewed && tokenSource === 'cookie' && token) ctx.res.setSessionCookie(token, auth.session.expiresAt);
+  // issue 15: MFA_REQUIRED limits the session of a user without a factor to enrolment.
+  try {
+    assertEnrolmentGate(ctx.services.config, auth.user, path);
+  } catch (cause) {
+    if (cause instanceof DomainError) throw new TRPCError({ code: cause.code, message: cause.message, cause });
+    throw cause;
+  }
   return next({ ctx: { ...ctx, auth, actor: asUser(ctx.actor, auth.user.id) } satisfies AuthedContext });
 });
 

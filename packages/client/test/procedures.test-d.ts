@@ -115,7 +115,7 @@ describe('auth', () => {
 
   test('me has the user without any hash, and the session', async () => {
     const me = await gh.auth.me.query();
-    expectTypeOf(me).toEqualTypeOf<{ user: User; session: Session }>();
+    expectTypeOf(me).toEqualTypeOf<{ user: User; session: Session; mfaEnrolmentRequired: boolean }>();
     expectTypeOf(me.user).not.toHaveProperty('passwordHash');
     expectTypeOf(me.user).not.toHaveProperty('password_hash');
     expectTypeOf(me.user).not.toHaveProperty('hash');
@@ -345,5 +345,80 @@ describe('client', () => {
     expectTypeOf<HasAny<Outputs>>().toEqualTypeOf<false>();
     expectTypeOf<IsAny<Inputs['user']['create']>>().toEqualTypeOf<false>();
     expectTypeOf<IsAny<Inputs['audit']['list']>>().toEqualTypeOf<false>();
+  });
+});
+
+// ---- issue 15: second factors, passkeys and step-up ----
+describe('mfa', () => {
+  test('signIn may ask for a second factor; verifyMfa finishes it', async () => {
+    const result = await gh.auth.signIn.mutate({ identifier: 'a', password: 'pw' });
+    if (result.status === 'mfa-required') {
+      expectTypeOf(result.challengeToken).toEqualTypeOf<string>();
+      expectTypeOf(result.methods).toEqualTypeOf<('totp' | 'recovery' | 'passkey')[]>();
+      expectTypeOf(result.expiresAt).toEqualTypeOf<Date>();
+      expectTypeOf(result.passkeyOptions?.challenge).toEqualTypeOf<string | undefined>();
+      const done = await gh.auth.verifyMfa.mutate({
+        challengeToken: result.challengeToken,
+        method: 'totp',
+        code: '123456',
+      });
+      expectTypeOf(done.status).toEqualTypeOf<'signed-in'>();
+      expectTypeOf(done.token).toEqualTypeOf<string>();
+      expectTypeOf(done.user).toEqualTypeOf<User>();
+    }
+    // @ts-expect-error a TOTP answer needs its code
+    await gh.auth.verifyMfa.mutate({ challengeToken: 't', method: 'totp' });
+    // @ts-expect-error not a method
+    await gh.auth.verifyMfa.mutate({ challengeToken: 't', method: 'sms', code: '1' });
+    expectTypeOf<User['mfaEnabled']>().toEqualTypeOf<boolean>();
+  });
+
+  test('reauthenticate with a password, a code or a passkey', async () => {
+    expectTypeOf(await gh.auth.reauthenticate.mutate({ method: 'password', password: 'pw' })).toEqualTypeOf<{
+      ok: true;
+      authenticatedAt: Date;
+    }>();
+    await gh.auth.reauthenticate.mutate({ method: 'totp', code: '123456' });
+    // @ts-expect-error a password reauthentication needs the password
+    await gh.auth.reauthenticate.mutate({ method: 'password' });
+  });
+
+  test('TOTP enrolment, recovery codes and status', async () => {
+    expectTypeOf(await gh.mfa.totpBegin.mutate()).toEqualTypeOf<{ secret: string; uri: string; qrSvg: string }>();
+    expectTypeOf(await gh.mfa.totpConfirm.mutate({ code: '123456' })).toEqualTypeOf<{
+      recoveryCodes: string[] | null;
+    }>();
+    expectTypeOf(await gh.mfa.totpDisable.mutate()).toEqualTypeOf<{ ok: true; mfaEnabled: boolean }>();
+    expectTypeOf(await gh.mfa.recoveryCodesRegenerate.mutate()).toEqualTypeOf<{ recoveryCodes: string[] }>();
+    const status = await gh.mfa.status.query();
+    expectTypeOf(status.totp).toEqualTypeOf<{ enabled: boolean; pending: boolean }>();
+    expectTypeOf(status.recoveryCodesRemaining).toEqualTypeOf<number>();
+    expectTypeOf(status.enrolmentRequired).toEqualTypeOf<boolean>();
+    expectTypeOf(status.passkeys[0]?.name).toEqualTypeOf<string | undefined>();
+    expectTypeOf(status.passkeys[0]?.lastUsedAt).toEqualTypeOf<Date | null | undefined>();
+  });
+
+  test('passkeys: registration, rename, delete, passwordless sign-in', async () => {
+    const options = await gh.mfa.passkeyRegistrationOptions.mutate();
+    expectTypeOf(options.challengeToken).toEqualTypeOf<string>();
+    expectTypeOf(options.options.challenge).toEqualTypeOf<string>();
+    expectTypeOf(await gh.mfa.passkeyRename.mutate({ id: 'c', name: 'Laptop' })).toEqualTypeOf<{ ok: true }>();
+    expectTypeOf(await gh.mfa.passkeyDelete.mutate({ id: 'c' })).toEqualTypeOf<{ ok: true; mfaEnabled: boolean }>();
+    const signIn = await gh.auth.passkeyOptions.mutate();
+    expectTypeOf(signIn.challengeToken).toEqualTypeOf<string>();
+    type SignInWithPasskey = RouterInputs['auth']['signInWithPasskey'];
+    expectTypeOf<SignInWithPasskey['challengeToken']>().toEqualTypeOf<string>();
+    expectTypeOf<RouterOutputs['auth']['signInWithPasskey']['status']>().toEqualTypeOf<'signed-in'>();
+    // @ts-expect-error a rename needs the new name
+    await gh.mfa.passkeyRename.mutate({ id: 'c' });
+  });
+
+  test('admins: a user’s factors and the reset', async () => {
+    expectTypeOf((await gh.mfa.statusOf.query({ id: 'u' })).mfaEnabled).toEqualTypeOf<boolean>();
+    const reset = await gh.mfa.reset.mutate({ id: 'u' });
+    expectTypeOf(reset.revokedSessions).toEqualTypeOf<number>();
+    expectTypeOf(reset.removed).toEqualTypeOf<{ totp: boolean; passkeys: number; recoveryCodes: number }>();
+    expectTypeOf(reset.user).toEqualTypeOf<User>();
+    expectTypeOf<HasAny<RouterOutputs['mfa']>>().toEqualTypeOf<false>();
   });
 });

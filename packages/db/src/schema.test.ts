@@ -19,6 +19,11 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
   mail_outbox: { status: () => 'pending' },
   account_tokens: { user_id: (row) => `user-${row}`, purpose: () => 'password_reset' },
   invitations: { role: () => 'member', invited_by: (row) => `user-${row}`, accepted_user_id: (row) => `user-${row}` },
+  // issue 15 (MFA)
+  totp_factors: { user_id: (row) => `user-${row}` },
+  recovery_codes: { user_id: (row) => `user-${row}` },
+  passkeys: { user_id: (row) => `user-${row}`, device_type: () => 'singleDevice' },
+  mfa_challenges: { user_id: (row) => `user-${row}`, purpose: () => 'sign_in' },
 };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */

@@ -45,6 +45,8 @@ export interface SessionsTable {
   remember_me: boolean;
   ip: string | null;
   user_agent: string | null;
+  /** Migration 007 (MFA): the last sign-in or reauthentication on this session (step-up); null before 007. */
+  authenticated_at: Date | null;
 }
 
 export interface AuditEventsTable {
@@ -167,6 +169,61 @@ export interface InvitationsTable {
   revoked_at: Date | null;
 }
 
+// ---- issue 15 (MFA), migration 007 ----
+
+/** A user's TOTP factor: the secret encrypted (AES-256-GCM, packages/api/src/mfa/secret-box.ts). */
+export interface TotpFactorsTable {
+  user_id: string;
+  secret: string;
+  /** Null while enrolment waits for its first code. */
+  confirmed_at: Date | null;
+  /** The last accepted time step: a code of it or an earlier step is refused (replay). */
+  last_used_step: number | null;
+  created_at: Date;
+}
+
+/** Single-use recovery codes, SHA-256 of the (random, 50-bit) code only. */
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: Uint8Array;
+  created_at: Date;
+  used_at: Date | null;
+}
+
+/** WebAuthn credentials. */
+export interface PasskeysTable {
+  /** Credential id, base64url. */
+  id: string;
+  user_id: string;
+  name: string;
+  /** COSE public key. */
+  public_key: Uint8Array;
+  counter: number;
+  /** JSON array of AuthenticatorTransport strings. */
+  transports: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+export type MfaChallengePurpose = 'sign_in' | 'passkey_registration' | 'passkey_sign_in' | 'reauthentication';
+
+/** Short-lived, single-use challenges: the sign-in second step and WebAuthn ceremonies. */
+export interface MfaChallengesTable {
+  id: string;
+  token_hash: Uint8Array;
+  purpose: MfaChallengePurpose;
+  user_id: string | null;
+  session_id: string | null;
+  remember_me: boolean;
+  webauthn_challenge: string | null;
+  failures: number;
+  created_at: Date;
+  expires_at: Date;
+}
+
 /** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
@@ -181,6 +238,11 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   account_tokens: AccountTokensTable;
   invitations: InvitationsTable;
+  // issue 15 (MFA)
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
+  mfa_challenges: MfaChallengesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -252,6 +314,7 @@ export const COLUMN_KINDS: ColumnKinds = {
     remember_me: 'boolean',
     ip: 'text',
     user_agent: 'text',
+    authenticated_at: 'timestamp',
   },
   audit_events: {
     seq: 'integer',
@@ -314,6 +377,39 @@ export const COLUMN_KINDS: ColumnKinds = {
     accepted_at: 'timestamp',
     accepted_user_id: 'text',
     revoked_at: 'timestamp',
+  },
+  // issue 15 (MFA)
+  totp_factors: {
+    user_id: 'text',
+    secret: 'text',
+    confirmed_at: 'timestamp',
+    last_used_step: 'integer',
+    created_at: 'timestamp',
+  },
+  recovery_codes: { id: 'text', user_id: 'text', code_hash: 'bytes', created_at: 'timestamp', used_at: 'timestamp' },
+  passkeys: {
+    id: 'text',
+    user_id: 'text',
+    name: 'text',
+    public_key: 'bytes',
+    counter: 'integer',
+    transports: 'text',
+    device_type: 'text',
+    backed_up: 'boolean',
+    created_at: 'timestamp',
+    last_used_at: 'timestamp',
+  },
+  mfa_challenges: {
+    id: 'text',
+    token_hash: 'bytes',
+    purpose: 'text',
+    user_id: 'text',
+    session_id: 'text',
+    remember_me: 'boolean',
+    webauthn_challenge: 'text',
+    failures: 'integer',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
   },
 };
 

@@ -3,11 +3,11 @@ import { Option, type Command } from 'commander';
 import { userColumns, userRow, printTable } from '../format.js';
 import { note, print, printJson } from '../io.js';
 import { readPassword } from '../password.js';
-import { PASSWORD_HELP, positiveInt, REMOTE_HELP, urlOption, type Register } from './context.js';
+import { LOCAL_HELP, PASSWORD_HELP, positiveInt, REMOTE_HELP, urlOption, type Register } from './context.js';
 
 type Role = 'admin' | 'member';
 
-export const register: Register = (program, { io, json, remote, client }) => {
+export const register: Register = (program, { io, json, remote, client, local }) => {
   const users = program
     .command('users')
     .description('manage users on a running server')
@@ -128,5 +128,21 @@ export const register: Register = (program, { io, json, remote, client }) => {
       if (json()) return printJson(io, link);
       print(io, link.url);
       note(io, `reset link for ${target.email}: works once, until ${link.expiresAt.toISOString()}`);
+    });
+
+  // issue 15: recovery of second factors, on the database directly (like reset-password)
+  users
+    .command('reset-mfa')
+    .description("remove a user's second factors (TOTP, recovery codes, passkeys) and revoke their sessions")
+    .argument('<user>', 'email, username or id')
+    .addHelpText('after', LOCAL_HELP)
+    .action(async (identifier: string) => {
+      const result = await (await local()).resetMfa(io, identifier);
+      if (json()) return printJson(io, result);
+      const { removed } = result;
+      print(
+        io,
+        `second factors of ${result.user.email} removed (TOTP: ${removed.totp ? 'yes' : 'no'}, passkeys: ${removed.passkeys}, recovery codes: ${removed.recoveryCodes}); ${result.revokedSessions} session(s) revoked`,
+      );
     });
 };

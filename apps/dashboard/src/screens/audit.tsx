@@ -50,6 +50,20 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'user.invitation_resent': 'Invitation resent',
   'user.invitation_revoked': 'Invitation revoked',
   'user.reset_link_created': 'Reset link created by admin',
+  // issue 15: second factors and step-up
+  'auth.mfa_required': 'Password accepted, second factor asked',
+  'auth.mfa_failed': 'Wrong second factor',
+  'auth.reauthenticated': 'Confirmed identity',
+  'auth.reauthentication_failed': 'Failed to confirm identity',
+  'mfa.totp_enrolment_started': 'Authenticator app set-up started',
+  'mfa.totp_enabled': 'Authenticator app turned on',
+  'mfa.totp_disabled': 'Authenticator app turned off',
+  'mfa.recovery_codes_generated': 'New recovery codes',
+  'mfa.recovery_code_used': 'Recovery code used',
+  'mfa.passkey_registered': 'Passkey added',
+  'mfa.passkey_renamed': 'Passkey renamed',
+  'mfa.passkey_deleted': 'Passkey removed',
+  'mfa.reset': 'Second factors reset by admin',
 };
 
 function eventWords(type: string): string {

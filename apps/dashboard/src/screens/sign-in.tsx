@@ -5,15 +5,20 @@ import { AuthPage } from '../components.js';
 import { signInInput } from '@gatehouse/api/schemas';
 import { Checkbox, ErrorNote, Field, fieldErrorsOf, useForm } from '../forms.js';
 // ---- email flows ----
-import { isGatehouseError } from '@gatehouse/client';
+import { isGatehouseError, type RouterOutputs } from '@gatehouse/client';
 import { href } from '../router.js';
 import { ResendVerification } from './resend-verification.js';
+import { PasskeySignIn, SecondFactorStep } from '../mfa/sign-in-steps.js'; // issue 15
 
 export function SignInScreen({ notice, onSignedIn }: { notice: string | null; onSignedIn: () => Promise<void> }) {
   const trpc = useTRPC();
   const { setElement, ...form } = useForm({ identifier: '', password: '' });
   const [rememberMe, setRememberMe] = useState(false);
-  const [mfaNote, setMfaNote] = useState<string | null>(null);
+  // issue 15: the password was right and a second factor is asked.
+  const [challenge, setChallenge] = useState<Extract<
+    RouterOutputs['auth']['signIn'],
+    { status: 'mfa-required' }
+  > | null>(null);
   useEffect(() => {
     document.title = 'Sign in · Gatehouse';
   }, []);
@@ -21,9 +26,8 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
     trpc.auth.signIn.mutationOptions({
       onSuccess: async (result) => {
         if (result.status === 'mfa-required') {
-          setMfaNote(
-            'This account uses two-step sign-in, which this dashboard does not offer. Sign in with an API client instead.',
-          );
+          form.setValues((v) => ({ ...v, password: '' }));
+          setChallenge(result);
           return;
         }
         await onSignedIn();
@@ -38,9 +42,16 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    setMfaNote(null);
     const input = form.validate(signInInput, { ...form.values, rememberMe });
     if (input) signIn.mutate(input);
+  }
+
+  if (challenge) {
+    return (
+      <AuthPage title="Sign in">
+        <SecondFactorStep challenge={challenge} onSignedIn={onSignedIn} onCancel={() => setChallenge(null)} />
+      </AuthPage>
+    );
   }
 
   return (
@@ -63,7 +74,6 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
         {isGatehouseError(signIn.error, 'FORBIDDEN', 'email_unverified') ? (
           <ResendVerification identifier={form.values.identifier} />
         ) : null}
-        {mfaNote ? <ErrorNote>{mfaNote}</ErrorNote> : null}
         <button type="submit" disabled={signIn.isPending}>
           {signIn.isPending ? 'Signing in…' : 'Sign in'}
         </button>
@@ -71,6 +81,7 @@ export function SignInScreen({ notice, onSignedIn }: { notice: string | null; on
       <p>
         <a href={href({ name: 'forgot-password' })}>Forgot password?</a>
       </p>
+      <PasskeySignIn onSignedIn={onSignedIn} rememberMe={rememberMe} />
     </AuthPage>
   );
 }

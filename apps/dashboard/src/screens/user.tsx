@@ -7,6 +7,7 @@ import { Badge, ConfirmButton, Loading, Page, ROLE_LABEL, UserBadge } from '../c
 import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, identityChanges, SelectField, SuccessNote, useForm } from '../forms.js';
 import { href, navigate } from '../router.js';
+import { UserFactorsCard } from '../mfa/security.js'; // issue 15
 import { SessionList } from './session-list.js';
 // ---- email flows ----
 import { ResetLinkCard } from './invitations.js';
@@ -73,6 +74,7 @@ export function UserScreen({ id, viewer }: { id: string; viewer: User }) {
         {/* ---- email flows ---- */}
         {isSelf ? null : <ResetLinkCard userId={u.id} />}
         <UserSessions user={u} />
+        <UserFactorsCard userId={u.id} isSelf={isSelf} />
       </div>
     </Page>
   );

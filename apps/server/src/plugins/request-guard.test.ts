@@ -13,7 +13,13 @@ import {
 
 interface ProcedureDef {
   type: string;
-  inputs: { def?: { shape?: Record<string, unknown> } }[];
+  inputs: {
+    def?: {
+      shape?: Record<string, unknown>;
+      /** A discriminated union's variants (issue 15: `auth.reauthenticate`). */
+      options?: { def?: { shape?: Record<string, unknown> } }[];
+    };
+  }[];
 }
 
 /** Every mutation whose input has a password field, read from the router itself. */
@@ -22,7 +28,11 @@ function mutationsTakingAPassword(): string[] {
     .procedures;
   return Object.entries(procedures)
     .filter(([, { _def }]) => _def.type === 'mutation')
-    .filter(([, { _def }]) => Object.keys(_def.inputs[0]?.def?.shape ?? {}).some((key) => /password/i.test(key)))
+    .filter(([, { _def }]) => {
+      const def = _def.inputs[0]?.def;
+      const shapes = [def?.shape ?? {}, ...(def?.options ?? []).map((o) => o.def?.shape ?? {})];
+      return shapes.some((shape) => Object.keys(shape).some((key) => /password/i.test(key)));
+    })
     .map(([path]) => path)
     .sort();
 }

@@ -22,6 +22,8 @@ export const PASSWORD_HASHING_PROCEDURES: ReadonlySet<string> = new Set([
   // ---- email flows ----
   'auth.resetPassword',
   'auth.acceptInvitation',
+  // issue 15: verifies the password (step-up)
+  'auth.reauthenticate',
 ]);
 
 /** Why a batch is refused, or null when it may run. */

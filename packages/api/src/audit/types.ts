@@ -35,6 +35,20 @@ export const AUDIT_EVENT_TYPES = [
   'user.invitation_resent',
   'user.invitation_revoked',
   'user.reset_link_created',
+  // ---- issue 15: second factors and step-up ----
+  'auth.mfa_required',
+  'auth.mfa_failed',
+  'auth.reauthenticated',
+  'auth.reauthentication_failed',
+  'mfa.totp_enrolment_started',
+  'mfa.totp_enabled',
+  'mfa.totp_disabled',
+  'mfa.recovery_codes_generated',
+  'mfa.recovery_code_used',
+  'mfa.passkey_registered',
+  'mfa.passkey_renamed',
+  'mfa.passkey_deleted',
+  'mfa.reset',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -25,6 +25,7 @@ import type { SignInResult } from './types.js';
 // ---- email flows ----
 import { queueNotice, requestEmailChange } from '../account-tokens/service.js';
 import { noticeMail } from '../mail/templates.js';
+import { requireSecondFactor } from '../mfa/service.js';
 
 export type AuthDeps = Pick<
   Services,
@@ -40,6 +41,8 @@ export type AuthDeps = Pick<
   | 'mail'
   | 'mailThrottle'
   | 'onError'
+  // ---- issue 15 ----
+  | 'mfaSecrets'
 >;
 
 // ---- equal-time verification for unknown identifiers -------------------------------------------
@@ -165,7 +168,6 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     throw invalidCredentials();
   }
 
-  await deps.throttle.succeeded(account, actor.ip, { device });
   // ---- email flows: REQUIRE_EMAIL_VERIFICATION (after the password: says nothing to guessers) ----
   if (deps.config.requireEmailVerification && user.email_verified_at === null) {
     await transact(deps, ({ trx }) =>
@@ -187,6 +189,10 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     ? await deps.passwords.hash(input.password)
     : null;
   const rememberMe = input.rememberMe ?? false;
+  // issue 15: only now, with the password right, may the answer depend on MFA. The account's
+  // counters are reset once the second factor is verified too (mfa/service.ts verifyMfa).
+  if (user.mfa_enabled) return requireSecondFactor(deps, actor, user, { rememberMe, upgradedHash });
+  await deps.throttle.succeeded(account, actor.ip, { device });
   const now = deps.clock.now();
   const created = await transact(deps, async (work) => {
     await users.setLastSignIn(work.trx, user.id, now);

@@ -27,6 +27,10 @@ const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set([
   'auth.requestEmailVerification',
   'auth.verifyEmail',
   'auth.confirmEmailChange',
+  // issue 15: the sign-in second step and passwordless sign-in
+  'auth.verifyMfa',
+  'auth.passkeyOptions',
+  'auth.signInWithPasskey',
 ]);
 
 /** Design §7 access "A": every signed-in user, whatever the role. */
@@ -38,6 +42,18 @@ const SIGNED_IN_PROCEDURES: ReadonlySet<string> = new Set([
   'session.list',
   'session.revoke',
   'session.revokeOthers',
+  // issue 15: one's own second factors and step-up
+  'auth.reauthenticate',
+  'mfa.status',
+  'mfa.totpBegin',
+  'mfa.totpConfirm',
+  'mfa.totpDisable',
+  'mfa.recoveryCodesRegenerate',
+  'mfa.passkeyRegistrationOptions',
+  'mfa.passkeyRegister',
+  'mfa.passkeyRename',
+  'mfa.passkeyDelete',
+  'mfa.passkeyReauthenticationOptions',
 ]);
 
 /** Admin procedures the contract names; each must exist once its router has landed. */

@@ -11,6 +11,12 @@ import {
 } from '../auth/service.js';
 import type { SignInResult } from '../auth/types.js';
 import { changePasswordInput, newAccountInput, signInInput, updateProfileInput } from '../schemas.js';
+// issue 15: second factors and step-up
+import { reauthenticateInput, signInWithPasskeyInput, verifyMfaInput } from '../schemas.js';
+import { reauthenticate, verifyMfa } from '../mfa/service.js';
+import { passkeySignInOptions, signInWithPasskey } from '../mfa/passkeys.js';
+import { requireRecentAuthentication } from '../mfa/step-up.js';
+import { mustEnrolMfa } from '../mfa/policy.js';
 import { protectedProcedure, publicProcedure, router } from '../trpc.js';
 import { toSession } from '../users/mapping.js';
 // ---- email flows ----
@@ -33,7 +39,7 @@ import {
 } from '../schemas.js';
 
 /** A signed-in result sets the session cookie (the server ignores it for bearer-only clients). */
-function withCookie(ctx: Context, result: SignInResult): SignInResult {
+function withCookie<R extends SignInResult>(ctx: Context, result: R): R {
   if (result.status === 'signed-in') ctx.res.setSessionCookie(result.token, result.expiresAt);
   return result;
 }
@@ -64,17 +70,23 @@ export const authRouter = router({
   me: protectedProcedure.query(({ ctx }) => ({
     user: me(ctx.auth),
     session: toSession(ctx.auth.session, ctx.auth.session.id),
+    /** issue 15: MFA_REQUIRED covers this user and no factor is set up: only enrolment is allowed. */
+    mfaEnrolmentRequired: mustEnrolMfa(ctx.services.config, ctx.auth.user),
   })),
-  changePassword: protectedProcedure.input(changePasswordInput).mutation(({ ctx, input }) =>
-    changePassword(ctx.services, ctx.actor, {
+  changePassword: protectedProcedure.input(changePasswordInput).mutation(async ({ ctx, input }) => {
+    await requireRecentAuthentication(ctx.services, ctx.auth);
+    return changePassword(ctx.services, ctx.actor, {
       ...input,
       sessionId: ctx.auth.session.id,
       deviceCookie: ctx.req.deviceCookie ?? null,
-    }),
-  ),
-  updateProfile: protectedProcedure
-    .input(updateProfileInput)
-    .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.actor, input)),
+    });
+  }),
+  updateProfile: protectedProcedure.input(updateProfileInput).mutation(async ({ ctx, input }) => {
+    if (input.email !== undefined && input.email !== ctx.auth.user.email) {
+      await requireRecentAuthentication(ctx.services, ctx.auth);
+    }
+    return updateProfile(ctx.services, ctx.actor, input);
+  }),
   // ---- email flows (account-tokens/, invitations/) ----
   requestPasswordReset: publicProcedure
     .input(requestPasswordResetInput)
@@ -97,4 +109,26 @@ export const authRouter = router({
   confirmEmailChange: publicProcedure
     .input(accountTokenInput)
     .mutation(({ ctx, input }) => confirmEmailChange(ctx.services, ctx.actor, input)),
+  // ---- issue 15: second factors and step-up ----
+  /** The sign-in second step: a TOTP code, a recovery code or a passkey for an `mfa-required` answer. */
+  verifyMfa: publicProcedure.input(verifyMfaInput).mutation(async ({ ctx, input }) => {
+    const result = await verifyMfa(ctx.services, ctx.actor, input);
+    const device = ctx.services.throttle.devices.issue(result.user.id);
+    ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
+    return withCookie(ctx, result);
+  }),
+  /** Proves it is still you (password, TOTP or passkey): sensitive actions are allowed for 10 minutes. */
+  reauthenticate: protectedProcedure
+    .input(reauthenticateInput)
+    .mutation(({ ctx, input }) =>
+      reauthenticate(ctx.services, ctx.actor, { ...input, sessionId: ctx.auth.session.id }),
+    ),
+  /** WebAuthn options for a passwordless sign-in with a discoverable passkey. */
+  passkeyOptions: publicProcedure.mutation(({ ctx }) => passkeySignInOptions(ctx.services)),
+  signInWithPasskey: publicProcedure.input(signInWithPasskeyInput).mutation(async ({ ctx, input }) => {
+    const result = await signInWithPasskey(ctx.services, ctx.actor, input);
+    const device = ctx.services.throttle.devices.issue(result.user.id);
+    ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
+    return withCookie(ctx, result);
+  }),
 });

@@ -9,6 +9,7 @@ import {
   userExternalIdInput,
 } from '../schemas.js';
 import { adminProcedure, router } from '../trpc.js';
+import { requireRecentAuthentication } from '../mfa/step-up.js';
 import {
   createUser,
   deleteUser,
@@ -39,15 +40,16 @@ export const userRouter = router({
   create: adminProcedure
     .input(userCreateInput)
     .mutation(async ({ ctx, input }) => (await createUser(ctx.services, ctx.actor, input)).user),
-  update: adminProcedure
-    .input(userUpdateInput)
-    .mutation(({ ctx, input }) => updateUser(ctx.services, ctx.actor, input)),
+  update: adminProcedure.input(userUpdateInput).mutation(async ({ ctx, input }) => {
+    // issue 15: a role change needs a recent authentication (step-up).
+    if (input.role !== undefined) await requireRecentAuthentication(ctx.services, ctx.auth);
+    return updateUser(ctx.services, ctx.actor, input);
+  }),
   setPassword: adminProcedure
     .input(userSetPasswordInput)
     .mutation(({ ctx, input }) =>
       setPassword(ctx.services, ctx.actor, { kind: 'reset', userId: input.id, newPassword: input.newPassword }),
     ),
-  delete: adminProcedure.input(userIdInput).mutation(({ ctx, input }) => deleteUser(ctx.services, ctx.actor, input)),
   // #17 user import: the user imported with this id from the old backend, or NOT_FOUND.
   byExternalId: adminProcedure
     .input(userExternalIdInput)
@@ -75,4 +77,8 @@ export const userRouter = router({
   createResetLink: adminProcedure
     .input(userIdInput)
     .mutation(({ ctx, input }) => createResetLink(ctx.services, ctx.actor, input)),
+  delete: adminProcedure.input(userIdInput).mutation(async ({ ctx, input }) => {
+    await requireRecentAuthentication(ctx.services, ctx.auth); // issue 15: step-up
+    return deleteUser(ctx.services, ctx.actor, input);
+  }),
 });

@@ -24,6 +24,7 @@ export function factsOf(row: SessionRow): SessionFacts {
     rememberMe: row.remember_me,
     ip: row.ip,
     userAgent: row.user_agent,
+    authenticatedAt: row.authenticated_at,
   };
 }
 
@@ -38,6 +39,7 @@ export function infoOf(facts: SessionFacts): SessionInfo {
     rememberMe: facts.rememberMe,
     ip: facts.ip,
     userAgent: facts.userAgent,
+    authenticatedAt: facts.authenticatedAt,
   };
 }
 

@@ -211,6 +211,7 @@ describe.each(testDialects)('sessions on %s', (dialect) => {
       clock,
       config: { ...defaultApiConfig, sessionCleanupIntervalMs: 50 },
       auditSigner: signerFromPrivateKey('gatehouse/test', generateKeyPairSync('ed25519').privateKey),
+      mfaKey: new Uint8Array(32).fill(7), // issue 15: no MFA_KEY_FILE written by a test
     });
     extra.push(background);
     expect(await db.kysely.selectFrom('sessions').select('id').execute()).toHaveLength(0);

@@ -128,6 +128,8 @@ export class SessionManager implements SessionService {
       remember_me: input.rememberMe,
       ip: input.ip,
       user_agent: input.userAgent,
+      // A new session is a fresh authentication (step-up, mfa/step-up.ts).
+      authenticated_at: now,
     };
     await store.insertSession(trx, row);
 

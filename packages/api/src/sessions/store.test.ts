@@ -38,6 +38,7 @@ describe.each(testDialects)('the session store on %s', (dialect) => {
       last_seen_at: t0,
       remember_me: false,
       ip: '192.0.2.7',
+      authenticated_at: t0,
       user_agent: 'store-test',
       ...overrides,
     };

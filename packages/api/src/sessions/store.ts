@@ -103,3 +103,13 @@ export async function deleteDeadSessions(executor: Executor, live: LiveWindow): 
     .execute();
   return rows.map((r) => r.id);
 }
+
+/** Records a fresh authentication on the session (issue 15 step-up: `auth.reauthenticate`); false when gone. */
+export async function markAuthenticated(executor: Executor, id: string, at: Date): Promise<boolean> {
+  const result = await executor
+    .updateTable('sessions')
+    .set({ authenticated_at: at })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

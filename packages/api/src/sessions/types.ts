@@ -28,6 +28,8 @@ export interface SessionInfo {
   rememberMe: boolean;
   ip: string | null;
   userAgent: string | null;
+  /** The last sign-in or reauthentication on this session (step-up, mfa/step-up.ts); null for sessions older than migration 007. */
+  authenticatedAt: Date | null;
 }
 
 export interface ValidatedSession {

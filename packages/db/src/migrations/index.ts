@@ -6,6 +6,8 @@ import * as m003 from './003_user_identifiers.js';
 import * as m004 from './004_throttle_counters.js';
 import * as m005 from './005_invalidations.js';
 import * as m006 from './006_mail.js';
+// issue 15 (MFA)
+import * as m007 from './007_mfa.js';
 // #17 user import
 import * as m009 from './009_external_ids.js';
 
@@ -24,6 +26,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['004_throttle_counters', m004],
   ['005_invalidations', m005],
   ['006_mail', m006],
+  // issue 15 (MFA)
+  ['007_mfa', m007],
   // #17 user import
   ['009_external_ids', m009],
 ];
