@@ -52,6 +52,11 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   malformed_request: 'The server could not read the request. Reload the page and try again.',
   batch_refused: 'The server refused the request. Reload the page and try again.',
   internal: 'Something went wrong on the server. Try again in a moment.',
+  // #16 bridges
+  scope_required: 'This API key may not do that: it lacks the scope, or the action needs a signed-in session.',
+  scope_not_allowed: 'The key’s owner may not use one of those scopes: choose fewer.',
+  service_account: 'A service account has no password and cannot sign in: give it an API key instead.',
+  api_key_not_found: 'That API key no longer exists.',
 };
 
 function say(data: GatehouseErrorData): string {

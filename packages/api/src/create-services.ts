@@ -18,6 +18,8 @@ import { createLoginThrottle, type ThrottleOptions } from './throttle/throttle.j
 import { silentLogger, type Logger } from './logger.js';
 import { warmDummyHash } from './auth/service.js';
 import { openRedis } from './redis.js';
+// #16 bridges
+import { ApiKeyManager } from './api-keys/manager.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -102,6 +104,14 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
   const devices = new DeviceCookies(deriveDeviceCookieKey(audit.signer.privateKey), clock);
   const throttle = createLoginThrottle(store, clock, limits, devices);
 
+  // #16: API keys share the sessions' invalidations (a key id travels as a session id).
+  const apiKeys = new ApiKeyManager({
+    db,
+    clock,
+    events: sessions,
+    ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
+  });
+
   await sessions.start({ sweep: background });
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
@@ -120,6 +130,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     throttle,
     audit,
     onError: reportFailure('after-commit task'),
+    apiKeys,
     async close() {
       if (closed) return;
       closed = true;

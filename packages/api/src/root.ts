@@ -4,6 +4,9 @@ import { auditRouter } from './routers/audit.js';
 import { authRouter } from './routers/auth.js';
 import { sessionRouter } from './routers/session.js';
 import { userRouter } from './routers/user.js';
+// #16 bridges
+import { apiKeyRouter } from './routers/api-key.js';
+import { serviceAccountRouter } from './routers/service-account.js';
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -12,6 +15,9 @@ export const appRouter = router({
   auth: authRouter,
   session: sessionRouter,
   user: userRouter,
+  // #16 bridges
+  apiKey: apiKeyRouter,
+  serviceAccount: serviceAccountRouter,
 });
 
 export type AppRouter = typeof appRouter;

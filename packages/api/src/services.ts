@@ -13,6 +13,8 @@ import type {
 } from './sessions/types.js';
 import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
+// #16 bridges
+import type { ApiKeyValidator } from './api-keys/types.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -88,6 +90,8 @@ export interface Services {
    * logger given to createServices (the server's pino logger).
    */
   readonly onError: (error: unknown) => void;
+  /** #16: API key validation (cached like sessions; api-keys/manager.ts). */
+  readonly apiKeys: ApiKeyValidator;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -9,6 +9,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
  * converts by it (src/sqlite.ts), so a table added here gets the same values on both dialects.
  */
 export type Role = 'admin' | 'member';
+/** #16: a person, or a service account (migration 008). */
+export type UserKind = 'person' | 'service';
 
 export interface UsersTable {
   id: string;
@@ -27,6 +29,8 @@ export interface UsersTable {
   last_sign_in_at: Date | null;
   mfa_enabled: Generated<boolean>;
   mfa_secret: string | null;
+  /** Migration 008 (#16): `service` accounts own API keys, have no password and cannot sign in. */
+  kind: Generated<UserKind>;
 }
 
 export interface SessionsTable {
@@ -108,6 +112,24 @@ export interface InvalidationsTable {
   target_id: string;
 }
 
+/** Migration 008 (#16): API keys `gh_<id>_<secret>` (packages/api/src/api-keys/). */
+export interface ApiKeysTable {
+  /** The random `<id>` part of the key (shown in lists as the prefix `gh_<id>`). */
+  id: string;
+  user_id: string;
+  name: string;
+  /** SHA-256 of the key's secret part; the secret itself is never stored. */
+  secret_hash: Uint8Array;
+  /** Space-separated scopes (`users:read sessions:read`). */
+  scopes: string;
+  created_at: Date;
+  expires_at: Date | null;
+  /** Written at most once a minute per key. */
+  last_used_at: Date | null;
+  /** The key this one replaced (`apiKey.rotate`). */
+  rotated_from: string | null;
+}
+
 /** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
@@ -118,12 +140,15 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   throttle_counters: ThrottleCountersTable;
   invalidations: InvalidationsTable;
+  // #16 bridges
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 /**
  * How a column is stored and what it is in code. SQLite has no timestamp or boolean type, so
@@ -170,6 +195,7 @@ export const COLUMN_KINDS: ColumnKinds = {
     last_sign_in_at: 'timestamp',
     mfa_enabled: 'boolean',
     mfa_secret: 'text',
+    kind: 'text',
   },
   sessions: {
     id: 'text',
@@ -203,6 +229,18 @@ export const COLUMN_KINDS: ColumnKinds = {
     origin: 'text',
     note: 'text',
     signed_at: 'timestamp',
+  },
+  // #16 bridges
+  api_keys: {
+    id: 'text',
+    user_id: 'text',
+    name: 'text',
+    secret_hash: 'bytes',
+    scopes: 'text',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
+    last_used_at: 'timestamp',
+    rotated_from: 'text',
   },
 };
 

@@ -36,6 +36,10 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'session.revoked_all': 'All sessions revoked',
   'session.evicted': 'Oldest session evicted',
   'session.expired_cleanup': 'Expired sessions removed',
+  // #16 bridges
+  'api_key.created': 'API key created',
+  'api_key.revoked': 'API key revoked',
+  'api_key.rotated': 'API key rotated',
 };
 
 function eventWords(type: string): string {

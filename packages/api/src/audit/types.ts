@@ -21,6 +21,10 @@ export const AUDIT_EVENT_TYPES = [
   'session.revoked_all',
   'session.evicted',
   'session.expired_cleanup',
+  // #16 bridges
+  'api_key.created',
+  'api_key.revoked',
+  'api_key.rotated',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

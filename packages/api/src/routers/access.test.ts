@@ -31,6 +31,11 @@ const SIGNED_IN_PROCEDURES: ReadonlySet<string> = new Set([
   'session.list',
   'session.revoke',
   'session.revokeOthers',
+  // #16 bridges: one's own API keys (admins also manage others')
+  'apiKey.create',
+  'apiKey.list',
+  'apiKey.revoke',
+  'apiKey.rotate',
 ]);
 
 /** Admin procedures the contract names; each must exist once its router has landed. */

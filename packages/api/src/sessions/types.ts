@@ -1,4 +1,4 @@
-import type { Database, Role, Transaction } from '@gatehouse/db';
+import type { Database, Role, Transaction, UserKind } from '@gatehouse/db';
 import type { Invalidation, Work } from '../unit-of-work.js';
 
 /** The signed-in user as the request sees it. Never carries the password hash. */
@@ -13,6 +13,8 @@ export interface AuthUser {
   updatedAt: Date;
   lastSignInAt: Date | null;
   mfaEnabled: boolean;
+  /** #16: `service` for a service account (API keys only, no sign-in). */
+  kind: UserKind;
 }
 
 export interface SessionInfo {

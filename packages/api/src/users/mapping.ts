@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Role, UserRow } from '@gatehouse/db';
+import type { Role, UserKind, UserRow } from '@gatehouse/db';
 import type { AuthUser, SessionInfo } from '../sessions/types.js';
 import { identifierKey } from './identifier.js';
 
@@ -13,6 +13,8 @@ export interface NewUserFields {
   now: Date;
   /** Set when the account is created signed in (setup, sign-up). */
   signedIn?: boolean;
+  /** #16: `service` for a service account (no password, cannot sign in); default `person`. */
+  kind?: UserKind;
 }
 
 /** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
@@ -32,6 +34,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
     last_sign_in_at: fields.signedIn ? fields.now : null,
     mfa_enabled: false,
     mfa_secret: null,
+    kind: fields.kind ?? 'person',
   };
 }
 
@@ -51,6 +54,7 @@ export type UserFields = Pick<
   | 'updated_at'
   | 'last_sign_in_at'
   | 'mfa_enabled'
+  | 'kind'
 >;
 
 export function toUser(row: UserFields): User {
@@ -65,6 +69,7 @@ export function toUser(row: UserFields): User {
     updatedAt: row.updated_at,
     lastSignInAt: row.last_sign_in_at,
     mfaEnabled: row.mfa_enabled,
+    kind: row.kind,
   };
 }
 

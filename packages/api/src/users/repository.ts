@@ -40,6 +40,7 @@ export function findPublicById(executor: Executor, id: string) {
       'updated_at',
       'last_sign_in_at',
       'mfa_enabled',
+      'kind',
     ])
     .where('id', '=', id)
     .executeTakeFirst();

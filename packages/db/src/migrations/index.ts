@@ -5,6 +5,8 @@ import * as m002 from './002_audit_tree.js';
 import * as m003 from './003_user_identifiers.js';
 import * as m004 from './004_throttle_counters.js';
 import * as m005 from './005_invalidations.js';
+// #16 bridges (API keys, service accounts)
+import * as m008 from './008_api_keys.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -20,6 +22,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['003_user_identifiers', m003],
   ['004_throttle_counters', m004],
   ['005_invalidations', m005],
+  // #16 bridges
+  ['008_api_keys', m008],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
