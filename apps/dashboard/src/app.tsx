@@ -97,6 +97,12 @@ export function App() {
         <SignInScreen
           notice={notice}
           onSignedIn={async () => {
+            // #16 forward auth: back to the app behind the proxy; the server checks the origin again.
+            const returnTo = new URLSearchParams(window.location.search).get('return_to');
+            if (returnTo) {
+              window.location.assign(`/auth/sign-in?rd=${encodeURIComponent(returnTo)}`);
+              return;
+            }
             setNotice(null);
             forgetUserData(queryClient);
             await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });

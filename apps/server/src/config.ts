@@ -109,6 +109,17 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   TRUST_PROXY: trustProxy.default(false),
+  // #16 bridges
+  FORWARD_AUTH_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(origin)),
 });
 
 export interface ServerConfig {
@@ -167,6 +178,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionCleanupIntervalMs: e.SESSION_CLEANUP_INTERVAL,
       redisUrl: e.REDIS_URL ?? null,
       auditKeyFile: resolve(e.AUDIT_KEY_FILE),
+      // #16 bridges
+      forwardAuthOrigins: e.FORWARD_AUTH_ORIGINS,
     },
   };
 }

@@ -13,6 +13,12 @@ export interface ApiConfig {
   /** Optional Redis for shared throttling and cross-instance cache invalidation. */
   redisUrl: string | null;
   auditKeyFile: string;
+  // ---- #16 bridges ----
+  /**
+   * Origins (besides PUBLIC_ORIGIN and TRUSTED_ORIGINS) the forward-auth sign-in redirect may
+   * return to afterwards: the apps behind the reverse proxy. Anything else is refused (no open redirect).
+   */
+  forwardAuthOrigins: readonly string[];
 }
 
 const HOUR = 3_600_000;
@@ -29,9 +35,18 @@ export const defaultApiConfig: ApiConfig = {
   sessionCleanupIntervalMs: 5 * 60_000,
   redisUrl: null,
   auditKeyFile: './data/audit-signing.key',
+  // #16 bridges
+  forwardAuthOrigins: [],
 };
 
 /** Origins whose browser requests may carry the session cookie on mutations. */
 export function allowedOrigins(config: ApiConfig): Set<string> {
   return new Set([config.publicOrigin, ...config.trustedOrigins].map((o) => new URL(o).origin));
+}
+
+/** #16: origins a forward-auth sign-in may return to (the dashboard's, the trusted ones, FORWARD_AUTH_ORIGINS). */
+export function returnOrigins(config: ApiConfig): Set<string> {
+  return new Set(
+    [config.publicOrigin, ...config.trustedOrigins, ...config.forwardAuthOrigins].map((o) => new URL(o).origin),
+  );
 }

@@ -6,6 +6,7 @@ export { createPasswordHasher, type Argon2Parameters } from './auth/passwords.js
 export type { SignInResult } from './auth/types.js';
 export { type LoginThrottle, type ThrottleOptions } from './throttle/throttle.js';
 export { defaultApiConfig, allowedOrigins, type ApiConfig } from './config.js';
+export { returnOrigins } from './config.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { DomainError } from './errors.js';
 export type { AuthUser, SessionInfo, ValidatedSession } from './sessions/types.js';
@@ -27,3 +28,7 @@ export { type ErrorReason } from './error-reasons.js';
 export { apiActor, cliActor, type Actor } from './actor.js';
 export { type Work, type Invalidation, type Invalidator } from './unit-of-work.js';
 export { type Logger } from './logger.js';
+// #16 bridges: API keys, forward auth, tokens
+export { authenticate, type Authenticated } from './sessions/authenticate.js';
+export type { ApiKeyInfo, ValidatedApiKey } from './api-keys/types.js';
+export { API_KEY_SCOPES, type ApiKeyScope } from './api-keys/scope-list.js';
