@@ -6,12 +6,14 @@ import { createContext, type Register } from './commands/context.js';
 import { register as sessions } from './commands/sessions.js';
 import { register as setup } from './commands/setup.js';
 import { register as users } from './commands/users.js';
+// #16 bridges
+import { register as jwt } from './commands/jwt.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, backup, users, sessions, audit];
+const groups: readonly Register[] = [setup, backup, users, sessions, audit, jwt];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {

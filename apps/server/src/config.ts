@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApiConfig } from '@gatehouse/api';
 
@@ -120,6 +120,20 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(origin)),
+  /** Default: jwt-signing.json beside AUDIT_KEY_FILE. */
+  JWT_KEY_FILE: z.string().min(1).optional(),
+  JWT_ISSUER: z.string().url('must be a URL').optional(),
+  JWT_AUDIENCE: z
+    .string()
+    .default('gatehouse')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().max(200)).min(1, 'name at least one audience')),
+  JWT_TTL: duration.default(5 * 60_000),
 });
 
 export interface ServerConfig {
@@ -180,6 +194,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       auditKeyFile: resolve(e.AUDIT_KEY_FILE),
       // #16 bridges
       forwardAuthOrigins: e.FORWARD_AUTH_ORIGINS,
+      jwtKeyFile: e.JWT_KEY_FILE
+        ? resolve(e.JWT_KEY_FILE)
+        : join(dirname(resolve(e.AUDIT_KEY_FILE)), 'jwt-signing.json'),
+      jwtIssuer: e.JWT_ISSUER ?? null,
+      jwtAudiences: e.JWT_AUDIENCE,
+      jwtTtlMs: e.JWT_TTL,
     },
   };
 }

@@ -17,6 +17,7 @@ import { servicesPlugin } from './plugins/services.js';
 import { trpcRoutes } from './plugins/trpc.js';
 // #16 bridges
 import { forwardAuthRoutes } from './plugins/forward-auth.js';
+import { tokenRoutes } from './plugins/tokens.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
@@ -166,6 +167,7 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
   await app.register(trpcRoutes, { prefix: '/trpc', services: app.services });
   // #16 bridges: forward auth for reverse proxies (plain routes, no tRPC on the path)
   await app.register(forwardAuthRoutes, { services: app.services });
+  await app.register(tokenRoutes, { services: app.services });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }

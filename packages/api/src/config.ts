@@ -19,6 +19,14 @@ export interface ApiConfig {
    * return to afterwards: the apps behind the reverse proxy. Anything else is refused (no open redirect).
    */
   forwardAuthOrigins: readonly string[];
+  /** Ed25519 JWT signing keys (JSON, created 0600 on first start; `gatehouse jwt rotate-key`). */
+  jwtKeyFile: string;
+  /** The tokens' `iss`; null = PUBLIC_ORIGIN's origin. */
+  jwtIssuer: string | null;
+  /** The `aud` values a token may be minted for; the first is the default. */
+  jwtAudiences: readonly string[];
+  /** Access token lifetime (default 5 min). */
+  jwtTtlMs: number;
 }
 
 const HOUR = 3_600_000;
@@ -37,6 +45,10 @@ export const defaultApiConfig: ApiConfig = {
   auditKeyFile: './data/audit-signing.key',
   // #16 bridges
   forwardAuthOrigins: [],
+  jwtKeyFile: './data/jwt-signing.json',
+  jwtIssuer: null,
+  jwtAudiences: ['gatehouse'],
+  jwtTtlMs: 5 * 60_000,
 };
 
 /** Origins whose browser requests may carry the session cookie on mutations. */

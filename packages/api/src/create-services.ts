@@ -20,6 +20,8 @@ import { warmDummyHash } from './auth/service.js';
 import { openRedis } from './redis.js';
 // #16 bridges
 import { ApiKeyManager } from './api-keys/manager.js';
+import { JwtKeys } from './tokens/keys.js';
+import { TokenService } from './tokens/service.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -39,6 +41,8 @@ export interface CreateServicesOptions {
   auditSigner?: Signer;
   /** Start the background work: the session sweep timer and audit checkpointing (default true). */
   background?: boolean;
+  /** #16: ready JWT keys (tests); otherwise JWT_KEY_FILE is loaded or created. */
+  jwtKeys?: JwtKeys;
   /**
    * Where background work reports (session sweeps, checkpointing, Redis outages): the server
    * passes its pino logger, `app.log`. Default: silent.
@@ -112,6 +116,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
   });
 
+  const tokens = new TokenService({
+    keys: options.jwtKeys ?? JwtKeys.fromFile(config.jwtKeyFile),
+    config,
+    clock,
+  });
+
   await sessions.start({ sweep: background });
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
@@ -131,6 +141,7 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     audit,
     onError: reportFailure('after-commit task'),
     apiKeys,
+    tokens,
     async close() {
       if (closed) return;
       closed = true;

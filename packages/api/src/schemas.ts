@@ -164,3 +164,4 @@ export const apiKeyRotateInput = z.object({
     .default(24 * 3600),
 });
 export const serviceAccountCreateInput = z.object({ name: nameSchema, role: roleSchema.default('member') });
+export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(200).optional() }).optional();

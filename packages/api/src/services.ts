@@ -15,6 +15,7 @@ import type { LoginThrottle } from './throttle/throttle.js';
 import type { Invalidator } from './unit-of-work.js';
 // #16 bridges
 import type { ApiKeyValidator } from './api-keys/types.js';
+import type { TokenService } from './tokens/service.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -92,6 +93,8 @@ export interface Services {
   readonly onError: (error: unknown) => void;
   /** #16: API key validation (cached like sessions; api-keys/manager.ts). */
   readonly apiKeys: ApiKeyValidator;
+  /** #16: JWT access tokens and the JWKS (tokens/). */
+  readonly tokens: TokenService;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -31,6 +31,8 @@ import { newUserRow, toUser, type User } from './users/mapping.js';
 import { insertUser } from './users/repository.js';
 import { transact } from './unit-of-work.js';
 import type { SessionInfo } from './sessions/types.js';
+// #16 bridges
+import { JwtKeys } from './tokens/keys.js';
 
 /**
  * Argon2id with tiny costs, for tests only (hashing at the OWASP parameters would make every
@@ -72,6 +74,8 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     auditSigner: signerFromPrivateKey(`gatehouse/${new URL(config.publicOrigin).host}`, privateKey),
     background: false,
     passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
+    // #16: JWT keys in memory (no JWT_KEY_FILE written by tests)
+    jwtKeys: await JwtKeys.inMemory(),
   });
 }
 

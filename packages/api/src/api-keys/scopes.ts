@@ -28,6 +28,7 @@ export function scopesAllowedFor(role: Role): ApiKeyScope[] {
  * token for the key's own owner). Not listed = sessions only.
  */
 export const PROCEDURE_SCOPES: Readonly<Record<string, ApiKeyScope | 'any'>> = {
+  'auth.token': 'auth:check',
   'user.list': 'users:read',
   'user.byId': 'users:read',
   'user.byIdentifier': 'users:read',

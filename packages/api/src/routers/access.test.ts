@@ -36,6 +36,7 @@ const SIGNED_IN_PROCEDURES: ReadonlySet<string> = new Set([
   'apiKey.list',
   'apiKey.revoke',
   'apiKey.rotate',
+  'auth.token',
 ]);
 
 /** Admin procedures the contract names; each must exist once its router has landed. */

@@ -11,6 +11,8 @@ import {
 } from '../auth/service.js';
 import type { SignInResult } from '../auth/types.js';
 import { changePasswordInput, newAccountInput, signInInput, updateProfileInput } from '../schemas.js';
+// #16 bridges
+import { authTokenInput } from '../schemas.js';
 import { protectedProcedure, publicProcedure, router } from '../trpc.js';
 import { toSession } from '../users/mapping.js';
 
@@ -57,4 +59,8 @@ export const authRouter = router({
   updateProfile: protectedProcedure
     .input(updateProfileInput)
     .mutation(({ ctx, input }) => updateProfile(ctx.services, ctx.actor, input)),
+  // #16 bridges: a short-lived JWT access token for the caller (session, or key with auth:check)
+  token: protectedProcedure
+    .input(authTokenInput)
+    .mutation(({ ctx, input }) => ctx.services.tokens.mint(ctx.auth, { audience: input?.audience })),
 });
