@@ -48,17 +48,6 @@ describe('createVerifier', () => {
     );
     await expect(verifier.verifyHeader(undefined)).rejects.toMatchObject({ code: 'missing' });
   });
-
-  test('verifies well over 20,000 tokens per second on one core once the JWKS is cached', async () => {
-    await verifier.verify(token);
-    const n = 5000;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) await verifier.verify(token);
-    const perSecond = n / ((performance.now() - started) / 1000);
-    console.info(`[bench] @gatehouse/client/server verify: ${Math.round(perSecond)} tokens/s (one core)`);
-    // The issue's target is 20,000/s; the test asserts a margin below it so a busy CI core passes.
-    expect(perSecond).toBeGreaterThan(5000);
-  });
 });
 
 async function listen(server: Server): Promise<string> {
