@@ -11,6 +11,8 @@ import { AuditScreen } from './screens/audit.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
 import { SessionsScreen } from './screens/sessions.js';
+// #16 bridges
+import { ApiKeysScreen } from './screens/api-keys.js';
 import { SetupScreen } from './screens/setup.js';
 import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
@@ -144,6 +146,8 @@ const NAV: NavItem[] = [
   { route: { name: 'audit' }, label: 'Audit log', admin: true, matches: ['audit'] },
   { route: { name: 'sessions' }, label: 'My sessions', admin: false, matches: ['sessions'] },
   { route: { name: 'profile' }, label: 'Profile', admin: false, matches: ['profile'] },
+  // #16 bridges
+  { route: { name: 'api-keys' }, label: 'API keys', admin: false, matches: ['api-keys'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -257,6 +261,8 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <SessionsScreen />;
     case 'profile':
       return <ProfileScreen user={me.user} />;
+    case 'api-keys':
+      return <ApiKeysScreen user={me.user} />;
     case 'not-found':
       return (
         <Page title="Page not found">

@@ -8,6 +8,8 @@ export type Route =
   | { name: 'sessions' }
   | { name: 'audit' }
   | { name: 'profile' }
+  // #16 bridges
+  | { name: 'api-keys' }
   | { name: 'not-found'; path: string };
 
 function parseRoute(hash: string): Route {
@@ -20,6 +22,8 @@ function parseRoute(hash: string): Route {
   if (first === 'sessions' && parts.length === 1) return { name: 'sessions' };
   if (first === 'audit' && parts.length === 1) return { name: 'audit' };
   if (first === 'profile' && parts.length === 1) return { name: 'profile' };
+  // #16 bridges
+  if (first === 'api-keys' && parts.length === 1) return { name: 'api-keys' };
   return { name: 'not-found', path };
 }
 

@@ -18,6 +18,7 @@ import { trpcRoutes } from './plugins/trpc.js';
 // #16 bridges
 import { forwardAuthRoutes } from './plugins/forward-auth.js';
 import { tokenRoutes } from './plugins/tokens.js';
+import { openApiRoutes } from './plugins/openapi.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
@@ -168,6 +169,7 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
   // #16 bridges: forward auth for reverse proxies (plain routes, no tRPC on the path)
   await app.register(forwardAuthRoutes, { services: app.services });
   await app.register(tokenRoutes, { services: app.services });
+  await app.register(openApiRoutes, { services: app.services });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }
