@@ -2,7 +2,7 @@
  * `@gatehouse/client/server` (issue 16): verifying Gatehouse's JWT access tokens in a Node service.
  *
  * ```ts
- * import { createVerifier } from '@gatehouse/client/server';
+ * // import { createVerifier } (this module, the `@gatehouse/client/server` entry)
  * const gatehouse = createVerifier({ issuer: 'https://auth.example.com' });
  * app.addHook('onRequest', gatehouse.fastify());            // Fastify: request.gatehouse
  * app.use(gatehouse.express());                              // Express: req.gatehouse
