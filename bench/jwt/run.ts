@@ -38,17 +38,8 @@ const { token } = await tokens.mint({
     mfaEnabled: false,
     kind: 'person',
   },
-  session: {
-    id: 'a'.repeat(32),
-    userId: 'x',
-    createdAt: now,
-    expiresAt: now,
-    lastSeenAt: now,
-    rememberMe: false,
-    ip: null,
-    userAgent: null,
-  },
-  renewed: false,
+  session: { id: 'a'.repeat(32) },
+
   apiKey: null,
 });
 

@@ -31,4 +31,4 @@ export { type Logger } from './logger.js';
 // #16 bridges: API keys, forward auth, tokens
 export { authenticate, type Authenticated } from './sessions/authenticate.js';
 export type { ApiKeyInfo, ValidatedApiKey } from './api-keys/types.js';
-export { API_KEY_SCOPES, type ApiKeyScope } from './api-keys/scope-list.js';
+export type { ApiKeyScope } from './api-keys/scope-list.js';

@@ -31,7 +31,7 @@ export function sessionCookieName(publicOrigin: string): string {
 const BEARER = /^Bearer\s+(\S+)$/i;
 
 /** Percent-encodes what a header cannot carry (controls, `%`, anything beyond ASCII). */
-export function headerValue(text: string): string {
+function headerValue(text: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(text) ? text : encodeURIComponent(text).replace(/%20/g, ' ');
 }
 

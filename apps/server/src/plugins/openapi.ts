@@ -29,7 +29,7 @@ const oauthError = {
   properties: { error: { type: 'string' }, error_description: { type: 'string' } },
 };
 
-export function openApiDocument(publicOrigin: string) {
+function openApiDocument(publicOrigin: string) {
   return {
     openapi: '3.1.0',
     info: {

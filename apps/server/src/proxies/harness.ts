@@ -16,11 +16,11 @@ import { createServer as createNetServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const NGINX = '/usr/sbin/nginx';
-export const CADDY = '/usr/bin/caddy';
+const NGINX = '/usr/sbin/nginx';
+const CADDY = '/usr/bin/caddy';
 
 /** The identity headers Gatehouse answers with and the proxies pass on. */
-export const IDENTITY_HEADERS = [
+const IDENTITY_HEADERS = [
   'X-Gatehouse-User-Id',
   'X-Gatehouse-Email',
   'X-Gatehouse-Name',
@@ -51,7 +51,7 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
 }
 
 /** A free loopback port (the proxies take a port number, not 0). */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createNetServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -95,7 +95,7 @@ export interface RunningProxy {
 }
 
 /** nginx.conf for `auth_request` (the docs/integrations.md example, on loopback). */
-export function nginxConfig(dir: string, port: number, gatehouse: string, upstream: number): string {
+function nginxConfig(dir: string, port: number, gatehouse: string, upstream: number): string {
   const check = (path: string) => `
       internal;
       proxy_pass ${gatehouse}${path};
@@ -171,7 +171,7 @@ export async function startNginx(gatehouse: string, upstream: number): Promise<R
 }
 
 /** Caddyfile for `forward_auth` (the docs/integrations.md example, on loopback, no admin API, no TLS). */
-export function caddyConfig(port: number, gatehouse: string, upstream: number): string {
+function caddyConfig(port: number, gatehouse: string, upstream: number): string {
   const host = new URL(gatehouse).host;
   const strip = IDENTITY_HEADERS.map((h) => `    request_header -${h}`).join('\n');
   const auth = (uri: string) => `    forward_auth ${host} {

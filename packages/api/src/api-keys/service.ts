@@ -26,7 +26,7 @@ export type ApiKeyDeps = Pick<Services, 'db' | 'clock' | 'audit' | 'invalidator'
 const keyNotFound = () => notFound('API key', 'api_key_not_found');
 
 /** The longest rotation grace period: 30 days. */
-export const MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600;
+const MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600;
 
 function recorded(
   actor: Actor,

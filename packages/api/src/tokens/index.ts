@@ -1,2 +1,2 @@
 /** The JWT key file, for the server's start and the CLI's `gatehouse jwt rotate-key` (issue 16). */
-export { JwtKeys, JwtKeyError, rotateJwtKeyFile } from './keys.js';
+export { JwtKeys, rotateJwtKeyFile } from './keys.js';

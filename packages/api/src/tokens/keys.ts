@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { writeFileAtomic } from '../audit/key-history.js';
 
-export class JwtKeyError extends Error {
+class JwtKeyError extends Error {
   override readonly name = 'JwtKeyError';
 }
 

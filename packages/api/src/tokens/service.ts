@@ -14,7 +14,15 @@ import { jwtVerify, SignJWT, createLocalJWKSet, type JWTPayload } from 'jose';
 import type { ApiConfig } from '../config.js';
 import type { Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
-import type { Authenticated } from '../sessions/authenticate.js';
+import type { ApiKeyInfo } from '../api-keys/types.js';
+import type { AuthUser, SessionInfo } from '../sessions/types.js';
+
+/** Who a token is for: a validated session or API key (sessions/authenticate.ts `Authenticated`). */
+interface TokenSubject {
+  user: AuthUser;
+  session: Pick<SessionInfo, 'id'>;
+  apiKey: Pick<ApiKeyInfo, 'id' | 'scopes'> | null;
+}
 import type { JwtKeys } from './keys.js';
 
 export type TokenConfig = Pick<ApiConfig, 'publicOrigin' | 'jwtIssuer' | 'jwtAudiences' | 'jwtTtlMs'>;
@@ -37,7 +45,7 @@ export interface GatehouseClaims extends JWTPayload {
   scope?: string;
 }
 
-export function issuerOf(config: TokenConfig): string {
+function issuerOf(config: TokenConfig): string {
   return config.jwtIssuer ?? new URL(config.publicOrigin).origin;
 }
 
@@ -57,7 +65,7 @@ export class TokenService {
   }
 
   /** A token for the caller (a session or an API key); `audience` must be a configured one. */
-  async mint(auth: Authenticated, options: { audience?: string | undefined } = {}): Promise<AccessToken> {
+  async mint(auth: TokenSubject, options: { audience?: string | undefined } = {}): Promise<AccessToken> {
     const audiences = this.#config.jwtAudiences;
     const audience = options.audience ?? audiences[0];
     if (audience === undefined || !audiences.includes(audience)) {
