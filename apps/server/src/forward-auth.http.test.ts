@@ -1,4 +1,5 @@
 /** `GET /auth/check` and `GET /auth/sign-in` over real HTTP (issue 16); the proxies' view is in proxies/. */
+import { ManualClock } from '@gatehouse/api';
 import { callerFor, createTestUser } from '@gatehouse/api/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get } from './proxies/harness.js';
@@ -85,5 +86,26 @@ describe('forward auth endpoints', () => {
     expect(lines.length).toBeGreaterThan(0);
     const secret = key.slice(-52);
     expect(lines.join('\n')).not.toContain(secret);
+  });
+});
+
+describe('forward auth and the sliding session', () => {
+  it('re-sets the cookie when a check slides the session, and only then', async () => {
+    const clock = new ManualClock('2026-06-01T00:00:00.000Z');
+    const server = await startTestServer({ SESSION_TTL: '24h' }, { clock });
+    try {
+      const token = (await createTestUser(server.services, { role: 'member' })).token as string;
+      const headers = { cookie: `gatehouse_session=${token}` };
+      expect((await get(`${server.url}/auth/check`, headers)).headers['set-cookie']).toBeUndefined();
+      clock.advance(13 * 3_600_000); // past half of the lifetime: the expiry slides
+      const renewed = await get(`${server.url}/auth/check`, headers);
+      expect(renewed.status).toBe(200);
+      const setCookie = String(renewed.headers['set-cookie']);
+      expect(setCookie).toContain(`gatehouse_session=${token}`);
+      expect(setCookie).toMatch(/Max-Age=86400/);
+      expect(setCookie).toMatch(/HttpOnly/);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -40,14 +40,15 @@ async function identify(
   services: Services,
   request: FastifyRequest,
   cookieName: string,
-): Promise<Authenticated | null> {
+): Promise<{ auth: Authenticated; cookie: string | null } | null> {
   const header = request.headers.authorization;
   const bearer = header ? (BEARER.exec(header)?.[1] ?? null) : null;
-  const token = bearer ?? request.cookies[cookieName] ?? null;
-  const auth = await authenticate(services, token, bearer ? 'bearer' : token ? 'cookie' : null);
+  const cookie = bearer ? null : (request.cookies[cookieName] ?? null);
+  const auth = await authenticate(services, bearer ?? cookie, bearer ? 'bearer' : cookie ? 'cookie' : null);
+  if (!auth) return null;
   // A key proves identity to other services only with the auth:check scope.
-  if (auth?.apiKey && !auth.apiKey.scopes.includes('auth:check')) return null;
-  return auth;
+  if (auth.apiKey && !auth.apiKey.scopes.includes('auth:check')) return null;
+  return { auth, cookie };
 }
 
 function single(value: string | string[] | undefined): string | null {
@@ -94,19 +95,30 @@ function noStore(reply: FastifyReply): FastifyReply {
 
 export const forwardAuthRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const cookieName = sessionCookieName(services.config.publicOrigin);
+  const secure = services.config.publicOrigin.startsWith('https:');
   await app.register(cookie);
 
   app.get<{ Querystring: { role?: string; redirect?: string } }>('/auth/check', async (request, reply) => {
     noStore(reply);
-    const auth = await identify(services, request, cookieName);
-    if (!auth) {
+    const identified = await identify(services, request, cookieName);
+    if (!identified) {
       if (request.query.redirect === '1' && isBrowserNavigation(request)) {
         const target = allowedReturn(services, originalUrl(request)?.href);
         if (target) return reply.redirect(signInUrl(services, target), 302);
       }
       return reply.code(401).send();
     }
+    const { auth, cookie } = identified;
     const { user } = auth;
+    // The session's expiry slid: the browser's cookie must live as long. The proxy can pass this
+    // Set-Cookie on to the browser (nginx: auth_request_set + add_header; docs/integrations.md).
+    if (auth.renewed && cookie !== null) {
+      const maxAge = Math.max(
+        0,
+        Math.floor((auth.session.expiresAt.getTime() - services.clock.now().getTime()) / 1000),
+      );
+      reply.setCookie(cookieName, cookie, { httpOnly: true, sameSite: 'lax', path: '/', secure, maxAge });
+    }
     if (request.query.role === 'admin' && user.role !== 'admin') return reply.code(403).send();
     reply
       .header('x-gatehouse-user-id', user.id)
