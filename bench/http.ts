@@ -6,6 +6,8 @@
  *   C  Gatehouse `auth.me` with a bearer token, SQLite
  *   D  the same on PostgreSQL (a fresh schema)
  *   E  better-auth get-session behind its Fastify integration on better-sqlite3, cookie cache off / on
+ *   F  Gatehouse `GET /auth/check` (forward auth) with a session cookie, SQLite (issue 16)
+ *   K  the same with an API key (`auth:check`) as the bearer token (issue 16)
  * Each round runs every target once, in an order rotated per round; the figures are the medians
  * over the rounds. Every answer must be 2xx: a target with errors is reported as such.
  */
@@ -15,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { freePort, startChild, TSX, type Child } from './lib/child.js';
-import { createFirstUser, startGatehouse } from './lib/gatehouse.js';
+import { createFirstUser, mutation, startGatehouse } from './lib/gatehouse.js';
 import { at, load, median, type LoadResult } from './lib/load.js';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -102,6 +104,32 @@ async function gatehouseTarget(
   };
 }
 
+/** #16: `GET /auth/check` on its own Gatehouse, with the first user's session cookie or an API key. */
+async function forwardAuthTarget(
+  key: string,
+  label: string,
+  credential: 'cookie' | 'api-key',
+  cleanups: (() => Promise<void>)[],
+): Promise<Target> {
+  const child = await startGatehouse(key, {});
+  cleanups.push(() => child.stop());
+  const { token } = await createFirstUser(child.url);
+  let headers: Record<string, string> = { cookie: `gatehouse_session=${token}` };
+  if (credential === 'api-key') {
+    const created = await mutation<{ key: string }>(
+      child.url,
+      'apiKey.create',
+      { name: 'bench', scopes: ['auth:check'] },
+      token,
+    );
+    headers = { authorization: `Bearer ${created.key}` };
+  }
+  const url = `${child.url}/auth/check`;
+  const check = await fetch(url, { headers });
+  if (check.status !== 200) throw new Error(`${key}: /auth/check answered ${check.status}`);
+  return { key, label, child, url, headers, results: [], cpuMs: [] };
+}
+
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -129,6 +157,9 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       cleanups,
     );
     targets.push({ ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} });
+    // #16: forward auth on the session cache, then with an API key (cached like a session).
+    targets.push(await forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups));
+    targets.push(await forwardAuthTarget('K', 'Gatehouse GET /auth/check, API key, SQLite', 'api-key', cleanups));
     // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
     if (testDialects.includes('postgres')) {
       pgDatabase = await createTestDatabase('postgres');
@@ -189,6 +220,10 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       ['C/E (cookie cache on)', 'E-on', 'C', 'target ≥ 6'],
       ['D/B', 'B', 'D', '(PostgreSQL; its server processes not counted in CPU)'],
       ['D/E (cookie cache off)', 'E-off', 'D', ''],
+      // #16 bridges
+      ['F/A', 'A', 'F', 'forward auth vs the raw Fastify route: target ≥ 0.5'],
+      ['F/E (cookie cache off)', 'E-off', 'F', 'forward auth vs better-auth get-session: target ≥ 15'],
+      ['K/F', 'F', 'K', 'an API key vs a session: target ≈ 1 (both cached)'],
     ];
     const markdown = [
       `${options.rounds} interleaved rounds × ${options.duration} s per target (order rotated each round), ${options.connections} connections, no pipelining, after a 2 s warm-up each; medians over the rounds. **CPU ms/req** is the server process's user + system time (all threads, from /proc) divided by the requests it answered: on a machine shared with other work it is the stable figure, and requests per CPU-second is the capacity of one core.`,

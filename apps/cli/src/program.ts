@@ -10,12 +10,14 @@ import { register as users } from './commands/users.js';
 import { EXIT_ROWS_REJECTED, register as importUsers, RowsRejected } from './commands/import.js';
 // ---- email flows ----
 import { register as mail } from './commands/mail.js';
+// #16 bridges
+import { register as jwt } from './commands/jwt.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers, mail];
+const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers, mail, jwt];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {

@@ -26,7 +26,7 @@ export function remoteClient(io: CliIO, url?: string): GatehouseClient {
     throw new UsageError(`GATEHOUSE_URL "${base}" is not a URL`);
   }
   const token = io.env.GATEHOUSE_TOKEN;
-  if (!token) throw new UsageError('set GATEHOUSE_TOKEN to an admin session token');
+  if (!token) throw new UsageError('set GATEHOUSE_TOKEN to an admin session token or an API key (gh_…)');
   return createGatehouseClient({
     url: base,
     token,

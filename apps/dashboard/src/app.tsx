@@ -11,6 +11,8 @@ import { AuditScreen } from './screens/audit.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
 import { SessionsScreen } from './screens/sessions.js';
+// #16 bridges
+import { ApiKeysScreen } from './screens/api-keys.js';
 import { SetupScreen } from './screens/setup.js';
 import { SignInScreen } from './screens/sign-in.js';
 import { UserScreen } from './screens/user.js';
@@ -127,6 +129,12 @@ export function App() {
         <SignInScreen
           notice={notice}
           onSignedIn={async () => {
+            // #16 forward auth: back to the app behind the proxy; the server checks the origin again.
+            const returnTo = new URLSearchParams(window.location.search).get('return_to');
+            if (returnTo) {
+              window.location.assign(`/auth/sign-in?rd=${encodeURIComponent(returnTo)}`);
+              return;
+            }
             setNotice(null);
             forgetUserData(queryClient);
             await queryClient.resetQueries({ queryKey: trpc.auth.me.queryKey() });
@@ -170,6 +178,8 @@ const NAV: NavItem[] = [
   { route: { name: 'profile' }, label: 'Profile', admin: false, matches: ['profile'] },
   // issue 15
   { route: { name: 'security' }, label: 'Security', admin: false, matches: ['security'] },
+  // #16 bridges
+  { route: { name: 'api-keys' }, label: 'API keys', admin: false, matches: ['api-keys'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -287,6 +297,8 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <ProfileScreen user={me.user} />;
     case 'security':
       return <SecurityScreen enrolmentRequired={false} />;
+    case 'api-keys':
+      return <ApiKeysScreen user={me.user} />;
     case 'not-found':
       return (
         <Page title="Page not found">

@@ -68,6 +68,11 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   mfa_enrolment_required: 'This server requires a second factor for your account. Set one up to continue.',
   reauthentication_required: 'For your security, confirm it is you before doing that.',
   passkey_invalid: 'The passkey could not be verified. Try again, or use another way to sign in.',
+  // #16 bridges
+  scope_required: 'This API key may not do that: it lacks the scope, or the action needs a signed-in session.',
+  scope_not_allowed: 'The key’s owner may not use one of those scopes: choose fewer.',
+  service_account: 'A service account has no password and cannot sign in: give it an API key instead.',
+  api_key_not_found: 'That API key no longer exists.',
 };
 
 function say(data: GatehouseErrorData): string {

@@ -10,6 +10,8 @@ export type Route =
   | { name: 'profile' }
   | { name: 'not-found'; path: string }
   | { name: 'security' } // issue 15
+  // #16 bridges
+  | { name: 'api-keys' }
   // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
   | { name: 'reset-password'; token: string }
   | { name: 'accept-invitation'; token: string }
@@ -45,6 +47,8 @@ function parseRoute(hash: string): Route {
     return { name: first as 'reset-password' | 'accept-invitation' | 'verify-email' | 'confirm-email', token: second };
   }
   if (first === 'security' && parts.length === 1) return { name: 'security' }; // issue 15
+  // #16 bridges
+  if (first === 'api-keys' && parts.length === 1) return { name: 'api-keys' };
   return { name: 'not-found', path };
 }
 

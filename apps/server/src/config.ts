@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApiConfig } from '@gatehouse/api';
 // ---- email flows ----
@@ -137,6 +137,31 @@ const envSchema = z.object({
   /** Default: mfa-secret.key beside AUDIT_KEY_FILE. */
   MFA_KEY_FILE: z.string().min(1).optional(),
   MFA_REQUIRED: z.enum(MFA_POLICIES).default('none'),
+  // #16 bridges
+  FORWARD_AUTH_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(origin)),
+  /** Default: jwt-signing.json beside AUDIT_KEY_FILE. */
+  JWT_KEY_FILE: z.string().min(1).optional(),
+  JWT_ISSUER: z.string().url('must be a URL').optional(),
+  JWT_AUDIENCE: z
+    .string()
+    .default('gatehouse')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().max(200)).min(1, 'name at least one audience')),
+  JWT_TTL: duration.default(5 * 60_000),
 });
 
 /** The mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM, MAIL_TRANSPORT) checked together. */
@@ -227,6 +252,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // issue 15
       mfaKeyFile: e.MFA_KEY_FILE ? resolve(e.MFA_KEY_FILE) : null,
       mfaRequired: e.MFA_REQUIRED,
+      // #16 bridges
+      forwardAuthOrigins: e.FORWARD_AUTH_ORIGINS,
+      jwtKeyFile: e.JWT_KEY_FILE
+        ? resolve(e.JWT_KEY_FILE)
+        : join(dirname(resolve(e.AUDIT_KEY_FILE)), 'jwt-signing.json'),
+      jwtIssuer: e.JWT_ISSUER ?? null,
+      jwtAudiences: e.JWT_AUDIENCE,
+      jwtTtlMs: e.JWT_TTL,
     },
   };
 }

@@ -15,6 +15,10 @@ import { clientIp, redactUrl } from './plugins/request-guard.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { servicesPlugin } from './plugins/services.js';
 import { trpcRoutes } from './plugins/trpc.js';
+// #16 bridges
+import { forwardAuthRoutes } from './plugins/forward-auth.js';
+import { tokenRoutes } from './plugins/tokens.js';
+import { openApiRoutes } from './plugins/openapi.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
@@ -162,6 +166,10 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
   });
   await app.register(healthRoutes, { db: app.db });
   await app.register(trpcRoutes, { prefix: '/trpc', services: app.services });
+  // #16 bridges: forward auth for reverse proxies (plain routes, no tRPC on the path)
+  await app.register(forwardAuthRoutes, { services: app.services });
+  await app.register(tokenRoutes, { services: app.services });
+  await app.register(openApiRoutes, { services: app.services });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }

@@ -28,6 +28,20 @@ export interface ApiConfig {
   mfaKeyFile?: string | null;
   /** MFA_REQUIRED: who must enrol a second factor before their session may do anything else. */
   mfaRequired?: MfaPolicy;
+  // ---- #16 bridges ----
+  /**
+   * Origins (besides PUBLIC_ORIGIN and TRUSTED_ORIGINS) the forward-auth sign-in redirect may
+   * return to afterwards: the apps behind the reverse proxy. Anything else is refused (no open redirect).
+   */
+  forwardAuthOrigins: readonly string[];
+  /** Ed25519 JWT signing keys (JSON, created 0600 on first start; `gatehouse jwt rotate-key`). */
+  jwtKeyFile: string;
+  /** The tokens' `iss`; null = PUBLIC_ORIGIN's origin. */
+  jwtIssuer: string | null;
+  /** The `aud` values a token may be minted for; the first is the default. */
+  jwtAudiences: readonly string[];
+  /** Access token lifetime (default 5 min). */
+  jwtTtlMs: number;
 }
 
 /** Mail delivery (mail/transport.ts). */
@@ -65,9 +79,22 @@ export const defaultApiConfig: ApiConfig = {
   mail: null,
   requireEmailVerification: false,
   securityNotices: true,
+  // #16 bridges
+  forwardAuthOrigins: [],
+  jwtKeyFile: './data/jwt-signing.json',
+  jwtIssuer: null,
+  jwtAudiences: ['gatehouse'],
+  jwtTtlMs: 5 * 60_000,
 };
 
 /** Origins whose browser requests may carry the session cookie on mutations. */
 export function allowedOrigins(config: ApiConfig): Set<string> {
   return new Set([config.publicOrigin, ...config.trustedOrigins].map((o) => new URL(o).origin));
+}
+
+/** #16: origins a forward-auth sign-in may return to (the dashboard's, the trusted ones, FORWARD_AUTH_ORIGINS). */
+export function returnOrigins(config: ApiConfig): Set<string> {
+  return new Set(
+    [config.publicOrigin, ...config.trustedOrigins, ...config.forwardAuthOrigins].map((o) => new URL(o).origin),
+  );
 }

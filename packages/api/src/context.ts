@@ -1,6 +1,6 @@
 import { apiActor, type Actor } from './actor.js';
 import type { Services } from './services.js';
-import type { ValidatedSession } from './sessions/types.js';
+import type { Authenticated } from './sessions/authenticate.js';
 
 /** What a procedure may know of the HTTP request. The server fills it; tests construct it. */
 export interface RequestInfo {
@@ -8,7 +8,7 @@ export interface RequestInfo {
   userAgent: string | null;
   /** The `Origin` header, for the CSRF check on cookie-authenticated mutations. */
   origin: string | null;
-  /** The session token, from the `Authorization: Bearer` header or the session cookie. */
+  /** The session token or (#16) API key, from the `Authorization: Bearer` header or the session cookie. */
   token: string | null;
   tokenSource: 'cookie' | 'bearer' | null;
   /** The device cookie (throttle/device.ts): exempts its holder from the account-wide lockout. */
@@ -33,7 +33,8 @@ export interface Context {
 
 /** The context of a signed-in call (after `protectedProcedure`). */
 export interface AuthedContext extends Context {
-  auth: ValidatedSession;
+  /** The session, or (#16) the API key with `apiKey` set. */
+  auth: Authenticated;
 }
 
 const anonymousRequest: RequestInfo = { ip: null, userAgent: null, origin: null, token: null, tokenSource: null };

@@ -23,6 +23,10 @@ import { createMailService } from './mail/service.js';
 import type { MailTransport } from './mail/transport.js';
 import type { WorkerOptions } from './mail/worker.js';
 import { SecretBox, defaultMfaKeyFile, loadOrCreateMfaKey } from './mfa/secret-box.js';
+// #16 bridges
+import { ApiKeyManager } from './api-keys/manager.js';
+import { JwtKeys } from './tokens/keys.js';
+import { TokenService } from './tokens/service.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -42,6 +46,8 @@ export interface CreateServicesOptions {
   auditSigner?: Signer;
   /** Start the background work: the session sweep timer and audit checkpointing (default true). */
   background?: boolean;
+  /** #16: ready JWT keys (tests); otherwise JWT_KEY_FILE is loaded or created. */
+  jwtKeys?: JwtKeys;
   /**
    * Where background work reports (session sweeps, checkpointing, Redis outages): the server
    * passes its pino logger, `app.log`. Default: silent.
@@ -144,6 +150,20 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     ...(options.mailWorker ? { worker: options.mailWorker } : {}),
   });
 
+  // #16: API keys share the sessions' invalidations (a key id travels as a session id).
+  const apiKeys = new ApiKeyManager({
+    db,
+    clock,
+    events: sessions,
+    ...(options.sessionCacheSize !== undefined ? { cacheSize: options.sessionCacheSize } : {}),
+  });
+
+  const tokens = new TokenService({
+    keys: options.jwtKeys ?? JwtKeys.fromFile(config.jwtKeyFile),
+    config,
+    clock,
+  });
+
   await sessions.start({ sweep: background });
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
@@ -165,6 +185,8 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     mail,
     mailThrottle,
     mfaSecrets,
+    apiKeys,
+    tokens,
     async close() {
       if (closed) return;
       closed = true;

@@ -75,6 +75,14 @@ export const ERROR_REASONS = [
   'reauthentication_required',
   /** The passkey (WebAuthn) response could not be verified. */
   'passkey_invalid',
+  // ---- #16 bridges: API keys, service accounts, tokens ----
+  /** An API key lacks the scope this procedure needs, or the procedure takes a session only. */
+  'scope_required',
+  /** The key would carry a scope its owner may not use (members: no users:* or audit:read). */
+  'scope_not_allowed',
+  /** A service account has no password and cannot sign in (or be given a password). */
+  'service_account',
+  'api_key_not_found',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -10,6 +10,7 @@ export { defaultApiConfig, allowedOrigins, type ApiConfig } from './config.js';
 export type { MailConfig } from './config.js';
 export type { MailStatus } from './mail/service.js';
 export type { Invitation } from './invitations/service.js';
+export { returnOrigins } from './config.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { DomainError } from './errors.js';
 export type { AuthUser, SessionInfo, ValidatedSession } from './sessions/types.js';
@@ -39,3 +40,7 @@ export { resetMfa, type MfaStatus } from './mfa/service.js';
 export type { PasskeyInfo } from './mfa/types.js';
 export type { MfaMethod } from './auth/types.js';
 export { MFA_POLICIES, type MfaPolicy } from './config.js';
+// #16 bridges: API keys, forward auth, tokens
+export { authenticate, type Authenticated } from './sessions/authenticate.js';
+export type { ApiKeyInfo, ValidatedApiKey } from './api-keys/types.js';
+export type { ApiKeyScope } from './api-keys/scope-list.js';

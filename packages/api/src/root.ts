@@ -7,6 +7,9 @@ import { userRouter } from './routers/user.js';
 // ---- email flows ----
 import { mailRouter } from './routers/mail.js';
 import { mfaRouter } from './routers/mfa.js'; // issue 15
+// #16 bridges
+import { apiKeyRouter } from './routers/api-key.js';
+import { serviceAccountRouter } from './routers/service-account.js';
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -18,6 +21,9 @@ export const appRouter = router({
   // ---- email flows ----
   mail: mailRouter,
   mfa: mfaRouter, // issue 15
+  // #16 bridges
+  apiKey: apiKeyRouter,
+  serviceAccount: serviceAccountRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 // The audit event types (a plain list, no server code) for filters and labels in browsers.
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './audit/types.js';
+// #16: the API key scopes (a plain list).
+import { API_KEY_SCOPES } from './api-keys/scope-list.js';
 
 export const ROLES = ['admin', 'member'] as const;
 const roleSchema = z.enum(ROLES);
@@ -243,3 +245,30 @@ export const signInWithPasskeyInput = z.object({
   response: passkeyAssertionSchema,
   rememberMe: z.boolean().optional(),
 });
+// ---- #16 bridges: API keys and service accounts ----------------------------------------------
+
+export { API_KEY_SCOPES, type ApiKeyScope } from './api-keys/scope-list.js';
+
+const apiKeyIdSchema = z.string().regex(/^[a-z2-7]{16}$/, 'Not a valid API key id');
+
+export const apiKeyCreateInput = z.object({
+  name: z.string().trim().min(1, 'Name the key').max(100).refine(storableText, 'Use printable characters only'),
+  scopes: z.array(z.enum(API_KEY_SCOPES)).min(1, 'Choose at least one scope').max(API_KEY_SCOPES.length),
+  expiresAt: z.date().nullish(),
+  /** A service account's id (administrators only); default: yourself. */
+  ownerId: userIdSchema.optional(),
+});
+export const apiKeyListInput = z.object({ ownerId: userIdSchema.optional() }).optional();
+export const apiKeyIdInput = z.object({ id: apiKeyIdSchema });
+export const apiKeyRotateInput = z.object({
+  id: apiKeyIdSchema,
+  /** How long the old key keeps working: 0 (now) to 30 days; default 1 day. */
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+});
+export const serviceAccountCreateInput = z.object({ name: nameSchema, role: roleSchema.default('member') });
+export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(200).optional() }).optional();

@@ -16,6 +16,9 @@ import type { Invalidator } from './unit-of-work.js';
 // ---- email flows ----
 import type { MailService } from './mail/service.js';
 import type { SecretBox } from './mfa/secret-box.js';
+// #16 bridges
+import type { ApiKeyValidator } from './api-keys/types.js';
+import type { TokenService } from './tokens/service.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -98,6 +101,10 @@ export interface Services {
   readonly mailThrottle: LoginThrottle;
   /** issue 15: seals TOTP secrets with the key in MFA_KEY_FILE (mfa/secret-box.ts). */
   readonly mfaSecrets: SecretBox;
+  /** #16: API key validation (cached like sessions; api-keys/manager.ts). */
+  readonly apiKeys: ApiKeyValidator;
+  /** #16: JWT access tokens and the JWKS (tokens/). */
+  readonly tokens: TokenService;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

@@ -34,6 +34,8 @@ import type { SessionInfo } from './sessions/types.js';
 // ---- email flows ----
 import type { WorkerOptions } from './mail/worker.js';
 export { startTestSmtp, tokenFromLink, type ReceivedMail, type TestSmtp } from './mail/test-smtp.js';
+// #16 bridges
+import { JwtKeys } from './tokens/keys.js';
 
 /**
  * Argon2id with tiny costs, for tests only (hashing at the OWASP parameters would make every
@@ -83,6 +85,8 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
     ...(overrides.mailThrottle ? { mailThrottle: overrides.mailThrottle } : {}),
     ...(overrides.mailWorker ? { mailWorker: overrides.mailWorker } : {}),
+    // #16: JWT keys in memory (no JWT_KEY_FILE written by tests)
+    jwtKeys: await JwtKeys.inMemory(),
   });
 }
 

@@ -9,6 +9,8 @@ import { requireAdmin } from './users/authorize.js';
 import type { ErrorReason } from './error-reasons.js';
 import { authenticate } from './sessions/authenticate.js';
 import { assertEnrolmentGate } from './mfa/policy.js';
+// #16 bridges
+import { requireScope } from './api-keys/scopes.js';
 
 interface ValidationIssue {
   code?: string;
@@ -158,11 +160,20 @@ export const publicProcedure = t.procedure.use(mapDomainErrors).use(checkOrigin)
 /** Any signed-in user: validates the session token (sliding its expiry) on every call. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next, path }) => {
   const { token, tokenSource } = ctx.req;
-  const auth = await authenticate(ctx.services, token);
+  const auth = await authenticate(ctx.services, token, tokenSource);
   if (!auth) {
     if (tokenSource === 'cookie') ctx.res.clearSessionCookie();
     const cause = unauthenticated();
     throw new TRPCError({ code: 'UNAUTHORIZED', message: cause.message, cause });
+  }
+  // #16: an API key reaches only the procedures its scopes name (api-keys/scopes.ts).
+  if (auth.apiKey) {
+    try {
+      requireScope(auth.apiKey.scopes, path);
+    } catch (cause) {
+      if (!(cause instanceof DomainError)) throw cause;
+      throw new TRPCError({ code: cause.code, message: cause.message, cause });
+    }
   }
   if (auth.renewed && tokenSource === 'cookie' && token) ctx.res.setSessionCookie(token, auth.session.expiresAt);
   // issue 15: MFA_REQUIRED limits the session of a user without a factor to enrolment.

@@ -56,6 +56,15 @@ export async function main(): Promise<void> {
   }
   console.log(users, total, signedAt, verified.ok, version, wrong);
 }
+
+// #16: the verifier entry type-checks from the tarball too.
+import { createVerifier, type GatehouseUser } from '@gatehouse/client/server';
+export async function verify(token: string): Promise<string> {
+  const user: GatehouseUser = await createVerifier({ issuer: 'http://localhost:3000' }).verify(token);
+  // @ts-expect-error role is 'admin' | 'member'
+  const role: 'root' = user.role;
+  return user.id + role;
+}
 `;
 
 let work: string;
@@ -99,7 +108,9 @@ describe('packed SDK', () => {
       dependencies: Record<string, string>;
     };
     expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'superjson']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'jose', 'superjson']);
+    // #16: the token verifier for Node services (its only extra dependency is jose).
+    expect(manifest.exports['./server']).toEqual({ types: './dist/server.d.ts', import: './dist/server.js' });
     // Nothing but the declared dependencies was installed: no workspace package, no server library.
     const modules = readdirSync(join(app, 'node_modules'));
     for (const forbidden of ['kysely', 'fastify', 'better-sqlite3', 'pg', 'zod'])

@@ -53,6 +53,8 @@ describe('shared types', () => {
       name: string;
       role: 'admin' | 'member';
       isActive: boolean;
+      /** #16: a person or a service account. */
+      kind: 'person' | 'service';
       createdAt: Date;
       updatedAt: Date;
       lastSignInAt: Date | null;

@@ -25,6 +25,9 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
   passkeys: { user_id: (row) => `user-${row}`, device_type: () => 'singleDevice' },
   mfa_challenges: { user_id: (row) => `user-${row}`, purpose: () => 'sign_in' },
 };
+// #16 bridges: users.kind is checked; api keys belong to a user.
+FIXED.users = { ...FIXED.users, kind: () => 'person' };
+FIXED.api_keys = { user_id: (row) => `user-${row}` };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */
 function sample(kind: ColumnKind, table: string, column: string, row: number, index: number): unknown {

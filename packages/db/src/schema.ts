@@ -9,6 +9,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
  * converts by it (src/sqlite.ts), so a table added here gets the same values on both dialects.
  */
 export type Role = 'admin' | 'member';
+/** #16: a person, or a service account (migration 008). */
+export type UserKind = 'person' | 'service';
 
 export interface UsersTable {
   id: string;
@@ -32,6 +34,8 @@ export interface UsersTable {
   // ---- email flows (migration 006) ----
   /** When the address was last proven to be the user's (a followed link); null: never. */
   email_verified_at: Date | null;
+  /** Migration 008 (#16): `service` accounts own API keys, have no password and cannot sign in. */
+  kind: Generated<UserKind>;
 }
 
 export interface SessionsTable {
@@ -224,6 +228,24 @@ export interface MfaChallengesTable {
   expires_at: Date;
 }
 
+/** Migration 008 (#16): API keys `gh_<id>_<secret>` (packages/api/src/api-keys/). */
+export interface ApiKeysTable {
+  /** The random `<id>` part of the key (shown in lists as the prefix `gh_<id>`). */
+  id: string;
+  user_id: string;
+  name: string;
+  /** SHA-256 of the key's secret part; the secret itself is never stored. */
+  secret_hash: Uint8Array;
+  /** Space-separated scopes (`users:read sessions:read`). */
+  scopes: string;
+  created_at: Date;
+  expires_at: Date | null;
+  /** Written at most once a minute per key. */
+  last_used_at: Date | null;
+  /** The key this one replaced (`apiKey.rotate`). */
+  rotated_from: string | null;
+}
+
 /** Every table of every migration: packages/db owns them all. */
 export interface Database {
   users: UsersTable;
@@ -243,6 +265,8 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   passkeys: PasskeysTable;
   mfa_challenges: MfaChallengesTable;
+  // #16 bridges
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -253,6 +277,7 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type MailOutboxRow = Selectable<MailOutboxTable>;
 export type AccountTokenRow = Selectable<AccountTokensTable>;
 export type InvitationRow = Selectable<InvitationsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 /**
  * How a column is stored and what it is in code. SQLite has no timestamp or boolean type, so
@@ -303,6 +328,7 @@ export const COLUMN_KINDS: ColumnKinds = {
     external_id: 'text',
     // ---- email flows (migration 006) ----
     email_verified_at: 'timestamp',
+    kind: 'text',
   },
   sessions: {
     id: 'text',
@@ -410,6 +436,18 @@ export const COLUMN_KINDS: ColumnKinds = {
     failures: 'integer',
     created_at: 'timestamp',
     expires_at: 'timestamp',
+  },
+  // #16 bridges
+  api_keys: {
+    id: 'text',
+    user_id: 'text',
+    name: 'text',
+    secret_hash: 'bytes',
+    scopes: 'text',
+    created_at: 'timestamp',
+    expires_at: 'timestamp',
+    last_used_at: 'timestamp',
+    rotated_from: 'text',
   },
 };
 

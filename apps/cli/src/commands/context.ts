@@ -51,7 +51,8 @@ export function positiveInt(value: string): number {
 export const REMOTE_HELP = `
 Environment:
   GATEHOUSE_URL     the server, e.g. http://localhost:3000
-  GATEHOUSE_TOKEN   an admin's session token (sent as Authorization: Bearer)`;
+  GATEHOUSE_TOKEN   an admin's session token, or an API key gh_… with the scopes the command needs
+                    (sent as Authorization: Bearer)`;
 
 export const LOCAL_HELP = `
 Environment:

@@ -64,6 +64,10 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'mfa.passkey_renamed': 'Passkey renamed',
   'mfa.passkey_deleted': 'Passkey removed',
   'mfa.reset': 'Second factors reset by admin',
+  // #16 bridges
+  'api_key.created': 'API key created',
+  'api_key.revoked': 'API key revoked',
+  'api_key.rotated': 'API key rotated',
 };
 
 function eventWords(type: string): string {

@@ -49,6 +49,10 @@ export const AUDIT_EVENT_TYPES = [
   'mfa.passkey_renamed',
   'mfa.passkey_deleted',
   'mfa.reset',
+  // #16 bridges
+  'api_key.created',
+  'api_key.revoked',
+  'api_key.rotated',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -152,10 +152,19 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     throw tooManyRequests(verdict.retryAfterSeconds);
   }
 
-  const storedHash = user?.password_hash ?? (await dummyHash(deps.passwords));
-  const passwordOk = await deps.passwords.verify(storedHash, input.password);
+  // #16: a service account has no password and never signs in (API keys only): it costs the
+  // same as an unknown identifier and fails the same way.
+  const isService = user?.kind === 'service';
+  const storedHash = user && !isService ? user.password_hash : await dummyHash(deps.passwords);
+  const passwordOk = (await deps.passwords.verify(storedHash, input.password)) && !isService;
   if (!user || !passwordOk || !user.is_active) {
-    const reason = !user ? 'unknown_identifier' : !passwordOk ? 'wrong_password' : 'inactive';
+    const reason = !user
+      ? 'unknown_identifier'
+      : isService
+        ? 'service_account'
+        : !passwordOk
+          ? 'wrong_password'
+          : 'inactive';
     await transact(deps, ({ trx }) =>
       deps.audit.append(trx, {
         type: 'auth.sign_in_failed',

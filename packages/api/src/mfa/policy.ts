@@ -20,8 +20,12 @@ const ENROLMENT_PROCEDURES = new Set([
 ]);
 
 /** True when MFA_REQUIRED covers this user and they have no second factor yet. */
-export function mustEnrolMfa(config: Pick<ApiConfig, 'mfaRequired'>, user: Pick<AuthUser, 'role' | 'mfaEnabled'>) {
-  if (user.mfaEnabled) return false;
+export function mustEnrolMfa(
+  config: Pick<ApiConfig, 'mfaRequired'>,
+  user: Pick<AuthUser, 'role' | 'mfaEnabled' | 'kind'>,
+) {
+  // A service account never signs in (API keys only): there is no one to enrol a factor.
+  if (user.mfaEnabled || user.kind === 'service') return false;
   const policy = config.mfaRequired ?? 'none';
   return policy === 'all' || (policy === 'admins' && user.role === 'admin');
 }
@@ -29,7 +33,7 @@ export function mustEnrolMfa(config: Pick<ApiConfig, 'mfaRequired'>, user: Pick<
 /** protectedProcedure's gate: refuses everything but enrolment while `mustEnrolMfa`. */
 export function assertEnrolmentGate(
   config: Pick<ApiConfig, 'mfaRequired'>,
-  user: Pick<AuthUser, 'role' | 'mfaEnabled'>,
+  user: Pick<AuthUser, 'role' | 'mfaEnabled' | 'kind'>,
   path: string,
 ): void {
   if (mustEnrolMfa(config, user) && !ENROLMENT_PROCEDURES.has(path)) {

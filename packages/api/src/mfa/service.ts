@@ -105,7 +105,7 @@ async function statusOf(deps: Pick<MfaDeps, 'db' | 'config'>, row: UserRow): Pro
   ]);
   return {
     mfaEnabled: row.mfa_enabled,
-    enrolmentRequired: mustEnrolMfa(deps.config, { role: row.role, mfaEnabled: row.mfa_enabled }),
+    enrolmentRequired: mustEnrolMfa(deps.config, { role: row.role, mfaEnabled: row.mfa_enabled, kind: row.kind }),
     totp: { enabled: totp?.confirmed_at != null, pending: totp !== null && totp.confirmed_at === null },
     recoveryCodesRemaining: remaining,
     passkeys: passkeys.map(toPasskeyInfo),

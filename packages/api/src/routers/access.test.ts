@@ -54,6 +54,12 @@ const SIGNED_IN_PROCEDURES: ReadonlySet<string> = new Set([
   'mfa.passkeyRename',
   'mfa.passkeyDelete',
   'mfa.passkeyReauthenticationOptions',
+  // #16 bridges: one's own API keys (admins also manage others')
+  'apiKey.create',
+  'apiKey.list',
+  'apiKey.revoke',
+  'apiKey.rotate',
+  'auth.token',
 ]);
 
 /** Admin procedures the contract names; each must exist once its router has landed. */

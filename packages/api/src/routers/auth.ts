@@ -17,6 +17,8 @@ import { reauthenticate, verifyMfa } from '../mfa/service.js';
 import { passkeySignInOptions, signInWithPasskey } from '../mfa/passkeys.js';
 import { requireRecentAuthentication } from '../mfa/step-up.js';
 import { mustEnrolMfa } from '../mfa/policy.js';
+// #16 bridges
+import { authTokenInput } from '../schemas.js';
 import { protectedProcedure, publicProcedure, router } from '../trpc.js';
 import { toSession } from '../users/mapping.js';
 // ---- email flows ----
@@ -131,4 +133,8 @@ export const authRouter = router({
     ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
     return withCookie(ctx, result);
   }),
+  // #16 bridges: a short-lived JWT access token for the caller (session, or key with auth:check)
+  token: protectedProcedure
+    .input(authTokenInput)
+    .mutation(({ ctx, input }) => ctx.services.tokens.mint(ctx.auth, { audience: input?.audience })),
 });

@@ -62,6 +62,8 @@ export class SessionManager implements SessionService {
   readonly #users: UserCache;
   readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | null = null;
+  /** #16: other caches dropped by the same invalidations (API keys: api-keys/manager.ts). */
+  readonly #listeners: { drop(ids: readonly string[], userIds: readonly string[]): void; clear(): void }[] = [];
   #sweeping: Promise<number> | null = null;
   #closed = false;
 
@@ -99,6 +101,19 @@ export class SessionManager implements SessionService {
     await this.#sweeping?.catch(() => 0);
     await this.#bus.close();
     this.#clearCaches();
+  }
+
+  /**
+   * #16: a cache that shares the sessions' invalidations (the API key cache): it hears every
+   * dropped id (its own ids travel as session ids) and user id, here and from the other instances.
+   */
+  addCacheListener(listener: { drop(ids: readonly string[], userIds: readonly string[]): void; clear(): void }): void {
+    this.#listeners.push(listener);
+  }
+
+  /** #16: whether caches may serve entries (the bus is connected and the manager open). */
+  get cacheUsable(): boolean {
+    return this.#bus.connected && !this.#closed;
   }
 
   /** Number of session facts held in this instance's cache. */
@@ -294,11 +309,13 @@ export class SessionManager implements SessionService {
     this.#sessions.drop(sessionIds);
     for (const userId of userIds) this.#sessions.dropUser(userId);
     this.#users.drop(userIds);
+    for (const listener of this.#listeners) listener.drop(sessionIds, userIds);
   }
 
   #clearCaches(): void {
     this.#sessions.clear();
     this.#users.clear();
+    for (const listener of this.#listeners) listener.clear();
   }
 
   // ---- cleanup -------------------------------------------------------------------------------

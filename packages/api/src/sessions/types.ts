@@ -1,4 +1,4 @@
-import type { Database, Role, Transaction } from '@gatehouse/db';
+import type { Database, Role, Transaction, UserKind } from '@gatehouse/db';
 import type { Invalidation, Work } from '../unit-of-work.js';
 
 /** The signed-in user as the request sees it. Never carries the password hash. */
@@ -17,6 +17,8 @@ export interface AuthUser {
   externalId: string | null;
   /** When the email address was last proven to be the user's (a followed link); null: never. */
   emailVerifiedAt: Date | null;
+  /** #16: `service` for a service account (API keys only, no sign-in). */
+  kind: UserKind;
 }
 
 export interface SessionInfo {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Role, UserRow } from '@gatehouse/db';
+import type { Role, UserKind, UserRow } from '@gatehouse/db';
 import type { AuthUser, SessionInfo } from '../sessions/types.js';
 import { identifierKey } from './identifier.js';
 
@@ -17,6 +17,8 @@ export interface NewUserFields {
   externalId?: string | null;
   /** When the address was proven (an accepted invitation); default: not verified. */
   emailVerifiedAt?: Date | null;
+  /** #16: `service` for a service account (no password, cannot sign in); default `person`. */
+  kind?: UserKind;
 }
 
 /** The row of a new, active account without MFA: the one definition (createUser and the test fixtures use it). */
@@ -38,6 +40,7 @@ export function newUserRow(fields: NewUserFields): UserRow {
     mfa_secret: null,
     external_id: fields.externalId ?? null,
     email_verified_at: fields.emailVerifiedAt ?? null,
+    kind: fields.kind ?? 'person',
   };
 }
 
@@ -59,6 +62,7 @@ export type UserFields = Pick<
   | 'mfa_enabled'
   | 'external_id'
   | 'email_verified_at'
+  | 'kind'
 >;
 
 export function toUser(row: UserFields): User {
@@ -75,6 +79,7 @@ export function toUser(row: UserFields): User {
     mfaEnabled: row.mfa_enabled,
     externalId: row.external_id,
     emailVerifiedAt: row.email_verified_at,
+    kind: row.kind,
   };
 }
 

@@ -42,6 +42,7 @@ export function findPublicById(executor: Executor, id: string) {
       'mfa_enabled',
       'external_id',
       'email_verified_at',
+      'kind',
     ])
     .where('id', '=', id)
     .executeTakeFirst();

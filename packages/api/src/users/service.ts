@@ -203,6 +203,48 @@ export async function createUser<S = never>(
   return { user: toUser(row), session };
 }
 
+// ---- #16: service accounts --------------------------------------------------------------------
+
+const serviceAccountHasNoPassword = () =>
+  new DomainError('PRECONDITION_FAILED', 'service_account', 'A service account has no password: it uses API keys');
+
+export interface CreateServiceAccountInput {
+  name: string;
+  role?: Role | undefined;
+}
+
+/**
+ * A service account (issue 16): a user of kind `service`, created by an administrator, with no
+ * password (the stored hash is empty, which no password verifies against, and sign-in refuses the
+ * kind anyway) and a reserved address under `.invalid` (RFC 2606), so it can never receive mail or
+ * collide with a person's. It owns API keys and is listed and managed like any other user.
+ */
+export async function createServiceAccount(
+  deps: UserDeps,
+  actor: Actor,
+  input: CreateServiceAccountInput,
+): Promise<User> {
+  await requireAdmin(deps, actor);
+  const role: Role = input.role ?? 'member';
+  const base = newUserRow({
+    email: 'pending@service.invalid',
+    username: null,
+    name: input.name,
+    role,
+    passwordHash: '',
+    now: deps.clock.now(),
+    kind: 'service',
+  });
+  const email = `service-${base.id}@service.invalid`;
+  const row: UserRow = { ...base, email, email_key: email };
+  await transact(deps, async ({ trx }) => {
+    await requireAdmin(deps, actor, trx);
+    await repo.insertUser(trx, row);
+    await deps.audit.append(trx, recorded(actor, row.id, 'user.created', { kind: 'service', name: row.name, role }));
+  });
+  return toUser(row);
+}
+
 // ---- passwords --------------------------------------------------------------------------------
 
 export interface SetPasswordInput {
@@ -236,6 +278,7 @@ export async function setPassword(
   if (input.kind === 'change' && actor.userId !== input.userId) throw unauthenticated();
   const target = await repo.findById(deps.db.kysely, input.userId);
   if (!target) throw userNotFound();
+  if (target.kind === 'service') throw serviceAccountHasNoPassword();
   assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
   if (input.mustDifferFrom !== undefined && input.newPassword === input.mustDifferFrom) {
     throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {

@@ -8,6 +8,8 @@ import * as m005 from './005_invalidations.js';
 import * as m006 from './006_mail.js';
 // issue 15 (MFA)
 import * as m007 from './007_mfa.js';
+// #16 bridges (API keys, service accounts)
+import * as m008 from './008_api_keys.js';
 // #17 user import
 import * as m009 from './009_external_ids.js';
 
@@ -28,6 +30,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['006_mail', m006],
   // issue 15 (MFA)
   ['007_mfa', m007],
+  // #16 bridges
+  ['008_api_keys', m008],
   // #17 user import
   ['009_external_ids', m009],
 ];
