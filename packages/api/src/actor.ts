@@ -3,6 +3,8 @@
  * for its commands, by the server for background work) and passed to every service as
  * `(deps, actor, input)`. The audit log, throttling and sessions read ip/userAgent from here.
  */
+import type { AuditEventInput, AuditEventType } from './audit/types.js';
+
 export interface Actor {
   /** The signed-in user making the call; null before sign-in and for system work. */
   readonly userId: string | null;
@@ -27,4 +29,26 @@ export function cliActor(userId: string | null = null): Actor {
 /** The same actor, now known to be `userId` (after sign-in or session validation). */
 export function asUser(actor: Actor, userId: string): Actor {
   return { ...actor, userId };
+}
+
+/**
+ * An audit event recorded by `actor`: its address and user agent, and for the CLI `via: 'cli'` in
+ * the data. `actorId` differs from the actor's user only where the account itself acts before it
+ * is signed in (a reset link followed, an invitation accepted). Never put a token in `data`.
+ */
+export function recorded(
+  actor: Actor,
+  targetId: string | null,
+  type: AuditEventType,
+  data: Record<string, unknown> = {},
+  actorId: string | null = actor.userId,
+): AuditEventInput {
+  return {
+    type,
+    actorId,
+    targetId,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    data: actor.via === 'cli' ? { ...data, via: 'cli' } : data,
+  };
 }

@@ -9,7 +9,7 @@
  * address and per IP (`services.mailThrottle`, apart from sign-in's counters).
  */
 import type { UserRow } from '@gatehouse/db';
-import type { Actor } from '../actor.js';
+import { recorded, type Actor } from '../actor.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
 import { DomainError, notFound, tooManyRequests, unauthenticated } from '../errors.js';
 import { mailNotConfigured } from '../mail/service.js';
@@ -26,7 +26,6 @@ import { requireAdmin } from '../users/authorize.js';
 import { identifierKey } from '../users/identifier.js';
 import { toUser, type User } from '../users/mapping.js';
 import * as users from '../users/repository.js';
-import { recordedEvent } from './audit.js';
 import {
   accountLink,
   consumeAccountToken,
@@ -56,7 +55,7 @@ async function throttleMailRequest(
   await transact(deps, ({ trx }) =>
     deps.audit.append(
       trx,
-      recordedEvent(actor, null, 'auth.throttled', {
+      recorded(actor, null, 'auth.throttled', {
         scope: verdict.scope,
         retryAfterSeconds: verdict.retryAfterSeconds,
         operation,
@@ -109,7 +108,7 @@ export async function requestPasswordReset(
     }
     await deps.audit.append(
       work.trx,
-      recordedEvent(actor, known ? user.id : null, 'auth.password_reset_requested', { known }),
+      recorded(actor, known ? user.id : null, 'auth.password_reset_requested', { known }),
     );
   });
   return { ok: true };
@@ -144,7 +143,7 @@ export async function resetPassword(
     const revoked = await deps.sessions.revokeAllForUser(work.trx, user.id);
     await deps.audit.append(
       work.trx,
-      recordedEvent(asTarget(actor, user), user.id, 'auth.password_reset', { revokedSessions: revoked }, user.id),
+      recorded(asTarget(actor, user), user.id, 'auth.password_reset', { revokedSessions: revoked }, user.id),
     );
     await queueNotice(deps, work, () =>
       noticeMail('notice_password_changed', user.email, user.name, deps.config.publicOrigin, { at: now }),
@@ -188,7 +187,7 @@ export async function createResetLink(
     });
     await deps.audit.append(
       work.trx,
-      recordedEvent(actor, user.id, 'user.reset_link_created', { expiresAt: expiresAt.toISOString() }),
+      recorded(actor, user.id, 'user.reset_link_created', { expiresAt: expiresAt.toISOString() }),
     );
     return { url: accountLink(deps.config.publicOrigin, 'reset-password', token), expiresAt };
   });
@@ -235,7 +234,7 @@ export async function requestEmailVerification(
     }
     await deps.audit.append(
       work.trx,
-      recordedEvent(actor, user?.id ?? null, 'auth.email_verification_requested', { sent: send }),
+      recorded(actor, user?.id ?? null, 'auth.email_verification_requested', { sent: send }),
     );
   });
   return { ok: true };
@@ -255,10 +254,7 @@ export async function verifyEmail(
     if (user.email_verified_at === null) {
       await users.updateUserRow(work.trx, user.id, { email_verified_at: now, updated_at: now });
     }
-    await deps.audit.append(
-      work.trx,
-      recordedEvent(actor, user.id, 'auth.email_verified', { email: user.email }, user.id),
-    );
+    await deps.audit.append(work.trx, recorded(actor, user.id, 'auth.email_verified', { email: user.email }, user.id));
     work.invalidate({ userIds: [user.id] });
   });
   return { ok: true };
@@ -292,7 +288,7 @@ export async function requestEmailChange(
   );
   await deps.audit.append(
     work.trx,
-    recordedEvent(actor, user.id, 'auth.email_change_requested', {
+    recorded(actor, user.id, 'auth.email_change_requested', {
       changes: { email: { before: user.email, after: newEmail } },
     }),
   );
@@ -324,7 +320,7 @@ export async function confirmEmailChange(
     await users.updateUserRow(work.trx, user.id, { email: after.email, email_verified_at: now, updated_at: now });
     await deps.audit.append(
       work.trx,
-      recordedEvent(
+      recorded(
         actor,
         user.id,
         'auth.email_changed',

@@ -9,7 +9,7 @@
  * rotation; the admin check on every call keeps it so afterwards.
  */
 import type { ApiKeyRow } from '@gatehouse/db';
-import type { Actor } from '../actor.js';
+import { recorded, type Actor } from '../actor.js';
 import { DomainError, notFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { transact } from '../unit-of-work.js';
@@ -27,22 +27,6 @@ const keyNotFound = () => notFound('API key', 'api_key_not_found');
 
 /** The longest rotation grace period: 30 days. */
 const MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600;
-
-function recorded(
-  actor: Actor,
-  targetId: string,
-  type: 'api_key.created' | 'api_key.revoked' | 'api_key.rotated',
-  data: Record<string, unknown>,
-) {
-  return {
-    type,
-    actorId: actor.userId,
-    targetId,
-    ip: actor.ip,
-    userAgent: actor.userAgent,
-    data: actor.via === 'cli' ? { ...data, via: 'cli' } : data,
-  };
-}
 
 async function assertScopesAllowed(deps: ApiKeyDeps, ownerId: string, scopes: readonly ApiKeyScope[]): Promise<void> {
   const owner = await getUserById(deps, ownerId);

@@ -7,8 +7,7 @@
  */
 import type { InvitationRow, Role } from '@gatehouse/db';
 import { forUpdate } from '@gatehouse/db';
-import type { Actor } from '../actor.js';
-import { recordedEvent } from '../account-tokens/audit.js';
+import { recorded, type Actor } from '../actor.js';
 import { accountLink, invalidToken } from '../account-tokens/tokens.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
 import type { SignInResult } from '../auth/types.js';
@@ -141,7 +140,7 @@ export async function inviteUser(
     }
     await deps.audit.append(
       work.trx,
-      recordedEvent(actor, row.id, 'user.invited', { email, name: row.name, role: row.role, delivery: deliver }),
+      recorded(actor, row.id, 'user.invited', { email, name: row.name, role: row.role, delivery: deliver }),
     );
     return { invitation: toInvitation(row, now), url: deliver === 'link' ? link : null };
   });
@@ -204,7 +203,7 @@ export async function renewInvitation(
     }
     await deps.audit.append(
       work.trx,
-      recordedEvent(actor, row.id, deliver === 'mail' ? 'user.invitation_resent' : 'user.invited', {
+      recorded(actor, row.id, deliver === 'mail' ? 'user.invitation_resent' : 'user.invited', {
         email: row.email,
         delivery: deliver,
         renewed: true,
@@ -231,7 +230,7 @@ export async function revokeInvitation(deps: InvitationDeps, actor: Actor, input
     if (!row) throw invitationNotFound();
     if (row.accepted_at || row.revoked_at) throw notPending();
     await work.trx.updateTable('invitations').set({ revoked_at: now }).where('id', '=', row.id).execute();
-    await deps.audit.append(work.trx, recordedEvent(actor, row.id, 'user.invitation_revoked', { email: row.email }));
+    await deps.audit.append(work.trx, recorded(actor, row.id, 'user.invitation_revoked', { email: row.email }));
     return toInvitation({ ...row, revoked_at: now }, now);
   });
 }

@@ -8,9 +8,9 @@
  * copied onto another account does not decrypt.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeBase64, encodeBase64 } from '@oslojs/encoding';
+import { createSecretFile, readSecretFile } from '../secret-file.js';
 
 const VERSION = 'v1';
 
@@ -60,25 +60,9 @@ export function defaultMfaKeyFile(auditKeyFile: string): string {
  * TOTP secret.
  */
 export function loadOrCreateMfaKey(file: string): Uint8Array {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const created = `${encodeBase64(randomBytes(32))}\n`;
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      // 'wx': never overwrite a key another instance created meanwhile.
-      writeFileSync(file, created, { mode: 0o600, flag: 'wx' });
-      text = created;
-    } catch (writeError) {
-      if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError;
-      text = readFileSync(file, 'utf8');
-    }
-  }
-  if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {
-    throw new Error(`MFA_KEY_FILE ${file} is accessible by group/others; chmod 600 it`);
-  }
+  const text =
+    readSecretFile(file, 'MFA_KEY_FILE') ??
+    createSecretFile(file, 'MFA_KEY_FILE', `${encodeBase64(randomBytes(32))}\n`);
   let key: Uint8Array;
   try {
     key = decodeBase64(text.trim());

@@ -13,8 +13,7 @@
 import { renderSVG } from 'uqr';
 import type { Database, Transaction, UserRow } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
-import { asUser } from '../actor.js';
-import type { AuditEventInput, AuditEventType } from '../audit/types.js';
+import { asUser, recorded } from '../actor.js';
 import type { MfaMethod, SignInResult } from '../auth/types.js';
 import { DomainError, notFound, tooManyRequests, unauthenticated } from '../errors.js';
 import type { Services } from '../services.js';
@@ -39,22 +38,6 @@ export type MfaDeps = Pick<
 const invalidCode = () => new DomainError('UNAUTHORIZED', 'mfa_invalid_code', 'That code is not correct');
 const methodUnavailable = () =>
   new DomainError('BAD_REQUEST', 'mfa_method_unavailable', 'That second factor is not set up for this account');
-
-function recorded(
-  actor: Actor,
-  targetId: string | null,
-  type: AuditEventType,
-  data: Record<string, unknown>,
-): AuditEventInput {
-  return {
-    type,
-    actorId: actor.userId,
-    targetId,
-    ip: actor.ip,
-    userAgent: actor.userAgent,
-    data: actor.via === 'cli' ? { ...data, via: 'cli' } : data,
-  };
-}
 
 /** The AES-GCM context a user's TOTP secret is sealed for (a copied ciphertext opens nowhere else). */
 const totpContext = (userId: string) => `gatehouse totp ${userId}`;

@@ -8,10 +8,10 @@
  * `gatehouse jwt rotate-key` rotates the file (atomically); running servers notice within
  * `reloadIntervalMs` (a stat of the file's mtime) and switch to the new key.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { writeFileAtomic } from '../audit/key-history.js';
+import { createSecretFile, readSecretFile } from '../secret-file.js';
 
 class JwtKeyError extends Error {
   override readonly name = 'JwtKeyError';
@@ -58,25 +58,8 @@ function format(keys: readonly StoredKey[]): string {
 
 /** Reads the key file, creating it (one key) on first start. */
 async function readOrCreate(file: string, now: Date): Promise<StoredKey[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const created = format([await newStoredKey(now)]);
-    try {
-      // 'wx': never overwrite a key another instance created meanwhile.
-      writeFileSync(file, created, { mode: 0o600, flag: 'wx' });
-      text = created;
-    } catch (writeError) {
-      if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError;
-      text = readFileSync(file, 'utf8');
-    }
-  }
-  if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {
-    throw new JwtKeyError(`JWT_KEY_FILE ${file} is accessible by group/others; chmod 600 it`);
-  }
+  const text =
+    readSecretFile(file, 'JWT_KEY_FILE') ?? createSecretFile(file, 'JWT_KEY_FILE', format([await newStoredKey(now)]));
   return parseFile(text, file);
 }
 

@@ -12,8 +12,8 @@
  * moment cannot both succeed.
  */
 import { sql, type Database, type Role, type Transaction, type UserRow } from '@gatehouse/db';
-import type { Actor } from '../actor.js';
-import type { AuditEventInput, AuditEventType } from '../audit/types.js';
+import { recorded, type Actor } from '../actor.js';
+import type { AuditEventType } from '../audit/types.js';
 import { assertPasswordPolicy } from '../auth/password-policy.js';
 import { DomainError, notFound, unauthenticated } from '../errors.js';
 import type { Services } from '../services.js';
@@ -31,23 +31,6 @@ export type UserDeps = Pick<Services, 'db' | 'config' | 'clock' | 'passwords' | 
 const FIRST_USER_LOCK = 0x6761_7465_0001n;
 
 const userNotFound = () => notFound('User', 'user_not_found');
-
-/** Who the audit log records: the actor and, for the CLI, that the change came from a terminal. */
-function recorded(
-  actor: Actor,
-  targetId: string,
-  type: AuditEventType,
-  data: Record<string, unknown>,
-): AuditEventInput {
-  return {
-    type,
-    actorId: actor.userId,
-    targetId,
-    ip: actor.ip,
-    userAgent: actor.userAgent,
-    data: actor.via === 'cli' ? { ...data, via: 'cli' } : data,
-  };
-}
 
 // ---- reading ----------------------------------------------------------------------------------
 
