@@ -9,6 +9,10 @@
  *
  * It throws FORBIDDEN `reauthentication_required`. The CLI calls services directly and never
  * comes through here (the operator at a terminal could write the rows anyway).
+ *
+ * An API key (#16) passes: it is a standing, scoped grant its owner made deliberately — creating or
+ * rotating one needs a recent authentication itself (routers/api-key.ts), and the procedures a key
+ * reaches are only those its scopes name — not a browser session that may have been left open.
  */
 import type { Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
@@ -30,7 +34,8 @@ function isRecentlyAuthenticated(clock: Clock, session: Pick<SessionInfo, 'authe
 /** Refuses with FORBIDDEN `reauthentication_required` unless the session authenticated recently. */
 export async function requireRecentAuthentication(
   deps: { clock: Clock },
-  auth: { session: Pick<SessionInfo, 'authenticatedAt'> },
+  auth: { session: Pick<SessionInfo, 'authenticatedAt'>; apiKey?: object | null },
 ): Promise<void> {
+  if (auth.apiKey) return;
   if (!isRecentlyAuthenticated(deps.clock, auth.session)) throw reauthenticationRequired();
 }

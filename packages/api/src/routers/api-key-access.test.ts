@@ -22,6 +22,17 @@ const PUBLIC_PROCEDURES = new Set([
   'auth.createFirstUser',
   'auth.signUp',
   'auth.signIn',
+  // #14: links are followed signed out; requests answer alike for any address
+  'auth.requestPasswordReset',
+  'auth.resetPassword',
+  'auth.acceptInvitation',
+  'auth.requestEmailVerification',
+  'auth.verifyEmail',
+  'auth.confirmEmailChange',
+  // #15: the sign-in second step and passwordless sign-in
+  'auth.verifyMfa',
+  'auth.passkeyOptions',
+  'auth.signInWithPasskey',
 ]);
 
 const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)

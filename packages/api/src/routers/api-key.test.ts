@@ -135,6 +135,22 @@ describe.each(testDialects)('API keys and service accounts on %s', (dialect) => 
     expect((await trpcError(as(c.key).session.list())).reason).toBe('unauthenticated');
   });
 
+  it('step-up: creating a key needs a recent sign-in; a scoped key itself is not asked to reauthenticate', async () => {
+    const { key } = await as(admin.token).apiKey.create({ name: 'admin automation', scopes: ['users:write'] });
+    const victim = await createTestUser(services, { role: 'member', email: 'leaver@example.com' });
+    clock.advance(11 * MINUTE);
+    // The browser session is now stale: sensitive actions ask for a fresh authentication…
+    const stale = await trpcError(as(admin.token).apiKey.create({ name: 'another', scopes: ['users:read'] }));
+    expect([stale.code, stale.reason]).toEqual(['FORBIDDEN', 'reauthentication_required']);
+    const staleDelete = await trpcError(as(admin.token).user.delete({ id: victim.user.id }));
+    expect(staleDelete.reason).toBe('reauthentication_required');
+    // …while the key, made under step-up and limited to its scope, does its job.
+    await as(key).user.delete({ id: victim.user.id });
+    expect(
+      await db.kysely.selectFrom('users').select('id').where('id', '=', victim.user.id).executeTakeFirst(),
+    ).toBeUndefined();
+  });
+
   it('a wrong secret with a real id, or a malformed key, is simply unauthenticated', async () => {
     const { key } = await as(member.token).apiKey.create({ name: 'a', scopes: ['sessions:read'] });
     const wrong = `${key.slice(0, -1)}${key.endsWith('a') ? 'b' : 'a'}`;
