@@ -94,7 +94,7 @@ describe('email flows in Chromium', () => {
     await heading(page, 'Sign in');
     await page.getByLabel('Email or username').fill(identifier);
     await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   /** The dashboard link in the latest mail to `to` with `subject`. */
