@@ -8,12 +8,14 @@ import { register as setup } from './commands/setup.js';
 import { register as users } from './commands/users.js';
 // #17 user import
 import { EXIT_ROWS_REJECTED, register as importUsers, RowsRejected } from './commands/import.js';
+// #19 audit witnesses
+import { register as witness } from './commands/witness.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers];
+const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers, /* #19 */ witness];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {

@@ -13,6 +13,11 @@ export interface ApiConfig {
   /** Optional Redis for shared throttling and cross-instance cache invalidation. */
   redisUrl: string | null;
   auditKeyFile: string;
+  // #19 audit witnesses
+  /** AUDIT_WITNESSES: `url=<base URL>;key=<witness verifier key>` entries, comma-separated. */
+  auditWitnesses?: string;
+  /** AUDIT_WITNESS_POLICY: `<n>` or `<n>:<name>|<name>…` (default 1 when witnesses are set). */
+  auditWitnessPolicy?: string;
 }
 
 const HOUR = 3_600_000;

@@ -7,3 +7,18 @@ export type * from './types.js';
 export { defaultOrigin, loadOrCreateSigningKey } from './checkpoint.js';
 export { verifyAuditLog } from './verify.js';
 export { readKeyHistory, type CheckpointKeys } from './key-history.js';
+// #19 audit witnesses
+export { parseVerifierKey } from './checkpoint.js';
+export {
+  cosign,
+  findCosignature,
+  loadOrCreateWitnessKey,
+  parseWitnessKey,
+  splitSignedNote,
+  type Cosignature,
+  type WitnessSigner,
+  type WitnessVerifier,
+} from './witness/cosignature.js';
+export { parsePolicy, parseWitnesses, WitnessClient, WitnessConfigError, type WitnessPolicy } from './witness/client.js';
+export { createWitnessServer, Witness, type WitnessResponse } from './witness/server.js';
+export { witnessReport, noteCosigners, type WitnessReport } from './witness/report.js';

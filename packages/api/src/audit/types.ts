@@ -1,4 +1,6 @@
 /** Public audit types (architecture §7 AuditEvent, §8 event types). */
+import type { WitnessReport } from './witness/report.js';
+export type { WitnessReport } from './witness/report.js';
 
 export const AUDIT_EVENT_TYPES = [
   'auth.setup',
@@ -59,6 +61,9 @@ export interface AuditVerifyResult {
   rootHash: string;
   firstInvalidSeq: number | null;
   reason: string | null;
+  // #19 audit witnesses
+  /** Cosignatures against AUDIT_WITNESS_POLICY, when witnesses are configured. */
+  witnesses?: WitnessReport;
 }
 
 export interface AuditCheckpointInfo {

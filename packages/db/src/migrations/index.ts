@@ -7,6 +7,8 @@ import * as m004 from './004_throttle_counters.js';
 import * as m005 from './005_invalidations.js';
 // #17 user import
 import * as m009 from './009_external_ids.js';
+// #19 audit witnesses
+import * as m010 from './010_audit_witnesses.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -24,6 +26,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['005_invalidations', m005],
   // #17 user import
   ['009_external_ids', m009],
+  // #19 audit witnesses
+  ['010_audit_witnesses', m010],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
