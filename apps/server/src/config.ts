@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApiConfig } from '@gatehouse/api';
+// #19 audit witnesses
+import { parsePolicy, parseWitnesses } from '@gatehouse/api';
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -109,6 +111,9 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   TRUST_PROXY: trustProxy.default(false),
+  // #19 audit witnesses (parsed and checked by the audit service at start)
+  AUDIT_WITNESSES: z.string().optional(),
+  AUDIT_WITNESS_POLICY: z.string().optional(),
 });
 
 export interface ServerConfig {
@@ -147,6 +152,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SESSION_TTL > e.SESSION_ABSOLUTE_TTL || e.SESSION_REMEMBER_TTL > e.SESSION_ABSOLUTE_TTL) {
     throw new ConfigError('Invalid SESSION_ABSOLUTE_TTL: must be at least SESSION_TTL and SESSION_REMEMBER_TTL');
   }
+  // #19 audit witnesses: refuse a bad witness list or policy at start, naming the variable.
+  try {
+    parsePolicy(
+      e.AUDIT_WITNESS_POLICY,
+      parseWitnesses(e.AUDIT_WITNESSES ?? '').map((w) => w.key),
+    );
+  } catch (error) {
+    throw new ConfigError(`Invalid ${(error as Error).message}`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -167,6 +181,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionCleanupIntervalMs: e.SESSION_CLEANUP_INTERVAL,
       redisUrl: e.REDIS_URL ?? null,
       auditKeyFile: resolve(e.AUDIT_KEY_FILE),
+      // #19 audit witnesses
+      ...(e.AUDIT_WITNESSES !== undefined ? { auditWitnesses: e.AUDIT_WITNESSES } : {}),
+      ...(e.AUDIT_WITNESS_POLICY !== undefined ? { auditWitnessPolicy: e.AUDIT_WITNESS_POLICY } : {}),
     },
   };
 }

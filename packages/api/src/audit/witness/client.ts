@@ -137,12 +137,17 @@ export class WitnessClient {
     await this.#running?.catch(() => {});
   }
 
-  /** One round: every witness is brought up to the latest checkpoint (rounds never overlap). */
-  sync(timeoutMs = this.#timeoutMs): Promise<Record<string, Outcome>> {
-    this.#running ??= this.#round(timeoutMs).finally(() => {
+  /**
+   * One round: every witness is brought up to the latest checkpoint. Rounds never overlap; a
+   * call during a round waits for it, then runs its own (so it sees the latest checkpoint).
+   */
+  async sync(timeoutMs = this.#timeoutMs): Promise<Record<string, Outcome>> {
+    while (this.#running !== null) await this.#running.catch(() => {});
+    const round = this.#round(timeoutMs).finally(() => {
       this.#running = null;
     });
-    return this.#running;
+    this.#running = round;
+    return round;
   }
 
   async #round(timeoutMs: number): Promise<Record<string, Outcome>> {
