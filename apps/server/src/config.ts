@@ -114,6 +114,7 @@ const envSchema = z.object({
   // #19 audit witnesses (parsed and checked by the audit service at start)
   AUDIT_WITNESSES: z.string().optional(),
   AUDIT_WITNESS_POLICY: z.string().optional(),
+  AUDIT_PUBLIC_TILES: booleanFlag.default(false),
 });
 
 export interface ServerConfig {
@@ -129,6 +130,9 @@ export interface ServerConfig {
   /** Absolute path of the dashboard build, or null to serve the API only. */
   dashboardDir: string | null;
   api: ApiConfig;
+  // #19 audit tiles
+  /** AUDIT_PUBLIC_TILES: serve /audit/tlog/ without a session. */
+  auditPublicTiles: boolean;
 }
 
 export class ConfigError extends Error {
@@ -185,5 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.AUDIT_WITNESSES !== undefined ? { auditWitnesses: e.AUDIT_WITNESSES } : {}),
       ...(e.AUDIT_WITNESS_POLICY !== undefined ? { auditWitnessPolicy: e.AUDIT_WITNESS_POLICY } : {}),
     },
+    // #19 audit tiles
+    auditPublicTiles: e.AUDIT_PUBLIC_TILES,
   };
 }

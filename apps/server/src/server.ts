@@ -15,6 +15,8 @@ import { clientIp, redactUrl } from './plugins/request-guard.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { servicesPlugin } from './plugins/services.js';
 import { trpcRoutes } from './plugins/trpc.js';
+// #19 audit tiles
+import { auditTilesRoutes } from './plugins/audit-tiles.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
@@ -162,6 +164,8 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
   });
   await app.register(healthRoutes, { db: app.db });
   await app.register(trpcRoutes, { prefix: '/trpc', services: app.services });
+  // #19 audit tiles
+  await app.register(auditTilesRoutes, { services: app.services, publicTiles: config.auditPublicTiles });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }

@@ -22,3 +22,13 @@ export {
 export { parsePolicy, parseWitnesses, WitnessClient, WitnessConfigError, type WitnessPolicy } from './witness/client.js';
 export { createWitnessServer, Witness, type WitnessResponse } from './witness/server.js';
 export { witnessReport, noteCosigners, type WitnessReport } from './witness/report.js';
+export {
+  encodeTileIndex,
+  parseTilePath,
+  serveTlog,
+  tilePath,
+  tilesFor,
+  writeTiles,
+  type TileResponse,
+} from './tiles/tiles.js';
+export { cosignedNote } from './witness/report.js';

@@ -18,6 +18,7 @@ import type { Database, Kysely } from '@gatehouse/db';
 import { leafInputFromStored } from '../leaf.js';
 import type { NodeReader } from '../merkle.js';
 import { nodeReader } from '../store.js';
+import { cosignedNote } from '../witness/report.js';
 
 export const TILE_WIDTH = 256;
 export const TILE_HEIGHT = 8;
@@ -162,4 +163,51 @@ export async function writeTiles(
   }
   await put('checkpoint', checkpointNote);
   return { tiles, bundles };
+}
+
+export interface TileResponse {
+  status: 200 | 404;
+  contentType: string;
+  body: Buffer | string;
+  /** Full tiles never change: cache them for good. The checkpoint and partial tiles do change. */
+  immutable: boolean;
+}
+
+/**
+ * One request below the tile root (`checkpoint`, `tile/…`), answered from the latest signed
+ * checkpoint (cosignatures appended) and the tree at its size, so everything served agrees.
+ */
+export async function serveTlog(db: Kysely<Database>, path: string): Promise<TileResponse> {
+  const notFound: TileResponse = {
+    status: 404,
+    contentType: 'text/plain; charset=utf-8',
+    body: 'not found\n',
+    immutable: false,
+  };
+  const latest = await db
+    .selectFrom('audit_checkpoints')
+    .select(['tree_size', 'note'])
+    .orderBy('tree_size', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (latest === undefined) return notFound;
+  const size = Number(latest.tree_size);
+  if (path === 'checkpoint') {
+    return {
+      status: 200,
+      contentType: 'text/plain; charset=utf-8',
+      body: await cosignedNote(db, size, latest.note),
+      immutable: false,
+    };
+  }
+  const ref = parseTilePath(path);
+  if (ref === null) return notFound;
+  const bytes =
+    ref.level === 'entries'
+      ? await readEntryBundle(db, size, ref.index, ref.width)
+      : ref.level > 0 && TILE_WIDTH ** ref.level > size
+        ? null
+        : await readTile(nodeReader(db), size, ref.level, ref.index, ref.width);
+  if (bytes === null) return notFound;
+  return { status: 200, contentType: 'application/octet-stream', body: bytes, immutable: ref.width === TILE_WIDTH };
 }
