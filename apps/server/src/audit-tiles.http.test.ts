@@ -4,7 +4,9 @@
  * tile's tree root is the root of the served (signed) checkpoint.
  */
 import { createHash } from 'node:crypto';
+import { createGatehouseClient } from '@gatehouse/client';
 import { withTransaction } from '@gatehouse/db';
+import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type RunningServer } from './testing.js';
 
@@ -65,7 +67,45 @@ describe('audit tiles at /audit/tlog/', () => {
     expect((await fetch(`${server.url}/audit/tlog/tile/0/5`)).status).toBe(404);
   });
 
-  it('requires an admin session otherwise', async () => {
+  it.each(testDialects)('requires an admin session otherwise (%s)', async (dialect) => {
+    const database: TestDatabase | null = dialect === 'postgres' ? await createTestDatabase('postgres') : null;
+    server = await startTestServer(database ? { DATABASE_URL: database.url } : {});
+    const url = server.url;
+    const first = await createGatehouseClient({ url }).auth.createFirstUser.mutate({
+      email: 'root@example.com',
+      name: 'Root',
+      password: 'a long root passphrase',
+    });
+    if (first.status !== 'signed-in') throw new Error('expected a signed-in first user');
+    const admin = createGatehouseClient({ url, token: first.token });
+    await admin.user.create.mutate({
+      email: 'member@example.com',
+      name: 'M',
+      password: 'a long member passphrase',
+      role: 'member',
+    });
+    const member = await createGatehouseClient({ url }).auth.signIn.mutate({
+      identifier: 'member@example.com',
+      password: 'a long member passphrase',
+    });
+    if (member.status !== 'signed-in') throw new Error('expected a signed-in member');
+    await withEvents(server, 2);
+    const asAdmin = await fetch(`${url}/audit/tlog/checkpoint`, {
+      headers: { authorization: `Bearer ${first.token}` },
+    });
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.headers.get('cache-control')).toBe('private, no-cache');
+    expect((await asAdmin.text()).split('\n')[0]).toBe(server.services.audit.checkpointer.origin);
+    const asMember = await fetch(`${url}/audit/tlog/checkpoint`, {
+      headers: { authorization: `Bearer ${member.token}` },
+    });
+    expect(asMember.status).toBe(401);
+    await server.stop();
+    server = undefined;
+    await database?.drop();
+  });
+
+  it('refuses anonymous and unknown tokens', async () => {
     server = await startTestServer();
     await withEvents(server, 2);
     const anonymous = await fetch(`${server.url}/audit/tlog/checkpoint`);
