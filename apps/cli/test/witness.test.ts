@@ -4,14 +4,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadOrCreateSigningKey } from '@gatehouse/api';
 import { withTransaction } from '@gatehouse/db';
 import { startTestServer, type RunningServer } from '../../server/src/testing.js';
-import { bin } from './run.js';
+import { bin, gatehouse } from './run.js';
 
 /** Independent cosignature/v1 check (C2SP tlog-cosignature), from the spec text. */
 function cosignatureVerifies(body: string, line: string, vkey: string): boolean {
@@ -32,6 +32,7 @@ describe('gatehouse witness serve', () => {
   let witnessOutput = '';
   let server: RunningServer;
   const auditKey = join(dir, 'audit.key');
+  let logKeyText = '';
 
   beforeAll(async () => {
     writeFileSync(
@@ -73,7 +74,9 @@ describe('gatehouse witness serve', () => {
       PUBLIC_ORIGIN: 'http://witness-e2e.test',
       AUDIT_KEY_FILE: auditKey,
       AUDIT_WITNESSES: witnessLine,
+      AUDIT_PUBLIC_TILES: 'true',
     });
+    logKeyText = logKey;
   }, 60_000);
 
   afterAll(async () => {
@@ -103,6 +106,46 @@ describe('gatehouse witness serve', () => {
     const result = await audit.verify();
     expect(result.ok).toBe(true);
     expect(result.witnesses).toMatchObject({ witnessedSize: 3, latestCosignedBy: ['e2e/w1'], problems: [] });
+  });
+
+  test('audit export --tiles writes static tiles that verify offline with the cosignature policy', async () => {
+    const out = join(dir, 'tiles');
+    const exported = await gatehouse(['--json', 'audit', 'export', '--tiles', out, '--url', server.url]);
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ treeSize: 3, tiles: 1, bundles: 1 });
+    const vkey = witnessLine.split(';key=')[1] as string;
+    const verify = (extra: string[]) =>
+      gatehouse(['--json', 'audit', 'verify', '--offline', out, '--public-key', logKeyText, ...extra]);
+
+    const ok = await verify(['--witness', vkey]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      ok: true,
+      checked: 3,
+      cosignatures: { cosignedBy: ['e2e/w1'], problem: null },
+    });
+
+    // A policy asking for a second witness that never saw the checkpoint fails.
+    const other = 'e2e/w2+c6551c6b+BAJaI5PO0R27wevDC0QBTWY6331c97LxSUqZ5z7B7Yae';
+    const { createHash: h } = await import('node:crypto');
+    const raw = Buffer.from(other.split('+')[2] as string, 'base64').subarray(1);
+    const id = h('sha256').update('e2e/w2\n\u0004').update(raw).digest().subarray(0, 4).toString('hex');
+    const w2 = `e2e/w2+${id}+${other.split('+')[2] as string}`;
+    const unmet = await verify(['--witness', vkey, '--witness', w2, '--witness-policy', '2']);
+    expect(unmet.code).toBe(1);
+    expect(JSON.parse(unmet.stdout).reason).toMatch(/not seen by enough witnesses: cosigned by 1 \(e2e\/w1\)/);
+
+    // An edited entry no longer matches its tile.
+    const bundlePath = join(out, 'tile/entries/000.p/3');
+    const bundle = readFileSync(bundlePath);
+    writeFileSync(bundlePath, Buffer.from(bundle.toString('latin1').replace(`"i":1`, `"i":7`), 'latin1'));
+    const edited = await verify(['--witness', vkey]);
+    expect(edited.code).toBe(1);
+    expect(JSON.parse(edited.stdout)).toMatchObject({
+      ok: false,
+      firstInvalidSeq: 2,
+      reason: 'event 2 does not match its hash in tile/0/000.p/3',
+    });
   });
 
   test('refuses to start without a log to witness', async () => {

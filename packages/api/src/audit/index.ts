@@ -32,3 +32,4 @@ export {
   type TileResponse,
 } from './tiles/tiles.js';
 export { cosignedNote } from './witness/report.js';
+export { checkCosignatures, verifyTileExport, type TileVerifyResult, type WitnessCheck } from './tiles/offline.js';
