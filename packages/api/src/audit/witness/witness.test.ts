@@ -20,6 +20,7 @@ import { AuditService } from '../service.js';
 import { isStoredLevel } from '../store.js';
 import { witnessSignerFromKey } from './cosignature.js';
 import { createWitnessServer, Witness } from './server.js';
+import { checkCosignatures } from '../tiles/offline.js';
 
 // ---- independent C2SP tlog-cosignature verifier ------------------------------------------------
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -160,6 +161,13 @@ describe.each(testDialects)('audit witnesses on %s', (dialect) => {
       const body = cp.note.slice(0, cp.note.lastIndexOf('\n\n') + 1);
       expect(independentVerifyCosignature(body, row.line, witnessSigner.text).time).toBe(Number(row.cosigned_at));
     }
+    // audit.checkpoint hands out the note with the cosignature appended: an export carries it.
+    const latest = await audit.checkpointer.latest();
+    expect(latest.note.trimEnd().split('\n').at(-1)).toBe(rows[1]?.line);
+    expect(checkCosignatures(latest.note, { keys: [witnessSigner.text] })).toMatchObject({
+      cosignedBy: [witnessSigner.name],
+      problem: null,
+    });
     const result = await audit.verify();
     expect(result).toMatchObject({ ok: true, treeSize: 17 });
     expect(result.witnesses).toEqual({
