@@ -2,7 +2,9 @@
  * Commands that call a running server through the typed client (GATEHOUSE_URL + GATEHOUSE_TOKEN,
  * an admin's session token).
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { OfflineVerifyResult } from '@gatehouse/api';
 import {
   createGatehouseClient,
@@ -138,8 +140,6 @@ export async function verifyOffline(
 ): Promise<OfflineVerifyResult & { cosignatures?: { policy: string; cosignedBy: string[] } | null }> {
   const { verifyAuditExport, verifyTileExport, checkCosignatures } = await import('@gatehouse/api');
   const history = keyHistory === undefined ? '' : await readFile(keyHistory, 'utf8');
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
   if (existsSync(join(dir, 'tile')) && existsSync(join(dir, 'checkpoint')))
     return verifyTileExport(dir, publicKey, history, witnesses);
   const result = await verifyAuditExport(dir, publicKey, history);
@@ -210,9 +210,7 @@ export async function exportTiles(
     if (!res.ok) throw new CliError(`${path}: the server answered ${res.status}`);
     return Buffer.from(await res.arrayBuffer());
   };
-  const { tilesFor, tilePath } = await import('@gatehouse/api');
-  const { mkdir, writeFile } = await import('node:fs/promises');
-  const { dirname, join } = await import('node:path');
+  const api = await import('@gatehouse/api');
   const put = async (path: string, bytes: Buffer): Promise<void> => {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), bytes);
@@ -222,12 +220,12 @@ export async function exportTiles(
   if (!Number.isSafeInteger(size)) throw new CliError('the server sent a malformed checkpoint');
   let tiles = 0;
   let bundles = 0;
-  for (const t of tilesFor(size)) {
-    const path = tilePath(t.level, t.index, t.width);
+  for (const t of api.tilesFor(size)) {
+    const path = api.tilePath(t.level, t.index, t.width);
     await put(path, await get(path));
     tiles += 1;
     if (t.level === 0) {
-      const entries = tilePath('entries', t.index, t.width);
+      const entries = api.tilePath('entries', t.index, t.width);
       await put(entries, await get(entries));
       bundles += 1;
     }

@@ -133,7 +133,9 @@ describe('gatehouse witness serve', () => {
     const w2 = `e2e/w2+${id}+${other.split('+')[2] as string}`;
     const unmet = await verify(['--witness', vkey, '--witness', w2, '--witness-policy', '2']);
     expect(unmet.code).toBe(1);
-    expect(JSON.parse(unmet.stdout).reason).toMatch(/not seen by enough witnesses: cosigned by 1 \(e2e\/w1\)/);
+    expect((JSON.parse(unmet.stdout) as { reason: string }).reason).toMatch(
+      /not seen by enough witnesses: cosigned by 1 \(e2e\/w1\)/,
+    );
 
     // An edited entry no longer matches its tile.
     const bundlePath = join(out, 'tile/entries/000.p/3');

@@ -111,7 +111,10 @@ export class AuditService implements AuditAppender {
     });
     // #19 audit witnesses
     const endpoints = parseWitnesses(options.config.auditWitnesses ?? '');
-    this.witnessPolicy = parsePolicy(options.config.auditWitnessPolicy, endpoints.map((w) => w.key));
+    this.witnessPolicy = parsePolicy(
+      options.config.auditWitnessPolicy,
+      endpoints.map((w) => w.key),
+    );
     this.witnesses =
       endpoints.length === 0
         ? null
@@ -120,9 +123,15 @@ export class AuditService implements AuditAppender {
             witnesses: endpoints,
             now,
             onError: (error, witness) =>
-              this.#logger.warn({ err: error, component: 'audit', witness }, 'audit witness unreachable; retrying later'),
+              this.#logger.warn(
+                { err: error, component: 'audit', witness },
+                'audit witness unreachable; retrying later',
+              ),
             onProblem: (problem, witness) =>
-              this.#logger.error({ component: 'audit', witness }, `AUDIT LOG FORK OR ROLLBACK SHOWN TO A WITNESS: ${problem}`),
+              this.#logger.error(
+                { component: 'audit', witness },
+                `AUDIT LOG FORK OR ROLLBACK SHOWN TO A WITNESS: ${problem}`,
+              ),
           });
   }
 

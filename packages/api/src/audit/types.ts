@@ -1,6 +1,4 @@
 /** Public audit types (architecture §7 AuditEvent, §8 event types). */
-import type { WitnessReport } from './witness/report.js';
-export type { WitnessReport } from './witness/report.js';
 
 export const AUDIT_EVENT_TYPES = [
   'auth.setup',
@@ -91,4 +89,19 @@ export interface ConsistencyProofResult {
   fromRoot: string;
   toRoot: string;
   proof: string[];
+}
+
+// #19 audit witnesses
+/** What audit.verify says about witnesses (witness/report.ts). */
+export interface WitnessReport {
+  /** `<n> of <names>` */
+  policy: string;
+  /** The largest checkpoint size cosigned by enough witnesses, null when none is. */
+  witnessedSize: number | null;
+  /** The witnesses that cosigned the latest checkpoint. */
+  latestCosignedBy: string[];
+  /** Signed checkpoints after `witnessedSize` that no quorum of witnesses has seen (yet). */
+  unwitnessed: number[];
+  /** Forks or rollbacks reported by witnesses, and cosignatures that do not verify. */
+  problems: string[];
 }

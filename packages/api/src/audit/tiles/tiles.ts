@@ -21,9 +21,9 @@ import { nodeReader } from '../store.js';
 import { cosignedNote } from '../witness/report.js';
 
 export const TILE_WIDTH = 256;
-export const TILE_HEIGHT = 8;
+const TILE_HEIGHT = 8;
 
-export class TileError extends Error {
+class TileError extends Error {
   override name = 'TileError';
 }
 
@@ -78,7 +78,7 @@ export function parseTilePath(path: string): { level: number | 'entries'; index:
 }
 
 /** The bytes of a hash tile, or null when the tree of `size` does not have it. */
-export async function readTile(
+async function readTile(
   read: NodeReader,
   size: number,
   level: number,
@@ -92,7 +92,7 @@ export async function readTile(
 }
 
 /** The entry bundle of leaves 256·index … 256·index+width−1, or null when not all exist below `size`. */
-export async function readEntryBundle(
+async function readEntryBundle(
   db: Kysely<Database>,
   size: number,
   index: number,

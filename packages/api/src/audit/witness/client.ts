@@ -35,7 +35,7 @@ export interface WitnessPolicy {
   readonly names: readonly string[];
 }
 
-export class WitnessConfigError extends Error {
+class WitnessConfigError extends Error {
   override name = 'WitnessConfigError';
 }
 

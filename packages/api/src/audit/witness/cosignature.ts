@@ -18,7 +18,7 @@ import {
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export const COSIGNATURE_ALG = 0x04;
+const COSIGNATURE_ALG = 0x04;
 const SIG_PREFIX = '\u2014 ';
 
 export class CosignatureError extends Error {
@@ -57,7 +57,7 @@ function rawKey(key: KeyObject): Buffer {
   return Buffer.from(jwk.x, 'base64url');
 }
 
-export function cosignatureKeyId(name: string, publicKey: Uint8Array): Buffer {
+function cosignatureKeyId(name: string, publicKey: Uint8Array): Buffer {
   return createHash('sha256')
     .update(name, 'utf8')
     .update(Buffer.from([0x0a, COSIGNATURE_ALG]))

@@ -7,19 +7,7 @@
 import type { Database, Kysely } from '@gatehouse/db';
 import { findCosignature, splitSignedNote, type WitnessVerifier } from './cosignature.js';
 import type { WitnessPolicy } from './client.js';
-
-export interface WitnessReport {
-  /** `<n> of <names>` */
-  policy: string;
-  /** The largest checkpoint size cosigned by enough witnesses, null when none is. */
-  witnessedSize: number | null;
-  /** The witnesses that cosigned the latest checkpoint. */
-  latestCosignedBy: string[];
-  /** Signed checkpoints after `witnessedSize` that no quorum of witnesses has seen (yet). */
-  unwitnessed: number[];
-  /** Forks or rollbacks reported by witnesses, and cosignatures that do not verify. */
-  problems: string[];
-}
+import type { WitnessReport } from '../types.js';
 
 export const describePolicy = (p: WitnessPolicy): string => `${p.quorum} of ${p.names.join(', ') || '(none)'}`;
 

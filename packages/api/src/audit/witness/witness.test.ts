@@ -27,7 +27,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 function independentVerifyCosignature(body: string, line: string, vkey: string): { time: number } {
   const [name, idHex, keyB64] = [vkey.split('+')[0], vkey.split('+')[1], vkey.split('+').slice(2).join('+')];
-  const key = Buffer.from(keyB64 as string, 'base64');
+  const key = Buffer.from(keyB64, 'base64');
   expect(key[0]).toBe(0x04); // cosignature/v1 signature type
   const raw = key.subarray(1);
   const id = createHash('sha256')
