@@ -1,7 +1,7 @@
 /** `gatehouse witness serve`: a C2SP tlog-witness other teams or machines can run (#19). */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { createWitnessServer, loadOrCreateWitnessKey, parseVerifierKey, Witness, type Verifier } from '@gatehouse/api';
+import type { Verifier } from '@gatehouse/api';
 import { note, print, printJson, UsageError } from '../io.js';
 import type { Register } from './context.js';
 
@@ -26,6 +26,9 @@ export const register: Register = (program, { io, json }) => {
         if (opts.log.length === 0) throw new UsageError('--log <verifier key> is required (the log to witness)');
         const port = Number(opts.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
+        // Loaded on use: --help must not load the API package (and the database drivers).
+        const { createWitnessServer, loadOrCreateWitnessKey, parseVerifierKey, Witness } =
+          await import('@gatehouse/api');
         let logs: Verifier[];
         try {
           logs = opts.log.map((k) => parseVerifierKey(k));
