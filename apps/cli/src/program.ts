@@ -12,12 +12,24 @@ import { EXIT_ROWS_REJECTED, register as importUsers, RowsRejected } from './com
 import { register as mail } from './commands/mail.js';
 // #16 bridges
 import { register as jwt } from './commands/jwt.js';
+// #19 audit witnesses
+import { register as witness } from './commands/witness.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** The command groups, in the order `--help` lists them. Each lives in src/commands/<group>.ts. */
-const groups: readonly Register[] = [setup, backup, users, sessions, audit, /* #17 */ importUsers, mail, jwt];
+const groups: readonly Register[] = [
+  setup,
+  backup,
+  users,
+  sessions,
+  audit,
+  /* #17 */ importUsers,
+  mail,
+  jwt,
+  /* #19 */ witness,
+];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */
 function createProgram(io: CliIO): Command {

@@ -2,7 +2,9 @@
  * Commands that call a running server through the typed client (GATEHOUSE_URL + GATEHOUSE_TOKEN,
  * an admin's session token).
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { OfflineVerifyResult } from '@gatehouse/api';
 import {
   createGatehouseClient,
@@ -129,10 +131,23 @@ export async function exportAudit(io: CliIO, gh: GatehouseClient, dir: string): 
 }
 
 /** `keyHistory`: a key history file (`<AUDIT_KEY_FILE>.history`) for checkpoints by retired keys. */
-export async function verifyOffline(dir: string, publicKey: string, keyHistory?: string): Promise<OfflineVerifyResult> {
-  const { verifyAuditExport } = await import('@gatehouse/api');
+export async function verifyOffline(
+  dir: string,
+  publicKey: string,
+  keyHistory?: string,
+  // #19: witness keys and policy; a tile export (`export --tiles`) is read from its tiles
+  witnesses: { keys: string[]; policy?: string } | null = null,
+): Promise<OfflineVerifyResult & { cosignatures?: { policy: string; cosignedBy: string[] } | null }> {
+  const { verifyAuditExport, verifyTileExport, checkCosignatures } = await import('@gatehouse/api');
   const history = keyHistory === undefined ? '' : await readFile(keyHistory, 'utf8');
-  return verifyAuditExport(dir, publicKey, history);
+  if (existsSync(join(dir, 'tile')) && existsSync(join(dir, 'checkpoint')))
+    return verifyTileExport(dir, publicKey, history, witnesses);
+  const result = await verifyAuditExport(dir, publicKey, history);
+  if (!result.ok || witnesses === null || witnesses.keys.length === 0) return result;
+  const check = checkCosignatures(await readFile(join(dir, 'checkpoint.txt'), 'utf8'), witnesses);
+  return check.problem === null
+    ? { ...result, cosignatures: check }
+    : { ...result, ok: false, reason: check.problem, cosignatures: check };
 }
 
 /**
@@ -168,4 +183,54 @@ export function tailAudit(
     };
     options.signal.addEventListener('abort', finish, { once: true });
   });
+}
+
+// #19 audit tiles
+/**
+ * `gatehouse audit export --tiles <dir>`: copies the server's /audit/tlog/ (C2SP tlog-tiles:
+ * checkpoint, every hash tile and entry bundle of its size) into static files. GATEHOUSE_TOKEN
+ * is sent when set (needed unless the server has AUDIT_PUBLIC_TILES=true).
+ */
+export async function exportTiles(
+  io: CliIO,
+  dir: string,
+  url?: string,
+): Promise<{ treeSize: number; tiles: number; bundles: number }> {
+  const base = url || io.env.GATEHOUSE_URL;
+  if (!base) throw new UsageError('set GATEHOUSE_URL to the server (e.g. http://localhost:3000), or pass --url');
+  const root = new URL('/audit/tlog/', base);
+  const token = io.env.GATEHOUSE_TOKEN;
+  const headers: Record<string, string> = {
+    'user-agent': 'gatehouse-cli',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
+  const get = async (path: string): Promise<Buffer> => {
+    const res = await fetch(new URL(path, root), { headers });
+    if (res.status === 401) throw new CliError('the server wants an admin session for its tiles: set GATEHOUSE_TOKEN');
+    if (!res.ok) throw new CliError(`${path}: the server answered ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  };
+  const api = await import('@gatehouse/api');
+  const put = async (path: string, bytes: Buffer): Promise<void> => {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), bytes);
+  };
+  const checkpoint = await get('checkpoint');
+  const size = Number(checkpoint.toString('utf8').split('\n')[1]);
+  if (!Number.isSafeInteger(size)) throw new CliError('the server sent a malformed checkpoint');
+  let tiles = 0;
+  let bundles = 0;
+  for (const t of api.tilesFor(size)) {
+    const path = api.tilePath(t.level, t.index, t.width);
+    await put(path, await get(path));
+    tiles += 1;
+    if (t.level === 0) {
+      const entries = api.tilePath('entries', t.index, t.width);
+      await put(entries, await get(entries));
+      bundles += 1;
+    }
+  }
+  await put('checkpoint', checkpoint);
+  note(io, `wrote ${tiles} tiles and ${bundles} entry bundles for tree size ${size} to ${dir}`);
+  return { treeSize: size, tiles, bundles };
 }

@@ -104,3 +104,19 @@ describe('configuration from the environment', () => {
     expect(lines[0]).toMatch(/^gatehouse: Invalid PORT \("abc"\): .+/);
   });
 });
+
+// #19 audit witnesses
+describe('AUDIT_WITNESSES and AUDIT_WITNESS_POLICY', () => {
+  const key = 'witness.example/w1+c6551c6b+BAJaI5PO0R27wevDC0QBTWY6331c97LxSUqZ5z7B7Yae';
+  it('passes a well-formed witness list and policy through to the audit service', () => {
+    const config = loadConfig({ AUDIT_WITNESSES: `url=https://w.example/;key=${key}`, AUDIT_WITNESS_POLICY: '1' });
+    expect(config.api.auditWitnesses).toBe(`url=https://w.example/;key=${key}`);
+    expect(config.api.auditWitnessPolicy).toBe('1');
+  });
+  it('refuses a malformed entry or an impossible policy, naming the variable', () => {
+    expect(() => loadConfig({ AUDIT_WITNESSES: 'https://w.example/' })).toThrow(/Invalid AUDIT_WITNESSES entry/);
+    expect(() =>
+      loadConfig({ AUDIT_WITNESSES: `url=https://w.example/;key=${key}`, AUDIT_WITNESS_POLICY: '2' }),
+    ).toThrow(/Invalid AUDIT_WITNESS_POLICY asks for 2 cosignatures of 1 witness/);
+  });
+});

@@ -6,6 +6,8 @@ import type { ApiConfig } from '@gatehouse/api';
 import { readFileSync } from 'node:fs';
 import type { MailConfig } from '@gatehouse/api';
 import { MFA_POLICIES } from '@gatehouse/api'; // issue 15
+// #19 audit witnesses
+import { parsePolicy, parseWitnesses } from '@gatehouse/api';
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -162,6 +164,10 @@ const envSchema = z.object({
     )
     .pipe(z.array(z.string().max(200)).min(1, 'name at least one audience')),
   JWT_TTL: duration.default(5 * 60_000),
+  // #19 audit witnesses (parsed and checked by the audit service at start)
+  AUDIT_WITNESSES: z.string().optional(),
+  AUDIT_WITNESS_POLICY: z.string().optional(),
+  AUDIT_PUBLIC_TILES: booleanFlag.default(false),
 });
 
 /** The mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM, MAIL_TRANSPORT) checked together. */
@@ -202,6 +208,9 @@ export interface ServerConfig {
   /** Absolute path of the dashboard build, or null to serve the API only. */
   dashboardDir: string | null;
   api: ApiConfig;
+  // #19 audit tiles
+  /** AUDIT_PUBLIC_TILES: serve /audit/tlog/ without a session. */
+  auditPublicTiles: boolean;
 }
 
 export class ConfigError extends Error {
@@ -224,6 +233,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.SESSION_TTL > e.SESSION_ABSOLUTE_TTL || e.SESSION_REMEMBER_TTL > e.SESSION_ABSOLUTE_TTL) {
     throw new ConfigError('Invalid SESSION_ABSOLUTE_TTL: must be at least SESSION_TTL and SESSION_REMEMBER_TTL');
+  }
+  // #19 audit witnesses: refuse a bad witness list or policy at start, naming the variable.
+  try {
+    parsePolicy(
+      e.AUDIT_WITNESS_POLICY,
+      parseWitnesses(e.AUDIT_WITNESSES ?? '').map((w) => w.key),
+    );
+  } catch (error) {
+    throw new ConfigError(`Invalid ${(error as Error).message}`);
   }
   return {
     port: e.PORT,
@@ -260,6 +278,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jwtIssuer: e.JWT_ISSUER ?? null,
       jwtAudiences: e.JWT_AUDIENCE,
       jwtTtlMs: e.JWT_TTL,
+      // #19 audit witnesses
+      ...(e.AUDIT_WITNESSES !== undefined ? { auditWitnesses: e.AUDIT_WITNESSES } : {}),
+      ...(e.AUDIT_WITNESS_POLICY !== undefined ? { auditWitnessPolicy: e.AUDIT_WITNESS_POLICY } : {}),
     },
+    // #19 audit tiles
+    auditPublicTiles: e.AUDIT_PUBLIC_TILES,
   };
 }

@@ -19,6 +19,8 @@ import { trpcRoutes } from './plugins/trpc.js';
 import { forwardAuthRoutes } from './plugins/forward-auth.js';
 import { tokenRoutes } from './plugins/tokens.js';
 import { openApiRoutes } from './plugins/openapi.js';
+// #19 audit tiles
+import { auditTilesRoutes } from './plugins/audit-tiles.js';
 
 export interface BuildServerOptions {
   /** Injected time, for tests of expiry and renewal. */
@@ -170,6 +172,8 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
   await app.register(forwardAuthRoutes, { services: app.services });
   await app.register(tokenRoutes, { services: app.services });
   await app.register(openApiRoutes, { services: app.services });
+  // #19 audit tiles
+  await app.register(auditTilesRoutes, { services: app.services, publicTiles: config.auditPublicTiles });
   if (hasDashboardBuild(config.dashboardDir)) {
     await app.register(dashboardRoutes, { root: config.dashboardDir });
   }

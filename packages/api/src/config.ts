@@ -42,6 +42,11 @@ export interface ApiConfig {
   jwtAudiences: readonly string[];
   /** Access token lifetime (default 5 min). */
   jwtTtlMs: number;
+  // #19 audit witnesses
+  /** AUDIT_WITNESSES: `url=<base URL>;key=<witness verifier key>` entries, comma-separated. */
+  auditWitnesses?: string;
+  /** AUDIT_WITNESS_POLICY: `<n>` or `<n>:<name>|<name>…` (default 1 when witnesses are set). */
+  auditWitnessPolicy?: string;
 }
 
 /** Mail delivery (mail/transport.ts). */

@@ -228,6 +228,14 @@ describe('audit', () => {
       rootHash: string;
       firstInvalidSeq: number | null;
       reason: string | null;
+      // #19 audit witnesses
+      witnesses?: {
+        policy: string;
+        witnessedSize: number | null;
+        latestCosignedBy: string[];
+        unwitnessed: number[];
+        problems: string[];
+      };
     }>();
     expectTypeOf(await gh.audit.checkpoint.query()).toEqualTypeOf<{
       origin: string;

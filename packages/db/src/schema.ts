@@ -267,6 +267,30 @@ export interface Database {
   mfa_challenges: MfaChallengesTable;
   // #16 bridges
   api_keys: ApiKeysTable;
+  // #19 audit witnesses
+  audit_cosignatures: AuditCosignaturesTable;
+  audit_witness_state: AuditWitnessStateTable;
+}
+
+// #19 audit witnesses (migration 010)
+/** C2SP tlog-cosignature lines returned by witnesses, one per checkpoint size and witness. */
+export interface AuditCosignaturesTable {
+  tree_size: number;
+  /** The witness key name. */
+  witness: string;
+  /** The cosignature's timestamp (seconds since the epoch). */
+  cosigned_at: number;
+  /** The signature line `— <name> <base64>` as appended to the signed note. */
+  line: string;
+  received_at: Date;
+}
+
+/** Per witness: the largest size it cosigned for this log, and a problem it reported (fork, rollback). */
+export interface AuditWitnessStateTable {
+  witness: string;
+  tree_size: number;
+  problem: string | null;
+  updated_at: Date;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -449,6 +473,15 @@ export const COLUMN_KINDS: ColumnKinds = {
     last_used_at: 'timestamp',
     rotated_from: 'text',
   },
+  // #19 audit witnesses
+  audit_cosignatures: {
+    tree_size: 'integer',
+    witness: 'text',
+    cosigned_at: 'integer',
+    line: 'text',
+    received_at: 'timestamp',
+  },
+  audit_witness_state: { witness: 'text', tree_size: 'integer', problem: 'text', updated_at: 'timestamp' },
 };
 
 /** The kind of `table.column`, or undefined for a table or column outside the schema. */

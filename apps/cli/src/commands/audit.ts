@@ -16,49 +16,76 @@ export const register: Register = (program, { io, json, remote, local, client })
     .option('--offline <dir>', 'verify an export directory (from `audit export`) instead')
     .option('--public-key <key>', 'the signed-note verifier key (required with --offline)')
     .option('--key-history <file>', 'with --offline: retired keys (<AUDIT_KEY_FILE>.history) for older checkpoints')
+    // #19 audit witnesses
+    .option(
+      '--witness <key>',
+      'with --offline: a witness verifier key whose cosignature counts (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--witness-policy <policy>', 'with --offline: <n> or <n>:<name>|<name> (default 1 of the --witness keys)')
     .addOption(urlOption())
-    .action(async (opts: { offline?: string; publicKey?: string; keyHistory?: string }, cmd: Command) => {
-      let ok: boolean;
-      let result: object;
-      let summary: string;
-      if (opts.offline !== undefined) {
-        if (!opts.publicKey)
-          throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
-        const stop = ticker(io, `verifying ${opts.offline}`);
-        const offline = await (
-          await remote()
-        )
-          .verifyOffline(opts.offline, opts.publicKey, opts.keyHistory)
-          .finally(stop);
-        ok = offline.ok;
-        result = offline;
-        summary = offline.ok
-          ? `ok: ${offline.checked} events, checkpoint ${offline.checkpoint?.treeSize ?? 0} signed by ${offline.checkpoint?.origin ?? '?'}` +
-            (offline.uncovered > 0 ? `, ${offline.uncovered} newer event(s) not yet covered by a signature` : '')
-          : `FAILED${offline.firstInvalidSeq !== null ? ` at seq ${offline.firstInvalidSeq}` : ''}: ${offline.reason ?? 'unknown'}`;
-      } else {
-        if (opts.publicKey || opts.keyHistory) throw new UsageError('--public-key and --key-history go with --offline');
-        const gh = await client(cmd);
-        note(io, 'verifying the audit log on the server…');
-        const stop = ticker(io, 'verifying');
-        const online = await gh.audit.verify.query().finally(stop);
-        ok = online.ok;
-        result = online;
-        summary = online.ok
-          ? `ok: ${online.checked} events, tree size ${online.treeSize}, root ${online.rootHash}`
-          : `FAILED${online.firstInvalidSeq !== null ? ` at seq ${online.firstInvalidSeq}` : ''}: ${online.reason ?? 'unknown'}`;
-      }
-      if (json()) printJson(io, result);
-      else print(io, summary);
-      if (!ok) throw new CliError('audit log verification failed', { cause: 'reported' });
-    });
+    .action(
+      async (
+        opts: { offline?: string; publicKey?: string; keyHistory?: string; witness: string[]; witnessPolicy?: string },
+        cmd: Command,
+      ) => {
+        let ok: boolean;
+        let result: object;
+        let summary: string;
+        if (opts.offline !== undefined) {
+          if (!opts.publicKey)
+            throw new UsageError('--offline needs --public-key <origin+keyid+key> (printed by `audit export`)');
+          const stop = ticker(io, `verifying ${opts.offline}`);
+          const offline = await (
+            await remote()
+          )
+            .verifyOffline(opts.offline, opts.publicKey, opts.keyHistory, {
+              keys: opts.witness,
+              ...(opts.witnessPolicy !== undefined ? { policy: opts.witnessPolicy } : {}),
+            })
+            .finally(stop);
+          ok = offline.ok;
+          result = offline;
+          summary = offline.ok
+            ? `ok: ${offline.checked} events, checkpoint ${offline.checkpoint?.treeSize ?? 0} signed by ${offline.checkpoint?.origin ?? '?'}` +
+              (offline.uncovered > 0 ? `, ${offline.uncovered} newer event(s) not yet covered by a signature` : '')
+            : `FAILED${offline.firstInvalidSeq !== null ? ` at seq ${offline.firstInvalidSeq}` : ''}: ${offline.reason ?? 'unknown'}`;
+        } else {
+          if (opts.publicKey || opts.keyHistory)
+            throw new UsageError('--public-key and --key-history go with --offline');
+          const gh = await client(cmd);
+          note(io, 'verifying the audit log on the server…');
+          const stop = ticker(io, 'verifying');
+          const online = await gh.audit.verify.query().finally(stop);
+          ok = online.ok;
+          result = online;
+          summary = online.ok
+            ? `ok: ${online.checked} events, tree size ${online.treeSize}, root ${online.rootHash}`
+            : `FAILED${online.firstInvalidSeq !== null ? ` at seq ${online.firstInvalidSeq}` : ''}: ${online.reason ?? 'unknown'}`;
+        }
+        if (json()) printJson(io, result);
+        else print(io, summary);
+        if (!ok) throw new CliError('audit log verification failed', { cause: 'reported' });
+      },
+    );
 
   audit
     .command('export')
     .description('write the events (events.jsonl) and the latest signed checkpoint into a directory')
     .argument('<dir>', 'output directory (created if missing)')
+    // #19 audit tiles
+    .option('--tiles', 'write the log as C2SP tlog-tiles (checkpoint, tile/…) for any static web server instead')
     .addOption(urlOption())
-    .action(async (dir: string, _opts: unknown, cmd: Command) => {
+    .action(async (dir: string, opts: { tiles?: boolean; url?: string }, cmd: Command) => {
+      if (opts.tiles === true) {
+        const tiles = await (await remote()).exportTiles(io, dir, cmd.optsWithGlobals<{ url?: string }>().url);
+        if (json()) return printJson(io, tiles);
+        return print(
+          io,
+          `exported tree size ${tiles.treeSize} as ${tiles.tiles} tiles and ${tiles.bundles} entry bundles to ${dir}`,
+        );
+      }
       const result = await (await remote()).exportAudit(io, await client(cmd), dir);
       if (json()) return printJson(io, result);
       print(

@@ -22,6 +22,7 @@ import type { AuditLog } from './log.js';
 import { consistencyProof, EMPTY_ROOT, hashesEqual, rootAt, toHex, verifyConsistency } from './merkle.js';
 import { nodeReader, readHead } from './store.js';
 import type { AuditCheckpointInfo } from './types.js';
+import { cosignedNote } from './witness/report.js';
 
 export class CheckpointConsistencyError extends Error {
   override name = 'CheckpointConsistencyError';
@@ -289,7 +290,8 @@ export class AuditCheckpointer {
       treeSize: Number(row.tree_size),
       rootHash: toHex(row.root_hash),
       signedAt: row.signed_at,
-      note: row.note,
+      // #19: with the witnesses' cosignatures appended (C2SP signed-note allows other keys' lines)
+      note: await cosignedNote(this.#log.kysely, Number(row.tree_size), row.note),
       publicKey: this.#signer.text,
     };
   }

@@ -24,6 +24,9 @@ import {
 import { AuditLog } from './log.js';
 import type { AuditEvent, AuditEventInput, AuditVerifyResult } from './types.js';
 import { verifyAuditLog } from './verify.js';
+// #19 audit witnesses
+import { parsePolicy, parseWitnesses, WitnessClient, type WitnessPolicy } from './witness/client.js';
+import { witnessReport } from './witness/report.js';
 
 /**
  * The audit log as every other service uses it: append inside the caller's transaction, so the
@@ -37,7 +40,8 @@ export interface AuditAppender {
 export interface AuditServiceOptions {
   db: Db;
   clock: Clock;
-  config: Pick<ApiConfig, 'publicOrigin' | 'auditKeyFile'>;
+  config: Pick<ApiConfig, 'publicOrigin' | 'auditKeyFile'> &
+    Partial<Pick<ApiConfig, 'auditWitnesses' | 'auditWitnessPolicy'>>;
   /** Checkpoint origin line; defaults to `gatehouse/<PUBLIC_ORIGIN host>` (architecture §8). */
   origin?: string;
   /** A ready signer (tests); otherwise the key file is loaded, or created with mode 0600. */
@@ -73,6 +77,9 @@ export class AuditService implements AuditAppender {
   /** The key file, when the key came from one (rotation replaces it). */
   readonly #keyFile: string | null;
   #verifying: Promise<AuditVerifyResult> | null = null;
+  /** #19: sends checkpoints to AUDIT_WITNESSES; null when none are configured. */
+  readonly witnesses: WitnessClient | null;
+  readonly witnessPolicy: WitnessPolicy;
   #started: Promise<void> = Promise.resolve();
 
   constructor(options: AuditServiceOptions) {
@@ -102,6 +109,30 @@ export class AuditService implements AuditAppender {
             : null,
       history,
     });
+    // #19 audit witnesses
+    const endpoints = parseWitnesses(options.config.auditWitnesses ?? '');
+    this.witnessPolicy = parsePolicy(
+      options.config.auditWitnessPolicy,
+      endpoints.map((w) => w.key),
+    );
+    this.witnesses =
+      endpoints.length === 0
+        ? null
+        : new WitnessClient({
+            db: options.db.kysely,
+            witnesses: endpoints,
+            now,
+            onError: (error, witness) =>
+              this.#logger.warn(
+                { err: error, component: 'audit', witness },
+                'audit witness unreachable; retrying later',
+              ),
+            onProblem: (problem, witness) =>
+              this.#logger.error(
+                { component: 'audit', witness },
+                `AUDIT LOG FORK OR ROLLBACK SHOWN TO A WITNESS: ${problem}`,
+              ),
+          });
   }
 
   append(trx: Transaction<Database>, event: AuditEventInput): Promise<AuditEvent> {
@@ -113,10 +144,24 @@ export class AuditService implements AuditAppender {
     this.#verifying ??= this.checkpointer
       .readOutside()
       .then((outside) => verifyAuditLog(this.#db, this.keys, outside))
+      .then((result) => this.#withWitnesses(result))
       .finally(() => {
         this.#verifying = null;
       });
     return this.#verifying;
+  }
+
+  /** #19: adds the witness report; a fork, rollback or bad cosignature makes the result fail. */
+  async #withWitnesses(result: AuditVerifyResult): Promise<AuditVerifyResult> {
+    if (this.witnesses === null) return result;
+    const report = await witnessReport(
+      this.#db.kysely,
+      this.witnesses.witnesses.map((w) => w.key),
+      this.witnessPolicy,
+    );
+    const problem = report.problems[0];
+    if (result.ok && problem !== undefined) return { ...result, ok: false, reason: problem, witnesses: report };
+    return { ...result, witnesses: report };
   }
 
   /**
@@ -144,7 +189,10 @@ export class AuditService implements AuditAppender {
         this.#logger.error({ err: error, component: 'audit' }, 'audit start-up check failed');
         return null;
       })
-      .then(() => this.checkpointer.start(intervalMs));
+      .then(() => {
+        this.checkpointer.start(intervalMs);
+        this.witnesses?.start(Math.max(intervalMs, 1000));
+      });
   }
 
   /**
@@ -174,5 +222,8 @@ export class AuditService implements AuditAppender {
     } catch (error) {
       this.#logger.error({ err: error, component: 'audit' }, 'audit checkpoint at shutdown failed');
     }
+    // #19: hand the final checkpoint to the witnesses (best effort; they are asked again at start).
+    await this.witnesses?.stop();
+    await this.witnesses?.sync(2000).catch(() => {});
   }
 }

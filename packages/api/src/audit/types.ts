@@ -89,6 +89,9 @@ export interface AuditVerifyResult {
   rootHash: string;
   firstInvalidSeq: number | null;
   reason: string | null;
+  // #19 audit witnesses
+  /** Cosignatures against AUDIT_WITNESS_POLICY, when witnesses are configured. */
+  witnesses?: WitnessReport;
 }
 
 export interface AuditCheckpointInfo {
@@ -116,4 +119,19 @@ export interface ConsistencyProofResult {
   fromRoot: string;
   toRoot: string;
   proof: string[];
+}
+
+// #19 audit witnesses
+/** What audit.verify says about witnesses (witness/report.ts). */
+export interface WitnessReport {
+  /** `<n> of <names>` */
+  policy: string;
+  /** The largest checkpoint size cosigned by enough witnesses, null when none is. */
+  witnessedSize: number | null;
+  /** The witnesses that cosigned the latest checkpoint. */
+  latestCosignedBy: string[];
+  /** Signed checkpoints after `witnessedSize` that no quorum of witnesses has seen (yet). */
+  unwitnessed: number[];
+  /** Forks or rollbacks reported by witnesses, and cosignatures that do not verify. */
+  problems: string[];
 }

@@ -12,6 +12,8 @@ import * as m007 from './007_mfa.js';
 import * as m008 from './008_api_keys.js';
 // #17 user import
 import * as m009 from './009_external_ids.js';
+// #19 audit witnesses
+import * as m010 from './010_audit_witnesses.js';
 
 export interface DialectMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -34,6 +36,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['008_api_keys', m008],
   // #17 user import
   ['009_external_ids', m009],
+  // #19 audit witnesses
+  ['010_audit_witnesses', m010],
 ];
 
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
