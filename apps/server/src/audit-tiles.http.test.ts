@@ -67,7 +67,7 @@ describe('audit tiles at /audit/tlog/', () => {
     expect((await fetch(`${server.url}/audit/tlog/tile/0/5`)).status).toBe(404);
   });
 
-  it.each(testDialects)('requires an admin session otherwise (%s)', async (dialect) => {
+  it.each(testDialects)('requires an admin session or an admin key with audit:read otherwise (%s)', async (dialect) => {
     const database: TestDatabase | null = dialect === 'postgres' ? await createTestDatabase('postgres') : null;
     server = await startTestServer(database ? { DATABASE_URL: database.url } : {});
     const url = server.url;
@@ -100,6 +100,13 @@ describe('audit tiles at /audit/tlog/', () => {
       headers: { authorization: `Bearer ${member.token}` },
     });
     expect(asMember.status).toBe(401);
+    // An admin's API key reaches the tiles with audit:read, not with another scope.
+    const auditKey = await admin.apiKey.create.mutate({ name: 'tile mirror', scopes: ['audit:read'] });
+    const otherKey = await admin.apiKey.create.mutate({ name: 'user sync', scopes: ['users:read'] });
+    const withKey = (key: string) =>
+      fetch(`${url}/audit/tlog/checkpoint`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await withKey(auditKey.key)).status).toBe(200);
+    expect((await withKey(otherKey.key)).status).toBe(401);
     await server.stop();
     server = undefined;
     await database?.drop();

@@ -1,11 +1,12 @@
 /**
  * #19: the audit log as C2SP tlog-tiles at `/audit/tlog/` (`checkpoint`, `tile/<L>/<N>[.p/<W>]`,
  * `tile/entries/<N>[.p/<W>]`). Public when AUDIT_PUBLIC_TILES=true (public transparency);
- * otherwise an admin's session (cookie or `Authorization: Bearer`) is required.
+ * otherwise an admin's session (cookie or `Authorization: Bearer`) or an admin's API key with the
+ * `audit:read` scope is required — the same caller check as the tRPC procedures (`authenticate`).
  */
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync } from 'fastify';
-import { serveTlog, type Services } from '@gatehouse/api';
+import { authenticate, serveTlog, type Services } from '@gatehouse/api';
 
 export interface AuditTilesOptions {
   services: Services;
@@ -23,16 +24,11 @@ export const auditTilesRoutes: FastifyPluginAsync<AuditTilesOptions> = async (ap
     cookies: Record<string, string | undefined>,
   ): Promise<boolean> {
     const bearer = authorization !== undefined ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
-    const token = bearer ?? cookies[cookieName];
-    if (!token) return false;
-    const auth = await services.sessions.validate(token);
-    if (auth === null) return false;
-    const row = await services.db.kysely
-      .selectFrom('users')
-      .select(['role', 'is_active'])
-      .where('id', '=', auth.user.id)
-      .executeTakeFirst();
-    return row !== undefined && Boolean(row.is_active) && row.role === 'admin';
+    const auth = bearer
+      ? await authenticate(services, bearer, 'bearer')
+      : await authenticate(services, cookies[cookieName], 'cookie');
+    if (auth === null || !auth.user.isActive || auth.user.role !== 'admin') return false;
+    return auth.apiKey === null || auth.apiKey.scopes.includes('audit:read');
   }
 
   app.get('/audit/tlog/*', async (req, reply) => {
