@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export class SecretFileError extends Error {
+class SecretFileError extends Error {
   override readonly name = 'SecretFileError';
 }
 
