@@ -4,6 +4,7 @@
  * reset — and the new-browser sign-in notice for sign-ins finished by auth.verifyMfa. None of
  * them carries a code, a secret or a token.
  */
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
 import { createMigratedTestDb, testDialects } from '@gatehouse/db/testing';
 import * as OTPAuth from 'otpauth';
@@ -24,6 +25,101 @@ import {
 } from '../testing.js';
 
 const PASSWORD = 'violet tractor umbrella';
+const ORIGIN = 'http://localhost:3000';
+
+// ---- a software authenticator (ES256, "none" attestation), as a browser's WebAuthn would answer ----
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest();
+
+/** Just enough CBOR for an attestation object and a COSE key. */
+function cbor(value: unknown): Buffer {
+  const head = (major: number, n: number) =>
+    n < 24
+      ? Buffer.from([(major << 5) | n])
+      : n < 256
+        ? Buffer.from([(major << 5) | 24, n])
+        : Buffer.from([(major << 5) | 25, n >> 8, n & 255]);
+  if (typeof value === 'number') return value >= 0 ? head(0, value) : head(1, -1 - value);
+  if (typeof value === 'string') return Buffer.concat([head(3, Buffer.byteLength(value)), Buffer.from(value)]);
+  if (value instanceof Uint8Array) return Buffer.concat([head(2, value.length), Buffer.from(value)]);
+  if (value instanceof Map) {
+    const parts = [...value.entries()].flatMap(([k, v]) => [cbor(k), cbor(v)]);
+    return Buffer.concat([head(5, value.size), ...parts]);
+  }
+  throw new Error('cbor: unsupported value');
+}
+
+class SoftAuthenticator {
+  readonly credentialId = randomBytes(16);
+  private readonly privateKey: KeyObject;
+  private readonly cose: Buffer;
+  private counter = 0;
+  constructor() {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    this.privateKey = privateKey;
+    const jwk = publicKey.export({ format: 'jwk' });
+    this.cose = cbor(
+      new Map<number, unknown>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x ?? '', 'base64url')],
+        [-3, Buffer.from(jwk.y ?? '', 'base64url')],
+      ]),
+    );
+  }
+  private authData(flags: number, attested: boolean): Buffer {
+    const counter = Buffer.alloc(4);
+    counter.writeUInt32BE(++this.counter);
+    const rpIdHash = sha256(new URL(ORIGIN).hostname);
+    if (!attested) return Buffer.concat([rpIdHash, Buffer.from([flags]), counter]);
+    const length = Buffer.from([this.credentialId.length >> 8, this.credentialId.length & 255]);
+    return Buffer.concat([
+      rpIdHash,
+      Buffer.from([flags]),
+      counter,
+      Buffer.alloc(16),
+      length,
+      this.credentialId,
+      this.cose,
+    ]);
+  }
+  register(challenge: string) {
+    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.create', challenge, origin: ORIGIN }));
+    const attestationObject = cbor(
+      new Map<string, unknown>([
+        ['fmt', 'none'],
+        ['attStmt', new Map()],
+        ['authData', this.authData(0x45, true)],
+      ]),
+    );
+    return {
+      id: b64url(this.credentialId),
+      rawId: b64url(this.credentialId),
+      type: 'public-key' as const,
+      response: { clientDataJSON: b64url(clientDataJSON), attestationObject: b64url(attestationObject) },
+      clientExtensionResults: {},
+    };
+  }
+  assert(challenge: string, userId: string) {
+    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: ORIGIN }));
+    const authenticatorData = this.authData(0x05, false);
+    const signature = sign('sha256', Buffer.concat([authenticatorData, sha256(clientDataJSON)]), this.privateKey);
+    return {
+      id: b64url(this.credentialId),
+      rawId: b64url(this.credentialId),
+      type: 'public-key' as const,
+      response: {
+        clientDataJSON: b64url(clientDataJSON),
+        authenticatorData: b64url(authenticatorData),
+        signature: b64url(signature),
+        userHandle: b64url(new TextEncoder().encode(userId)),
+      },
+      clientExtensionResults: {},
+    };
+  }
+}
 const MINUTE = 60_000;
 
 describe.each(testDialects)('MFA security notices on %s', (dialect) => {
@@ -170,6 +266,49 @@ describe.each(testDialects)('MFA security notices on %s', (dialect) => {
     expect(notice.text).toContain('192.0.2.99');
     expect(notice.text).toContain('Stranger/7');
     expectNothingSecret(notice, [code, other.challengeToken]);
+  });
+
+  it('notifies when a passkey is added or removed, and of a new browser signing in with it', async () => {
+    const user = await createTestUser(services, { password: PASSWORD, email: 'passkey@example.com' });
+    const caller = callerFor(services, user.token, { origin: ORIGIN });
+    const authenticator = new SoftAuthenticator();
+    const { challengeToken, options } = await caller.mfa.passkeyRegistrationOptions();
+    const info = await caller.mfa.passkeyRegister({
+      challengeToken,
+      name: 'Laptop',
+      response: authenticator.register(options.challenge),
+    });
+    const added = await mailTo('passkey@example.com', 'The second factors of your Gatehouse account changed', 'added');
+    expect(added.text).toContain('A passkey was added to your account');
+    expectNothingSecret(added, [info.id, b64url(authenticator.credentialId)]);
+
+    const signInWith = async (req: Partial<RequestInfo>) => {
+      const { caller: anonymous, res } = browser({ origin: ORIGIN, ...req });
+      const start = await anonymous.auth.passkeyOptions();
+      const done = await anonymous.auth.signInWithPasskey({
+        challengeToken: start.challengeToken,
+        response: authenticator.assert(start.options.challenge, user.user.id),
+      });
+      return { done, res };
+    };
+    // The first sign-in ever is no news; the same browser again (with its device cookie) neither.
+    const first = await signInWith({});
+    expect(first.done.status).toBe('signed-in');
+    await signInWith({ deviceCookie: first.res.deviceCookie?.value ?? null });
+    expect(await subjectsTo('passkey@example.com')).not.toContain('New sign-in to your Gatehouse account');
+    // Another browser: the notice.
+    const other = await signInWith({ ip: '192.0.2.61', userAgent: 'Elsewhere/5' });
+    const notice = await mailTo('passkey@example.com', 'New sign-in to your Gatehouse account');
+    expect(notice.text).toContain('Elsewhere/5');
+    expectNothingSecret(notice, [other.done.token, b64url(authenticator.credentialId)]);
+
+    await callerFor(services, other.done.token, { origin: ORIGIN }).mfa.passkeyDelete({ id: info.id });
+    const removed = await mailTo(
+      'passkey@example.com',
+      'The second factors of your Gatehouse account changed',
+      'removed',
+    );
+    expect(removed.text).toContain('A passkey was removed from your account');
   });
 
   it("notifies the user of an administrator's reset of their factors", async () => {
