@@ -4,6 +4,7 @@
  * (`cliActor`): the same checks, the same transaction with its audit event, sessions revoked and
  * caches invalidated on running servers.
  */
+import { readFileSync } from 'node:fs';
 import {
   cliActor,
   createServices,
@@ -17,6 +18,7 @@ import {
   setPassword,
   type Actor,
   type ApiConfig,
+  type MailConfig,
   type Services,
   type User,
 } from '@gatehouse/api';
@@ -47,6 +49,32 @@ function apiConfig(io: CliIO): ApiConfig {
   };
 }
 
+/**
+ * seams (#17 ↔ #14): the server's mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM,
+ * MAIL_TRANSPORT=log), for the local commands that mail (`import users --reset-links mail`).
+ * Null without SMTP_URL; a bad value is named, never printed.
+ */
+export function mailConfigFromEnv(io: CliIO): MailConfig | null {
+  const { env } = io;
+  const publicOrigin = env.PUBLIC_ORIGIN || defaultApiConfig.publicOrigin;
+  const from = env.MAIL_FROM?.trim() || `Gatehouse <gatehouse@${new URL(publicOrigin).hostname}>`;
+  if (env.MAIL_TRANSPORT === 'log') return { transport: 'log', from };
+  const url = env.SMTP_URL;
+  if (!url) return null;
+  if (!/^smtps?:\/\/[^/]+/.test(url) || !URL.canParse(url)) {
+    throw new UsageError('SMTP_URL must be smtp://[user:password@]host[:port] or smtps://…');
+  }
+  let password: string | null = null;
+  if (env.SMTP_PASSWORD_FILE) {
+    try {
+      password = readFileSync(env.SMTP_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      throw new UsageError('SMTP_PASSWORD_FILE cannot be read');
+    }
+  }
+  return { transport: 'smtp', url, password, from };
+}
+
 export async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<T> {
   const db = createDb(databaseUrl(io));
   try {
@@ -57,9 +85,15 @@ export async function withDb<T>(io: CliIO, fn: (db: Db) => Promise<T>): Promise<
 }
 
 /** Services without background work (no session sweep, no checkpoint timer). */
-export async function withServices<T>(io: CliIO, fn: (services: Services) => Promise<T>): Promise<T> {
+export async function withServices<T>(
+  io: CliIO,
+  fn: (services: Services) => Promise<T>,
+  /** seams: `mail: true` reads the mail settings too (otherwise local commands never mail). */
+  options: { mail?: boolean } = {},
+): Promise<T> {
   return withDb(io, async (db) => {
-    const services = await createServices({ db, config: apiConfig(io), background: false, logger: stderrLogger(io) });
+    const config = { ...apiConfig(io), ...(options.mail ? { mail: mailConfigFromEnv(io) } : {}) };
+    const services = await createServices({ db, config, background: false, logger: stderrLogger(io) });
     try {
       return await fn(services);
     } finally {

@@ -13,6 +13,10 @@ import { createPasswordHasher, type ImportReport } from '@gatehouse/api';
 import { BetterSqlite3, type Db } from '@gatehouse/db';
 import { createTestDatabase, testDialects, type TestDatabase } from '@gatehouse/db/testing';
 import { gatehouse, type Result } from './run.js';
+import type { ImportCommandReport } from '../src/import-local.js';
+// Test-only, reached by path (as in mail.test.ts): the API's test helpers and SMTP server.
+import { callerFor, createTestServices } from '../../../packages/api/src/testing.js';
+import { startTestSmtp, tokenFromLink } from '../../../packages/api/src/mail/test-smtp.js';
 
 /** Hashes from passlib, bcrypt, Django and werkzeug, made now by /usr/bin/python3. */
 function pythonHashes(
@@ -36,7 +40,7 @@ print(json.dumps({
   >;
 }
 
-const report = (result: Result) => JSON.parse(result.stdout) as ImportReport;
+const report = (result: Result) => JSON.parse(result.stdout) as ImportReport & Pick<ImportCommandReport, 'resetLinks'>;
 const hasher = createPasswordHasher();
 
 describe.each(testDialects)('gatehouse import users into %s', (dialect) => {
@@ -99,7 +103,11 @@ describe.each(testDialects)('gatehouse import users into %s', (dialect) => {
     const written = report(partial);
     expect(written).toMatchObject({ written: true, created: 4, rejected: 3 });
     expect(written.withoutPassword).toEqual([
-      { row: 6, email: 'eve@example.com', userId: (await row('eve@example.com'))?.id },
+      { row: 6, email: 'eve@example.com', userId: (await row('eve@example.com'))?.id, isActive: false },
+    ]);
+    // Eve is deactivated: no reset link for her.
+    expect(written.resetLinks).toEqual([
+      expect.objectContaining({ email: 'eve@example.com', url: null, skipped: 'deactivated' }),
     ]);
     expect(partial.stderr).toContain('written 4/4 users');
 
@@ -153,6 +161,82 @@ describe.each(testDialects)('gatehouse import users into %s', (dialect) => {
     expect((await run([csv, '--query', 'select 1'])).code).toBe(2);
     expect((await run([file('users.xml', '<users/>')])).code).toBe(2);
     expect((await run([file('noemail.csv', 'login,pw\nx,y\n')])).stderr).toContain('no email column');
+  });
+
+  // ---- seams (#17 ↔ #14) ----
+  test('users without a password get a printed one-time reset link that works; email_verified is imported', async () => {
+    const csv = file(
+      'nopass.csv',
+      ['email,name,email_verified', 'linkme@example.com,Link Me,true', 'plain@example.com,Plain,false'].join('\n'),
+    );
+    const human = await gatehouse(['import', 'users', csv], { env });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('Reset links (each works once, until ');
+    const url = /linkme@example\.com {2}(http\S+)/.exec(human.stdout)?.[1] ?? '';
+    expect(url).toMatch(/^http:\/\/localhost:3000\/#\/reset-password\//);
+    db ??= target.open();
+    expect((await row('linkme@example.com'))?.email_verified_at).toBeInstanceOf(Date);
+    expect((await row('plain@example.com'))?.email_verified_at).toBeNull();
+
+    const services = await createTestServices(db);
+    try {
+      await callerFor(services, null).auth.resetPassword({
+        token: tokenFromLink(url),
+        newPassword: 'maple ferry cobalt',
+      });
+      const signedIn = await callerFor(services, null, { origin: 'http://localhost:3000' }).auth.signIn({
+        identifier: 'linkme@example.com',
+        password: 'maple ferry cobalt',
+      });
+      expect(signedIn.status).toBe('signed-in');
+    } finally {
+      await services.close();
+    }
+    // The audit log says a link was made, never which.
+    const events = await db.kysely
+      .selectFrom('audit_events')
+      .select('data')
+      .where('type', '=', 'user.reset_link_created')
+      .execute();
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(events)).not.toContain(tokenFromLink(url));
+
+    const none = await run([file('none.csv', 'email\nquiet@example.com\n'), '--reset-links', 'none']);
+    expect(report(none).resetLinks).toEqual([]);
+  });
+
+  test('--reset-links mail mails each link (and refuses, writing nothing, without mail)', async () => {
+    db ??= target.open();
+    const before = await count();
+    const refused = await run([file('mail1.csv', 'email\nunsent@example.com\n'), '--reset-links', 'mail']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('mail is not configured');
+    expect(await count()).toBe(before);
+
+    const smtp = await startTestSmtp();
+    try {
+      const mailed = await gatehouse(
+        [
+          '--json',
+          'import',
+          'users',
+          file('mail2.csv', 'email,name\nmailed@example.com,Mai\n'),
+          '--reset-links',
+          'mail',
+        ],
+        { env: { ...env, SMTP_URL: `smtp://127.0.0.1:${smtp.port}` } },
+      );
+      expect(mailed.code).toBe(0);
+      expect(report(mailed).resetLinks).toEqual([
+        expect.objectContaining({ email: 'mailed@example.com', mailed: true, url: null }),
+      ]);
+      expect(mailed.stdout).not.toContain('reset-password');
+      const mail = await smtp.next((m) => m.to === 'mailed@example.com', 10_000);
+      expect(mail.subject).toBe('Reset your Gatehouse password');
+      expect(mail.links.some((l) => l.includes('/#/reset-password/'))).toBe(true);
+    } finally {
+      await smtp.stop();
+    }
   });
 
   test('straight from an Express + Knex SQLite file (integer ids, bcrypt, is_admin)', async () => {

@@ -3,7 +3,8 @@
  * password hashes (docs/migrating.md). Works on DATABASE_URL directly, like create-admin.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import type { ImportProgress, ImportReport } from '@gatehouse/api';
+import type { ImportProgress } from '@gatehouse/api';
+import type { ImportCommandReport } from '../import-local.js';
 import { CliError, note, print, printJson, type CliIO } from '../io.js';
 import { LOCAL_HELP, type Register } from './context.js';
 
@@ -28,8 +29,9 @@ user's externalId). --map field=column overrides (fields: email, name, username,
 role, isActive, createdAt, externalId); field= drops a match.
 
 Every row is checked before anything is written. If any row is rejected nothing is written
-(unless --skip-rejected). Rows without a usable hash are imported without a password and listed:
-send each user a password reset link.
+(unless --skip-rejected). Rows without a usable hash are imported without a password; the report
+prints a one-time reset link (30 minutes) for each, or --reset-links mail mails it to them.
+An email_verified/is_verified/verified (or email_verified_at) column marks addresses verified.
 
 Exit codes: 0 imported (or a clean dry run), 1 failure (unreadable source, database error),
 2 wrong usage, 3 rows rejected (listed in the report).
@@ -69,7 +71,7 @@ function progressReporter(io: CliIO): (progress: ImportProgress) => void {
   };
 }
 
-function printReport(io: CliIO, report: ImportReport): void {
+function printReport(io: CliIO, report: ImportCommandReport): void {
   const would = !report.written;
   const line = (label: string, value: number | string, extra = '') =>
     print(io, `  ${label.padEnd(14)}${String(value).padStart(8)}${extra}`);
@@ -92,6 +94,17 @@ function printReport(io: CliIO, report: ImportReport): void {
       `\nWithout a usable password hash (${would ? 'would be ' : ''}imported without a password; send each a reset link):`,
     );
     for (const u of report.withoutPassword) print(io, `  row ${u.row}  ${u.email}${u.userId ? `  ${u.userId}` : ''}`);
+  }
+  if (report.resetLinks.length > 0) {
+    const until = report.resetLinks.find((l) => l.expiresAt)?.expiresAt;
+    print(
+      io,
+      `\nReset links (each works once${until ? `, until ${until.toISOString()}` : ''}; hand them over privately):`,
+    );
+    for (const l of report.resetLinks) {
+      const what = l.skipped ? 'none: the user is deactivated' : l.mailed ? 'mailed' : (l.url ?? '');
+      print(io, `  ${l.email}  ${what}`);
+    }
   }
   if (report.written || report.dryRun) return;
   if (report.rejectedRows.some((r) => r.reason === 'unreadable_row')) {
@@ -119,6 +132,14 @@ export const register: Register = (program, { io, json }) => {
     )
     .option('--skip-rejected', 'import the valid rows even if some are rejected')
     .option('--batch-size <n>', 'users per transaction (1-2000)', batchSize, 500)
+    .addOption(
+      new Option(
+        '--reset-links <how>',
+        'for users imported without a password: print a reset link, mail it, or neither',
+      )
+        .choices(['print', 'mail', 'none'])
+        .default('print'),
+    )
     .addHelpText('after', IMPORT_HELP)
     .action(
       async (
@@ -132,6 +153,7 @@ export const register: Register = (program, { io, json }) => {
           onConflict: 'skip' | 'update';
           skipRejected?: boolean;
           batchSize: number;
+          resetLinks: 'print' | 'mail' | 'none';
         },
       ) => {
         // Loaded on use, like every local command: --help never loads the database drivers.
@@ -146,6 +168,7 @@ export const register: Register = (program, { io, json }) => {
           onConflict: opts.onConflict,
           skipRejected: opts.skipRejected === true,
           batchSize: opts.batchSize,
+          resetLinks: opts.resetLinks,
           // On stderr, so --json output on stdout stays clean.
           onProgress: progressReporter(io),
         });

@@ -170,27 +170,59 @@ export async function createResetLink(
   input: { id: string },
 ): Promise<{ url: string; expiresAt: Date }> {
   await requireAdmin(deps, actor);
-  return transact(deps, async (work) => {
-    await requireAdmin(deps, actor, work.trx);
-    const user = await users.lockById(deps.db, work.trx, input.id);
-    if (!user) throw notFound('User', 'user_not_found');
-    // A deactivated account cannot use a reset link: say so instead of handing out a dead one.
-    if (!user.is_active) {
-      throw new DomainError('CONFLICT', 'invalid_input', 'The user is deactivated: reactivate them first');
-    }
-    const now = deps.clock.now();
-    const { token, expiresAt } = await issueAccountToken(work.trx, {
-      userId: user.id,
-      purpose: 'password_reset',
-      email: user.email,
-      now,
-    });
-    await deps.audit.append(
-      work.trx,
-      recorded(actor, user.id, 'user.reset_link_created', { expiresAt: expiresAt.toISOString() }),
-    );
-    return { url: accountLink(deps.config.publicOrigin, 'reset-password', token), expiresAt };
+  return transact(deps, (work) => issueResetLink(deps, actor, work, input.id, { mail: false }));
+}
+
+/**
+ * The same link as `createResetLink`, mailed to the user instead of handed to the administrator
+ * (`gatehouse import users --reset-links mail` for users imported without a password).
+ * PRECONDITION_FAILED `mail_not_configured` without mail. Audited as `user.reset_link_created`
+ * with `mailed: true`.
+ */
+export async function mailResetLink(
+  deps: AccountTokenDeps,
+  actor: Actor,
+  input: { id: string },
+): Promise<{ expiresAt: Date }> {
+  if (!deps.mail.configured) throw mailNotConfigured();
+  await requireAdmin(deps, actor);
+  const { expiresAt } = await transact(deps, (work) => issueResetLink(deps, actor, work, input.id, { mail: true }));
+  return { expiresAt };
+}
+
+async function issueResetLink(
+  deps: AccountTokenDeps,
+  actor: Actor,
+  work: Work,
+  userId: string,
+  options: { mail: boolean },
+): Promise<{ url: string; expiresAt: Date }> {
+  await requireAdmin(deps, actor, work.trx);
+  const user = await users.lockById(deps.db, work.trx, userId);
+  if (!user) throw notFound('User', 'user_not_found');
+  // A deactivated account cannot use a reset link: say so instead of handing out a dead one.
+  if (!user.is_active) {
+    throw new DomainError('CONFLICT', 'invalid_input', 'The user is deactivated: reactivate them first');
+  }
+  const now = deps.clock.now();
+  const { token, expiresAt } = await issueAccountToken(work.trx, {
+    userId: user.id,
+    purpose: 'password_reset',
+    email: user.email,
+    now,
   });
+  const url = accountLink(deps.config.publicOrigin, 'reset-password', token);
+  if (options.mail) {
+    await deps.mail.enqueue(work, passwordResetMail(user.email, user.name, url, minutes(TOKEN_TTL_MS.password_reset)));
+  }
+  await deps.audit.append(
+    work.trx,
+    recorded(actor, user.id, 'user.reset_link_created', {
+      expiresAt: expiresAt.toISOString(),
+      ...(options.mail ? { mailed: true } : {}),
+    }),
+  );
+  return { url, expiresAt };
 }
 
 // ---- email verification -----------------------------------------------------------------------
@@ -254,7 +286,10 @@ export async function verifyEmail(
     if (user.email_verified_at === null) {
       await users.updateUserRow(work.trx, user.id, { email_verified_at: now, updated_at: now });
     }
-    await deps.audit.append(work.trx, recorded(actor, user.id, 'auth.email_verified', { email: user.email }, user.id));
+    await deps.audit.append(
+      work.trx,
+      recorded(actor, user.id, 'auth.email_verified', { email: user.email }, user.id),
+    );
     work.invalidate({ userIds: [user.id] });
   });
   return { ok: true };

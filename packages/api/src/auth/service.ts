@@ -26,6 +26,7 @@ import type { SignInResult } from './types.js';
 import { queueNotice, requestEmailChange } from '../account-tokens/service.js';
 import { noticeMail } from '../mail/templates.js';
 import { requireSecondFactor } from '../mfa/service.js';
+import { queueNewSignInNotice } from '../mfa/notices.js';
 
 export type AuthDeps = Pick<
   Services,
@@ -218,16 +219,9 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
       userAgent: actor.userAgent,
       data: { sessionId: session.session.id, rememberMe, ...(upgraded ? { passwordHashUpgraded: true } : {}) },
     });
-    // ---- email flows: a notice for a browser that never signed in to the account (not the first sign-in) ----
-    if (!device && user.last_sign_in_at !== null) {
-      await queueNotice(deps, work, () =>
-        noticeMail('notice_new_sign_in', user.email, user.name, deps.config.publicOrigin, {
-          ip: actor.ip,
-          userAgent: actor.userAgent,
-          at: now,
-        }),
-      );
-    }
+    // ---- email flows: a notice for a browser that never signed in to the account (not the first
+    // sign-in); the rule is mfa/notices.ts's, shared with auth.verifyMfa and auth.signInWithPasskey ----
+    await queueNewSignInNotice(deps, work, actor, user, input.deviceCookie, now);
     // The evicted sessions, and the user's cached facts that still carry the previous lastSignInAt.
     work.invalidate({ userIds: [user.id] });
     return session;

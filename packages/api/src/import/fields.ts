@@ -12,6 +12,8 @@ export const IMPORT_FIELDS = [
   'isActive',
   'createdAt',
   'externalId',
+  // seams (#17 ↔ #14): whether the old application had proven the address
+  'emailVerified',
 ] as const;
 export type ImportField = (typeof IMPORT_FIELDS)[number];
 
@@ -31,6 +33,7 @@ const AUTOMATIC_COLUMNS: Readonly<Record<ImportField, readonly string[]>> = {
   isActive: ['is_active', 'active', 'enabled'],
   createdAt: ['created_at', 'date_joined', 'created', 'inserted_at'],
   externalId: ['id', 'user_id', 'uuid'],
+  emailVerified: ['email_verified', 'is_verified', 'verified', 'email_verified_at', 'email_confirmed', 'confirmed_at'],
 };
 
 /** Case, `_`, `-` and spaces do not matter: `emailAddress`, `Email Address`, `email_address`. */

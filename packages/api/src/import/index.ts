@@ -9,3 +9,5 @@ export {
   type ImportReport,
   type ImportUsersInput,
 } from './service.js';
+// seams (#17 ↔ #14): reset links for the users imported without a password
+export { issueImportResetLinks, type ImportResetLink, type ResetLinkDelivery } from './reset-links.js';

@@ -6,7 +6,16 @@ import { pythonHashes } from '../auth/legacy-hashes/python.testing.js';
 import { ManualClock } from '../clock.js';
 import type { Services } from '../services.js';
 import { callerFor, createTestServices, createTestUser, trpcError } from '../testing.js';
-import { importUsers, ImportSourceError, resolveColumnMap, type ImportUsersInput, type SourceRecord } from './index.js';
+import {
+  importUsers,
+  ImportSourceError,
+  issueImportResetLinks,
+  resolveColumnMap,
+  type ImportUsersInput,
+  type SourceRecord,
+} from './index.js';
+// seams (#17 ↔ #14)
+import { startTestSmtp, tokenFromLink } from '../testing.js';
 
 const COLUMNS = ['id', 'email_address', 'full_name', 'hashed_password', 'is_admin', 'is_active', 'created_at'];
 
@@ -253,12 +262,127 @@ describe.each(testDialects)('importing users on %s', (dialect) => {
     expect(report).toMatchObject({ created: 2, written: true, schemes: { none: 2 } });
     const rows = await users();
     expect(report.withoutPassword).toEqual([
-      { row: 1, email: 'nohash@example.com', userId: rows[0]?.id },
-      { row: 2, email: 'unusable@example.com', userId: rows[1]?.id },
+      { row: 1, email: 'nohash@example.com', userId: rows[0]?.id, isActive: true },
+      { row: 2, email: 'unusable@example.com', userId: rows[1]?.id, isActive: true },
     ]);
     expect((await trpcError(signIn('nohash@example.com', '!imported-without-password'))).reason).toBe(
       'invalid_credentials',
     );
+  });
+
+  // ---- seams (#17 ↔ #14): verified addresses and reset links ----
+  it('imports emailVerified from a boolean or a timestamp column; blank is unverified; update never un-verifies', async () => {
+    const columns = ['email', 'email_verified_at', 'is_verified'];
+    expect(resolveColumnMap(['email', 'email_verified'])).toEqual({ email: 'email', emailVerified: 'email_verified' });
+    expect(resolveColumnMap(['email', 'Is Verified'])).toEqual({ email: 'email', emailVerified: 'Is Verified' });
+    expect(resolveColumnMap(['email', 'verified'])).toEqual({ email: 'email', emailVerified: 'verified' });
+    const map = resolveColumnMap(columns, 'emailVerified=email_verified_at');
+    const report = await run(
+      [
+        { email: 'laravel@example.com', email_verified_at: '2021-02-03 04:05:06' },
+        { email: 'never@example.com', email_verified_at: null },
+      ],
+      { map },
+    );
+    expect(report).toMatchObject({ created: 2, written: true });
+    const flagged = await run(
+      [
+        { email: 'flag@example.com', is_verified: 't' },
+        { email: 'unflagged@example.com', is_verified: 0 },
+      ],
+      { map: resolveColumnMap(['email', 'is_verified']) },
+    );
+    expect(flagged.created).toBe(2);
+    const byEmail = new Map((await users()).map((u) => [u.email, u.email_verified_at]));
+    expect(byEmail.get('laravel@example.com')?.toISOString()).toBe('2021-02-03T04:05:06.000Z');
+    expect(byEmail.get('never@example.com')).toBeNull();
+    expect(byEmail.get('flag@example.com')?.toISOString()).toBe('2026-04-01T09:00:00.000Z');
+    expect(byEmail.get('unflagged@example.com')).toBeNull();
+    // REQUIRE_EMAIL_VERIFICATION reads it: the API shows it.
+    const rows = await users();
+    const admin = await createTestUser(services, { role: 'admin' });
+    const laravel = rows.find((u) => u.email === 'laravel@example.com');
+    expect((await callerFor(services, admin.token).user.byId({ id: laravel?.id ?? '' })).emailVerifiedAt).toEqual(
+      new Date('2021-02-03T04:05:06.000Z'),
+    );
+
+    // --on-conflict update: true verifies an unverified user; false leaves a verified one alone.
+    await run(
+      [
+        { email: 'unflagged@example.com', is_verified: 'yes' },
+        { email: 'flag@example.com', is_verified: 'no' },
+      ],
+      { map: resolveColumnMap(['email', 'is_verified']), onConflict: 'update' },
+    );
+    const after = new Map((await users()).map((u) => [u.email, u.email_verified_at]));
+    expect(after.get('unflagged@example.com')?.toISOString()).toBe('2026-04-01T09:00:00.000Z');
+    expect(after.get('flag@example.com')?.toISOString()).toBe('2026-04-01T09:00:00.000Z');
+
+    const bad = await run([{ email: 'odd@example.com', is_verified: 'perhaps' }], {
+      map: resolveColumnMap(['email', 'is_verified']),
+    });
+    expect(bad.rejectedRows).toEqual([
+      {
+        row: 1,
+        reason: 'invalid_boolean',
+        message: 'emailVerified "perhaps" is neither true/false nor a date',
+        email: 'odd@example.com',
+      },
+    ]);
+  });
+
+  it('issues a working one-time reset link for each active user imported without a password (none when deactivated)', async () => {
+    const report = await run([
+      { id: 7, email_address: 'linked@example.com', hashed_password: '' },
+      { id: 8, email_address: 'asleep@example.com', hashed_password: '', is_active: 0 },
+    ]);
+    const dry = await run([{ id: 9, email_address: 'dry@example.com' }], { dryRun: true });
+    expect(await issueImportResetLinks(services, cliActor(), dry, 'print')).toEqual([]);
+    const links = await issueImportResetLinks(services, cliActor(), report, 'print');
+    const [linked, asleep] = links;
+    expect(linked).toMatchObject({ row: 1, email: 'linked@example.com', mailed: false });
+    expect(linked?.url).toMatch(/^http:\/\/localhost:3000\/#\/reset-password\//);
+    expect(linked?.expiresAt?.toISOString()).toBe('2026-04-01T09:30:00.000Z');
+    expect(asleep).toMatchObject({ email: 'asleep@example.com', url: null, skipped: 'deactivated' });
+
+    const anonymous = callerFor(services, null, { origin: 'http://localhost:3000' });
+    await anonymous.auth.resetPassword({
+      token: tokenFromLink(linked?.url ?? ''),
+      newPassword: 'harbour lantern pebble',
+    });
+    expect((await signIn('linked@example.com', 'harbour lantern pebble')).status).toBe('signed-in');
+    const events = await db.kysely
+      .selectFrom('audit_events')
+      .select(['target_id', 'data'])
+      .where('type', '=', 'user.reset_link_created')
+      .execute();
+    expect(events.map((e) => e.target_id)).toEqual([linked?.userId]);
+    expect(JSON.stringify(events)).not.toContain(tokenFromLink(linked?.url ?? '').split('.')[1] ?? '-');
+  });
+
+  it('mails the reset links instead when asked and mail is configured', async () => {
+    const smtp = await startTestSmtp();
+    try {
+      await services.close();
+      services = await createTestServices(db, {
+        clock: new ManualClock('2026-04-01T09:00:00.000Z'),
+        config: { mail: smtp.mailConfig(), publicOrigin: 'http://localhost:3000' },
+      });
+      const report = await run([{ id: 7, email_address: 'mailed@example.com', full_name: 'Mai', hashed_password: '' }]);
+      const [link] = await issueImportResetLinks(services, cliActor(), report, 'mail');
+      expect(link).toMatchObject({ email: 'mailed@example.com', url: null, mailed: true });
+      await services.mail.deliverDue();
+      const mail = await smtp.next((m) => m.to === 'mailed@example.com', 2000);
+      expect(mail.subject).toBe('Reset your Gatehouse password');
+      const url = mail.links.find((l) => l.includes('/#/reset-password/')) ?? '';
+      await callerFor(services, null).auth.resetPassword({
+        token: tokenFromLink(url),
+        newPassword: 'copper meadow lantern',
+      });
+      expect((await signIn('mailed@example.com', 'copper meadow lantern')).status).toBe('signed-in');
+    } finally {
+      await smtp.stop();
+    }
   });
 
   it('writes in batches, one transaction each, reporting progress', async () => {

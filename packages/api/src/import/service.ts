@@ -77,7 +77,7 @@ export interface ImportReport {
    * New users without a usable password hash: imported without a password, they need a reset
    * link (userId is null until written).
    */
-  withoutPassword: { row: number; email: string; userId: string | null }[];
+  withoutPassword: { row: number; email: string; userId: string | null; isActive: boolean }[];
   /** Users per hash scheme among those created or updated with a hash; `none` without one. */
   schemes: Partial<Record<PasswordHashScheme | 'none', number>>;
 }
@@ -267,7 +267,12 @@ export async function importUsers(deps: ImportDeps, actor: Actor, input: ImportU
     const scheme = p.candidate.scheme ?? 'none';
     report.schemes[scheme] = (report.schemes[scheme] ?? 0) + 1;
     if (p.action === 'create' && p.candidate.passwordHash === null) {
-      report.withoutPassword.push({ row: p.candidate.row, email: p.candidate.email, userId });
+      report.withoutPassword.push({
+        row: p.candidate.row,
+        email: p.candidate.email,
+        userId,
+        isActive: p.candidate.isActive,
+      });
     }
   };
   if (!write) {
@@ -304,6 +309,7 @@ export async function importUsers(deps: ImportDeps, actor: Actor, input: ImportU
             passwordHash: c.passwordHash ?? NO_PASSWORD_HASH,
             now,
             externalId: c.externalId,
+            emailVerifiedAt: c.emailVerifiedAt === 'now' ? now : c.emailVerifiedAt,
           });
           row.is_active = c.isActive;
           if (c.createdAt) row.created_at = c.createdAt;
@@ -323,6 +329,11 @@ export async function importUsers(deps: ImportDeps, actor: Actor, input: ImportU
           is_active: c.isActive,
           ...(c.externalId !== null ? { external_id: c.externalId } : {}),
           ...(c.passwordHash !== null ? { password_hash: c.passwordHash } : {}),
+          // A verified address in the source verifies it here (an earlier verification is kept);
+          // an unverified one never un-verifies what Gatehouse has seen proven.
+          ...(c.emailVerifiedAt !== null
+            ? { email_verified_at: c.emailVerifiedAt === 'now' ? now : c.emailVerifiedAt }
+            : {}),
           updated_at: now,
         });
         // A new password or a deactivation ends the sessions the user had.

@@ -55,6 +55,11 @@ export interface ImportCandidate {
   isActive: boolean;
   createdAt: Date | null;
   externalId: string | null;
+  /**
+   * emailVerified (#14): null when the address is not known to be verified; a date when the
+   * source says it is (its own timestamp, or the import's time for a plain true).
+   */
+  emailVerifiedAt: Date | 'now' | null;
 }
 
 export type ValidatedRow = { ok: true; candidate: ImportCandidate } | { ok: false; rejected: RejectedRow };
@@ -142,6 +147,24 @@ export function validateRecord(row: number, record: SourceRecord, map: ColumnMap
     externalId = text;
   }
 
+  // A boolean column (email_verified, is_verified) or a timestamp one (Laravel's email_verified_at,
+  // Devise's confirmed_at): blank is "not verified".
+  let emailVerifiedAt: Date | 'now' | null = null;
+  const rawVerified = get('emailVerified');
+  if (!isBlank(rawVerified)) {
+    const flag = readBoolean(rawVerified);
+    const date = flag === undefined ? readDate(rawVerified) : undefined;
+    if (flag === undefined && date === undefined) {
+      return rejected(
+        row,
+        'invalid_boolean',
+        `emailVerified "${String(rawVerified)}" is neither true/false nor a date`,
+        at,
+      );
+    }
+    emailVerifiedAt = flag === true ? 'now' : flag === false ? null : (date ?? null);
+  }
+
   return {
     ok: true,
     candidate: {
@@ -157,6 +180,7 @@ export function validateRecord(row: number, record: SourceRecord, map: ColumnMap
       isActive,
       createdAt,
       externalId,
+      emailVerifiedAt,
     },
   };
 }

@@ -14,7 +14,13 @@ export type MailKind =
   | 'notice_password_changed'
   | 'notice_email_changed'
   | 'notice_email_change_requested'
-  | 'notice_new_sign_in';
+  | 'notice_new_sign_in'
+  // ---- seams: MFA notices (issue 15) ----
+  | 'notice_recovery_code_used'
+  | 'notice_mfa_reset'
+  | 'notice_mfa_changed';
+
+export type NoticeKind = Extract<MailKind, `notice_${string}`>;
 
 export interface TemplatedMail extends OutgoingMail {
   kind: MailKind;
@@ -133,11 +139,20 @@ export function emailChangeMail(to: string, name: string, url: string, validHour
 
 /** Security notices carry no link with a secret in it: only the sign-in page. */
 export function noticeMail(
-  kind: 'notice_password_changed' | 'notice_email_changed' | 'notice_email_change_requested' | 'notice_new_sign_in',
+  kind: NoticeKind,
   to: string,
   name: string,
   origin: string,
-  detail: { newEmail?: string; ip?: string | null; userAgent?: string | null; at: Date },
+  detail: {
+    newEmail?: string;
+    ip?: string | null;
+    userAgent?: string | null;
+    at: Date;
+    /** notice_recovery_code_used: how many unused codes are left. */
+    remaining?: number;
+    /** notice_mfa_changed: what changed, as a phrase ("An authenticator app was added"). */
+    change?: string;
+  },
 ): TemplatedMail {
   const when = detail.at
     .toISOString()
@@ -151,12 +166,18 @@ export function noticeMail(
     notice_email_changed: `Your ${PRODUCT_NAME} email address was changed`,
     notice_email_change_requested: `A change of your ${PRODUCT_NAME} email address was requested`,
     notice_new_sign_in: `New sign-in to your ${PRODUCT_NAME} account`,
+    notice_recovery_code_used: `A recovery code was used on your ${PRODUCT_NAME} account`,
+    notice_mfa_reset: `The second factors of your ${PRODUCT_NAME} account were removed`,
+    notice_mfa_changed: `The second factors of your ${PRODUCT_NAME} account changed`,
   } as const;
   const facts = {
     notice_password_changed: `The password of your account was changed at ${when}. Every other session was signed out.`,
     notice_email_changed: `The email address of your account was changed at ${when}${detail.newEmail ? ` to ${detail.newEmail}` : ''}. This address no longer signs in.`,
     notice_email_change_requested: `At ${when} someone signed in to your account asked to change its email address${detail.newEmail ? ` to ${detail.newEmail}` : ''}. Nothing changes unless the link sent to the new address is followed.`,
     notice_new_sign_in: `Your account was signed in to at ${when} from a browser that had not signed in to it before${from ? ` (${from})` : ''}.`,
+    notice_recovery_code_used: `A recovery code was used to sign in to your account at ${when}${from ? ` (${from})` : ''}. Each code works once${detail.remaining !== undefined ? `; ${detail.remaining} unused ${detail.remaining === 1 ? 'code is' : 'codes are'} left` : ''}.`,
+    notice_mfa_reset: `At ${when} an administrator removed every second factor of your account (authenticator app, passkeys and recovery codes) and signed out its sessions. You sign in with your password alone until you set up a second factor again.`,
+    notice_mfa_changed: `${detail.change ?? 'The second factors of your account changed'} at ${when}${from ? ` (${from})` : ''}.`,
   } as const;
   return render({
     kind,

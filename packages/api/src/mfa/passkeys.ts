@@ -27,12 +27,16 @@ import * as users from '../users/repository.js';
 import { challengeInvalid, findChallenge, issueChallenge } from './challenges.js';
 import * as repo from './repository.js';
 import { toPasskeyInfo, type PasskeyInfo } from './types.js';
+import { queueMfaChangedNotice, queueNewSignInNotice } from './notices.js';
 
 export type PasskeyAssertion = AuthenticationResponseJSON;
 export type PasskeyAttestation = RegistrationResponseJSON;
 export type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON };
 
-type PasskeyDeps = Pick<Services, 'db' | 'config' | 'clock' | 'sessions' | 'audit' | 'throttle' | 'invalidator'>;
+type PasskeyDeps = Pick<
+  Services,
+  'db' | 'config' | 'clock' | 'sessions' | 'audit' | 'throttle' | 'invalidator' | /* seams: notices */ 'mail'
+>;
 
 const passkeyInvalid = () => new DomainError('UNAUTHORIZED', 'passkey_invalid', 'The passkey could not be verified');
 
@@ -229,6 +233,8 @@ export async function registerPasskey(
       work.trx,
       audited(actor, userId, 'mfa.passkey_registered', { passkeyId: row.id, name: row.name, backedUp: row.backed_up }),
     );
+    const owner = await users.findById(work.trx, userId);
+    if (owner) await queueMfaChangedNotice(deps, work, actor, owner, 'passkey_registered');
     work.invalidate({ userIds: [userId] });
   });
   return toPasskeyInfo(row);
@@ -270,6 +276,8 @@ export async function deleteOwnPasskey(
       work.trx,
       audited(actor, userId, 'mfa.passkey_deleted', { passkeyId: input.id, mfaEnabled: enabled }),
     );
+    const owner = await users.findById(work.trx, userId);
+    if (owner) await queueMfaChangedNotice(deps, work, actor, owner, 'passkey_deleted');
     work.invalidate({ userIds: [userId] });
     return { ok: true as const, mfaEnabled: enabled };
   });
@@ -322,6 +330,8 @@ export async function signInWithPasskey(
   deps: PasskeyDeps,
   actor: Actor,
   input: { challengeToken: string; response: PasskeyAssertion; rememberMe?: boolean | undefined },
+  /** The device cookie the request carried: decides the new-browser notice, as in auth.signIn. */
+  options: { deviceCookie?: string | null | undefined } = {},
 ): Promise<Extract<SignInResult, { status: 'signed-in' }>> {
   const now = deps.clock.now();
   const challenge = await findChallenge(deps.db.kysely, input.challengeToken, 'passkey_sign_in', now);
@@ -383,6 +393,7 @@ export async function signInWithPasskey(
         passkeyId: verified.passkeyId,
       },
     });
+    await queueNewSignInNotice(deps, work, actor, user, options.deviceCookie, now);
     work.invalidate({ userIds: [user.id] });
     return session;
   });

@@ -29,10 +29,26 @@ import * as repo from './repository.js';
 import { toPasskeyInfo, type PasskeyInfo } from './types.js';
 import { matchTotp, newTotpKey, totpSecretText, totpUri } from './totp.js';
 import { checkPasskeyAssertion, passkeyRequestOptions, type PasskeyAssertion } from './passkeys.js';
+import {
+  queueMfaChangedNotice,
+  queueMfaResetNotice,
+  queueNewSignInNotice,
+  queueRecoveryCodeUsedNotice,
+} from './notices.js';
 
 export type MfaDeps = Pick<
   Services,
-  'db' | 'config' | 'clock' | 'passwords' | 'sessions' | 'audit' | 'throttle' | 'invalidator' | 'mfaSecrets'
+  | 'db'
+  | 'config'
+  | 'clock'
+  | 'passwords'
+  | 'sessions'
+  | 'audit'
+  | 'throttle'
+  | 'invalidator'
+  | 'mfaSecrets'
+  // seams: the security notices (mfa/notices.ts)
+  | 'mail'
 >;
 
 const invalidCode = () => new DomainError('UNAUTHORIZED', 'mfa_invalid_code', 'That code is not correct');
@@ -155,7 +171,7 @@ export async function confirmTotp(
   input: { code: string },
 ): Promise<{ recoveryCodes: string[] | null }> {
   const userId = requireUser(actor);
-  await activeRow(deps, userId);
+  const row = await activeRow(deps, userId);
   const pending = await repo.totpOf(deps.db.kysely, userId);
   if (!pending || pending.confirmed_at) {
     throw new DomainError('PRECONDITION_FAILED', 'mfa_not_enrolled', 'Start the authenticator set-up first');
@@ -176,6 +192,7 @@ export async function confirmTotp(
     if (codes) await repo.replaceRecoveryCodes(work.trx, userId, codes.map(hashRecoveryCode), now);
     await repo.refreshMfaEnabled(work.trx, userId, now);
     await deps.audit.append(work.trx, recorded(actor, userId, 'mfa.totp_enabled', {}));
+    await queueMfaChangedNotice(deps, work, actor, row, 'totp_enabled');
     if (codes) {
       await deps.audit.append(
         work.trx,
@@ -198,6 +215,8 @@ export async function disableTotp(deps: MfaDeps, actor: Actor): Promise<{ ok: tr
     const enabled = await repo.refreshMfaEnabled(work.trx, userId, now);
     if (!enabled) await repo.replaceRecoveryCodes(work.trx, userId, [], now);
     await deps.audit.append(work.trx, recorded(actor, userId, 'mfa.totp_disabled', { mfaEnabled: enabled }));
+    const row = await users.findById(work.trx, userId);
+    if (row) await queueMfaChangedNotice(deps, work, actor, row, 'totp_disabled');
     work.invalidate({ userIds: [userId] });
     return { ok: true as const, mfaEnabled: enabled };
   });
@@ -211,9 +230,10 @@ export async function regenerateRecoveryCodes(deps: MfaDeps, actor: Actor): Prom
     throw new DomainError('PRECONDITION_FAILED', 'mfa_not_enrolled', 'Set up a second factor first');
   }
   const codes = newRecoveryCodes();
-  await transact(deps, async ({ trx }) => {
-    await repo.replaceRecoveryCodes(trx, userId, codes.map(hashRecoveryCode), deps.clock.now());
-    await deps.audit.append(trx, recorded(actor, userId, 'mfa.recovery_codes_generated', { count: codes.length }));
+  await transact(deps, async (work) => {
+    await repo.replaceRecoveryCodes(work.trx, userId, codes.map(hashRecoveryCode), deps.clock.now());
+    await deps.audit.append(work.trx, recorded(actor, userId, 'mfa.recovery_codes_generated', { count: codes.length }));
+    await queueMfaChangedNotice(deps, work, actor, row, 'recovery_codes_generated');
   });
   return { recoveryCodes: codes };
 }
@@ -349,6 +369,8 @@ export async function verifyMfa(
   deps: MfaDeps,
   actor: Actor,
   input: VerifyMfaInput,
+  /** The device cookie the request carried: decides the new-browser notice, as in auth.signIn. */
+  options: { deviceCookie?: string | null | undefined } = {},
 ): Promise<Extract<SignInResult, { status: 'signed-in' }>> {
   const challenge = await findChallenge(deps.db.kysely, input.challengeToken, 'sign_in', deps.clock.now());
   const userId = challenge.user_id;
@@ -402,7 +424,9 @@ export async function verifyMfa(
       if (checked.method === 'recovery') {
         const remaining = await repo.unusedRecoveryCodes(work.trx, userId);
         await deps.audit.append(work.trx, recorded(signedIn, userId, 'mfa.recovery_code_used', { remaining }));
+        await queueRecoveryCodeUsedNotice(deps, work, actor, user, remaining);
       }
+      await queueNewSignInNotice(deps, work, actor, user, options.deviceCookie, now);
       work.invalidate({ userIds: [userId] });
       return session;
     });
@@ -534,6 +558,7 @@ export async function resetMfa(
     await repo.refreshMfaEnabled(work.trx, row.id, now);
     const revokedSessions = await deps.sessions.revokeAllForUser(work, row.id);
     await deps.audit.append(work.trx, recorded(actor, row.id, 'mfa.reset', { ...removed, revokedSessions }));
+    await queueMfaResetNotice(deps, work, row);
     work.invalidate({ userIds: [row.id] });
     return { user: toUser({ ...row, mfa_enabled: false, updated_at: now }), removed, revokedSessions };
   });

@@ -114,7 +114,7 @@ export const authRouter = router({
   // ---- issue 15: second factors and step-up ----
   /** The sign-in second step: a TOTP code, a recovery code or a passkey for an `mfa-required` answer. */
   verifyMfa: publicProcedure.input(verifyMfaInput).mutation(async ({ ctx, input }) => {
-    const result = await verifyMfa(ctx.services, ctx.actor, input);
+    const result = await verifyMfa(ctx.services, ctx.actor, input, { deviceCookie: ctx.req.deviceCookie ?? null });
     const device = ctx.services.throttle.devices.issue(result.user.id);
     ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
     return withCookie(ctx, result);
@@ -128,7 +128,9 @@ export const authRouter = router({
   /** WebAuthn options for a passwordless sign-in with a discoverable passkey. */
   passkeyOptions: publicProcedure.mutation(({ ctx }) => passkeySignInOptions(ctx.services)),
   signInWithPasskey: publicProcedure.input(signInWithPasskeyInput).mutation(async ({ ctx, input }) => {
-    const result = await signInWithPasskey(ctx.services, ctx.actor, input);
+    const result = await signInWithPasskey(ctx.services, ctx.actor, input, {
+      deviceCookie: ctx.req.deviceCookie ?? null,
+    });
     const device = ctx.services.throttle.devices.issue(result.user.id);
     ctx.res.setDeviceCookie?.(device.value, device.expiresAt);
     return withCookie(ctx, result);

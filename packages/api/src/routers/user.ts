@@ -61,6 +61,8 @@ export const userRouter = router({
     .mutation(async ({ ctx, input }) => (await inviteUser(ctx.services, ctx.actor, input, 'mail')).invitation),
   /** The same invitation, its link returned to the administrator instead of mailed (audited). */
   createInvitationLink: adminProcedure.input(userInviteInput).mutation(async ({ ctx, input }) => {
+    // seams (#14 ↔ #15): the link is the account, handed to whoever holds it: step-up first.
+    await requireRecentAuthentication(ctx.services, ctx.auth);
     const { invitation, url } = await inviteUser(ctx.services, ctx.actor, input, 'link');
     return { invitation, url: url ?? '' };
   }),
@@ -74,9 +76,11 @@ export const userRouter = router({
     .input(invitationIdInput)
     .mutation(({ ctx, input }) => revokeInvitation(ctx.services, ctx.actor, input)),
   /** A one-time password reset link (30 min) for the administrator to hand over (audited, never the link). */
-  createResetLink: adminProcedure
-    .input(userIdInput)
-    .mutation(({ ctx, input }) => createResetLink(ctx.services, ctx.actor, input)),
+  createResetLink: adminProcedure.input(userIdInput).mutation(async ({ ctx, input }) => {
+    // seams (#14 ↔ #15): whoever holds the link takes over the account: step-up first.
+    await requireRecentAuthentication(ctx.services, ctx.auth);
+    return createResetLink(ctx.services, ctx.actor, input);
+  }),
   delete: adminProcedure.input(userIdInput).mutation(async ({ ctx, input }) => {
     await requireRecentAuthentication(ctx.services, ctx.auth); // issue 15: step-up
     return deleteUser(ctx.services, ctx.actor, input);

@@ -262,6 +262,8 @@ export interface ImportedUserPatch {
   is_active: boolean;
   external_id?: string;
   password_hash?: string;
+  /** #17 ↔ #14: set only where the address is not verified yet (an earlier verification is kept). */
+  email_verified_at?: Date;
   updated_at: Date;
 }
 
@@ -270,14 +272,23 @@ export async function updateImportedUser(
   id: string,
   patch: ImportedUserPatch,
 ): Promise<void> {
+  const { email_verified_at: verifiedAt, ...fields } = patch;
   await trx
     .updateTable('users')
     .set({
-      ...patch,
+      ...fields,
       ...(patch.username !== undefined
         ? { username_key: patch.username === null ? null : identifierKey(patch.username) }
         : {}),
     })
     .where('id', '=', id)
     .execute();
+  if (verifiedAt !== undefined) {
+    await trx
+      .updateTable('users')
+      .set({ email_verified_at: verifiedAt })
+      .where('id', '=', id)
+      .where('email_verified_at', 'is', null)
+      .execute();
+  }
 }
