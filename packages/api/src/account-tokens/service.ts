@@ -286,10 +286,7 @@ export async function verifyEmail(
     if (user.email_verified_at === null) {
       await users.updateUserRow(work.trx, user.id, { email_verified_at: now, updated_at: now });
     }
-    await deps.audit.append(
-      work.trx,
-      recorded(actor, user.id, 'auth.email_verified', { email: user.email }, user.id),
-    );
+    await deps.audit.append(work.trx, recorded(actor, user.id, 'auth.email_verified', { email: user.email }, user.id));
     work.invalidate({ userIds: [user.id] });
   });
   return { ok: true };
