@@ -37,6 +37,8 @@ const { token } = await tokens.mint({
     lastSignInAt: null,
     mfaEnabled: false,
     kind: 'person',
+    externalId: null,
+    emailVerifiedAt: null,
   },
   session: { id: 'a'.repeat(32) },
 
