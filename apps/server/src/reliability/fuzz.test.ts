@@ -109,7 +109,8 @@ function valid(schema: ZodLike, field = '', depth = 0): fc.Arbitrary<unknown> {
     case 'pipe':
       return inner('in');
     case 'array':
-      return depth > 4 ? fc.constant([]) : fc.array(inner('element'), { maxLength: 3 });
+      // At least one element: an empty list is the usual `.min(1)` refusal, and junk covers it.
+      return depth > 4 ? fc.constant([]) : fc.array(inner('element'), { minLength: 1, maxLength: 3 });
     case 'union':
       return fc.oneof(...(def.options as ZodLike[]).map((o) => valid(o, field, depth + 1)));
     case 'object': {
@@ -243,7 +244,9 @@ describe('fuzzing every procedure over HTTP', () => {
     const withSchema = procedures.filter((p): p is Procedure & { schema: ZodLike } => p.schema !== null);
     expect(withSchema.length).toBeGreaterThan(15);
     for (const procedure of withSchema) {
-      const samples = fc.sample(valid(procedure.schema), 50);
+      // A fixed seed: the same 50 samples on every run and Node version (the threshold is the
+      // generator's quality, not luck).
+      const samples = fc.sample(valid(procedure.schema), { numRuns: 50, seed: 0x6a7e });
       cases += samples.length;
       const accepted = samples.filter((s) => procedure.schema.safeParse(s).success).length;
       expect.soft(accepted, procedure.path).toBeGreaterThanOrEqual(35);
