@@ -23,11 +23,8 @@ export function scopesAllowedFor(role: Role): ApiKeyScope[] {
   return API_KEY_SCOPES.filter((scope) => role === 'admin' || !ADMIN_SCOPES.has(scope));
 }
 
-/**
- * The procedures a key may call, with the scope each needs. `any` = every valid key (issuing a
- * token for the key's own owner). Not listed = sessions only.
- */
-export const PROCEDURE_SCOPES: Readonly<Record<string, ApiKeyScope | 'any'>> = {
+/** The procedures a key may call, with the one scope each needs. Not listed = sessions only. */
+export const PROCEDURE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   'auth.token': 'auth:check',
   'user.list': 'users:read',
   'user.byId': 'users:read',
@@ -61,7 +58,7 @@ export function requireScope(scopes: readonly string[], path: string): void {
   if (needed === undefined) {
     throw new DomainError('FORBIDDEN', 'scope_required', 'This procedure needs a signed-in session, not an API key');
   }
-  if (needed !== 'any' && !scopes.includes(needed)) {
+  if (!scopes.includes(needed)) {
     throw new DomainError('FORBIDDEN', 'scope_required', `This API key lacks the ${needed} scope`, {
       scope: needed,
     });

@@ -101,7 +101,7 @@ describe.each(testDialects)('every procedure × every scope on %s', (dialect) =>
   it.each(cases)('$path ($type) with an admin key scoped $scope', async ({ path, scope }) => {
     const needed = PROCEDURE_SCOPES[path];
     const result = await outcome(callerFor(services, adminKeys.get(scope) as string), path);
-    if (needed === scope || needed === 'any') {
+    if (needed === scope) {
       // Past the access check: no input, so a validation error or not-found is fine.
       expect(result).not.toMatch(/^(UNAUTHORIZED|FORBIDDEN)/);
     } else {
@@ -114,7 +114,7 @@ describe.each(testDialects)('every procedure × every scope on %s', (dialect) =>
     async ({ path, scope }) => {
       const needed = PROCEDURE_SCOPES[path];
       const result = await outcome(callerFor(services, memberKeys.get(scope) as string), path);
-      if (needed !== scope && needed !== 'any') expect(result).toBe('FORBIDDEN/scope_required');
+      if (needed !== scope) expect(result).toBe('FORBIDDEN/scope_required');
       // The scope lets the key past; the owner's role still decides the admin procedures.
       else expect(result).not.toMatch(/^(UNAUTHORIZED|FORBIDDEN\/scope_required)/);
     },
