@@ -83,6 +83,9 @@ export const ERROR_REASONS = [
   /** A service account has no password and cannot sign in (or be given a password). */
   'service_account',
   'api_key_not_found',
+  // #19 charts
+  /** `audit.activity`: the range ends before it starts, or spans more buckets than allowed (48 hours, 90 days). */
+  'activity_range_invalid',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -123,7 +123,8 @@ export const auditListInput = z
   .object({
     limit: z.number().int().min(1).max(200).default(50),
     cursor: z.string().max(64).nullish(),
-    type: z.string().max(64).optional(),
+    // #19 charts: one type, or any of a list (a chart bar's series)
+    type: z.union([z.string().max(64), z.array(z.string().max(64)).min(1).max(20)]).optional(),
     actorId: idSchema.optional(),
     targetId: idSchema.optional(),
     since: z.date().optional(),
@@ -272,3 +273,12 @@ export const apiKeyRotateInput = z.object({
 });
 export const serviceAccountCreateInput = z.object({ name: nameSchema, role: roleSchema.default('member') });
 export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(200).optional() }).optional();
+
+// #19 charts: activity counts per hour or day (audit/activity.ts)
+export const auditActivityInput = z.object({
+  interval: z.enum(['hour', 'day']),
+  from: z.date().optional(),
+  to: z.date().optional(),
+  /** Minutes east of UTC (`-new Date().getTimezoneOffset()`); UTC offsets run from −12:00 to +14:00. */
+  tzOffsetMinutes: z.number().int().min(-720).max(840).optional(),
+});

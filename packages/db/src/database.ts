@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type RawBuilder, type Transaction } from 'kysely';
 import type pg from 'pg';
 import type { Database } from './schema.js';
 import { openSqlite, openSqliteReadOnly } from './sqlite.js';
@@ -127,4 +127,27 @@ export async function readSnapshot<T>(db: Db, fn: (snapshot: Kysely<Database>) =
   } finally {
     await reader.destroy();
   }
+}
+
+// #19 charts
+/**
+ * Which fixed-width time bucket a timestamp column falls in: `floor((column − origin) / width)`
+ * as an integer (0 for the bucket starting at `origin`). Domain code groups by it instead of
+ * branching on the dialect. Only for rows with `column >= origin` (the division truncates).
+ * - PostgreSQL: `extract(epoch from column)` on the timestamptz.
+ * - SQLite: `strftime('%s', column)` on the ISO 8601 UTC text the timestamp kind is stored as.
+ * Whole seconds: a timestamp's milliseconds never move it across a bucket boundary that is a
+ * whole second, which every caller's is (minute-aligned offsets, hour or day widths).
+ */
+export function timeBucket(
+  db: Pick<Db, 'dialect'>,
+  column: string,
+  origin: Date,
+  widthSeconds: number,
+): RawBuilder<number> {
+  const originSeconds = Math.floor(origin.getTime() / 1000);
+  const width = Math.trunc(widthSeconds);
+  return db.dialect === 'postgres'
+    ? sql<number>`cast(floor((extract(epoch from ${sql.ref(column)}) - ${originSeconds}) / ${width}) as integer)`
+    : sql<number>`cast((cast(strftime('%s', ${sql.ref(column)}) as integer) - ${originSeconds}) / ${width} as integer)`;
 }

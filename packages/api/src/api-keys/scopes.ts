@@ -50,6 +50,8 @@ export const PROCEDURE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   'audit.checkpoint': 'audit:read',
   'audit.inclusionProof': 'audit:read',
   'audit.consistencyProof': 'audit:read',
+  // #19 charts
+  'audit.activity': 'audit:read',
 };
 
 /** Refuses (FORBIDDEN `scope_required`) unless a key with `scopes` may call `path`. */

@@ -15,7 +15,8 @@ export interface AuditListFilter {
   limit?: number;
   /** Opaque cursor from a previous page's `nextCursor`. */
   cursor?: string | null;
-  type?: string;
+  /** One type, or any of several (#19 charts). */
+  type?: string | readonly string[];
   actorId?: string;
   targetId?: string;
   since?: Date;
@@ -119,7 +120,8 @@ export class AuditLog {
       .selectFrom('audit_events')
       .select(EVENT_COLUMNS)
       .$if(before !== null, (qb) => qb.where('seq', '<', before as number))
-      .$if(filter.type !== undefined, (qb) => qb.where('type', '=', filter.type as string))
+      .$if(typeof filter.type === 'string', (qb) => qb.where('type', '=', filter.type as string))
+      .$if(Array.isArray(filter.type), (qb) => qb.where('type', 'in', filter.type as readonly string[]))
       .$if(filter.actorId !== undefined, (qb) => qb.where('actor_id', '=', filter.actorId as string))
       .$if(filter.targetId !== undefined, (qb) => qb.where('target_id', '=', filter.targetId as string))
       .$if(filter.since !== undefined, (qb) => qb.where('at', '>=', filter.since as Date))

@@ -4,6 +4,9 @@ import type { AuditEvent } from '../audit/types.js';
 import { adminProcedure, router } from '../trpc.js';
 import { asUser, type Actor } from '../actor.js';
 import { isAdmin } from '../users/authorize.js';
+// #19 charts
+import { auditActivityInput } from '../schemas.js';
+import { auditActivity } from '../audit/activity.js';
 
 /**
  * Whether the subscriber may still watch: its session is still valid (revocation is seen at
@@ -24,6 +27,9 @@ async function stillAllowed(
 
 export const auditRouter = router({
   list: adminProcedure.input(auditListInput).query(({ ctx, input }) => ctx.services.audit.log.list(input)),
+
+  // #19 charts: sign-ins, failed sign-ins, throttled attempts and new users per hour or day.
+  activity: adminProcedure.input(auditActivityInput).query(({ ctx, input }) => auditActivity(ctx.services, input)),
 
   verify: adminProcedure.query(({ ctx }) => ctx.services.audit.verify()),
 
