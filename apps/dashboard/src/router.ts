@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 
 /** The dashboard's screens, addressed by the URL hash (`#/users/<id>`), so reloads and links work anywhere. */
 export type Route =
@@ -49,6 +49,8 @@ function parseRoute(hash: string): Route {
   if (first === 'security' && parts.length === 1) return { name: 'security' }; // issue 15
   // #16 bridges
   if (first === 'api-keys' && parts.length === 1) return { name: 'api-keys' };
+  // #19 charts: the audit screen with its filter in the query (`#/audit?type=…`, see auditFilterFromHash)
+  if (first?.startsWith('audit?') && parts.length === 1) return { name: 'audit' };
   return { name: 'not-found', path };
 }
 
@@ -81,4 +83,64 @@ export function useRoute(): Route {
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
   return route;
+}
+
+// #19 charts
+/**
+ * The audit screen's filter, kept in the URL hash so a filtered view can be linked, bookmarked
+ * and reloaded: `#/audit?type=auth.sign_in_failed,auth.mfa_failed&since=<ISO>&until=<ISO>&actor=<id>`
+ * (types comma-separated; times ISO 8601, `until` exclusive, as audit.list takes them).
+ */
+export interface AuditFilter {
+  types?: string[];
+  actorId?: string;
+  since?: Date;
+  until?: Date;
+}
+
+function parseDate(value: string | null): Date | undefined {
+  if (value === null || value === '') return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export function auditFilterFromHash(hash: string): AuditFilter {
+  const query = hash.indexOf('?');
+  if (query < 0) return {};
+  const params = new URLSearchParams(hash.slice(query + 1));
+  const types = (params.get('type') ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const actorId = params.get('actor')?.trim();
+  const since = parseDate(params.get('since'));
+  const until = parseDate(params.get('until'));
+  return {
+    ...(types.length > 0 ? { types } : {}),
+    ...(actorId ? { actorId } : {}),
+    ...(since ? { since } : {}),
+    ...(until ? { until } : {}),
+  };
+}
+
+/** The audit screen's address for a filter (`#/audit` for none). */
+export function auditHref(filter: AuditFilter): string {
+  const params = new URLSearchParams();
+  if (filter.types && filter.types.length > 0) params.set('type', filter.types.join(','));
+  if (filter.actorId) params.set('actor', filter.actorId);
+  if (filter.since) params.set('since', filter.since.toISOString());
+  if (filter.until) params.set('until', filter.until.toISOString());
+  const query = params.toString();
+  return query ? `#/audit?${query}` : '#/audit';
+}
+
+/** The filter in the current hash, following it as it changes (links, back and forward). */
+export function useAuditFilter(): AuditFilter {
+  const [hash, setHash] = useState(() => window.location.hash);
+  useEffect(() => {
+    const onChange = () => setHash(window.location.hash);
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return useMemo(() => auditFilterFromHash(hash), [hash]);
 }

@@ -134,8 +134,10 @@ export async function readSnapshot<T>(db: Db, fn: (snapshot: Kysely<Database>) =
  * Which fixed-width time bucket a timestamp column falls in: `floor((column − origin) / width)`
  * as an integer (0 for the bucket starting at `origin`). Domain code groups by it instead of
  * branching on the dialect. Only for rows with `column >= origin` (the division truncates).
- * - PostgreSQL: `extract(epoch from column)` on the timestamptz.
- * - SQLite: `strftime('%s', column)` on the ISO 8601 UTC text the timestamp kind is stored as.
+ * - PostgreSQL: `date_part('epoch', column)` on the timestamptz (double precision: `extract`
+ *   returns numeric, whose arithmetic made a 90-day count on 1M events ~25 % slower).
+ * - SQLite: `unixepoch(column)` (SQLite 3.38+) on the ISO 8601 UTC text the timestamp kind is
+ *   stored as (faster than `strftime('%s', …)`, which returns text).
  * Whole seconds: a timestamp's milliseconds never move it across a bucket boundary that is a
  * whole second, which every caller's is (minute-aligned offsets, hour or day widths).
  */
@@ -148,6 +150,6 @@ export function timeBucket(
   const originSeconds = Math.floor(origin.getTime() / 1000);
   const width = Math.trunc(widthSeconds);
   return db.dialect === 'postgres'
-    ? sql<number>`cast(floor((extract(epoch from ${sql.ref(column)}) - ${originSeconds}) / ${width}) as integer)`
-    : sql<number>`cast((cast(strftime('%s', ${sql.ref(column)}) as integer) - ${originSeconds}) / ${width} as integer)`;
+    ? sql<number>`cast(floor((date_part('epoch', ${sql.ref(column)}) - ${originSeconds}) / ${width}) as integer)`
+    : sql<number>`cast((unixepoch(${sql.ref(column)}) - ${originSeconds}) / ${width} as integer)`;
 }

@@ -9,7 +9,7 @@ import { Badge, Empty, Loading, Page, Pager, usePager } from '../components.js';
 import { errorMessage } from '../errors.js';
 import { formatDate, formatRelative } from '../format.js';
 import { ErrorNote, Field, useForm } from '../forms.js';
-import { href } from '../router.js';
+import { auditHref, href, navigate, useAuditFilter, type AuditFilter } from '../router.js';
 import { VerifyPanel } from './audit-integrity.js';
 
 const PAGE_SIZE = 25;
@@ -74,7 +74,15 @@ function eventWords(type: string): string {
   return (TYPE_WORDS as Record<string, string | undefined>)[type] ?? type;
 }
 
-type Filters = { type?: string; actorId?: string; since?: Date; until?: Date };
+/** #19 charts: the filter lives in the URL hash (router.ts `auditHref`), so it can be linked and reloaded. */
+type Filters = AuditFilter;
+
+/** A Date as a datetime-local input shows it (local time, to the minute). */
+function toLocalInput(date: Date | undefined): string {
+  if (date === undefined) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
 
 function toDate(local: string): Date | undefined {
   if (local === '') return undefined;
@@ -85,10 +93,19 @@ function toDate(local: string): Date | undefined {
 export function AuditScreen() {
   const trpc = useTRPC();
   const pager = usePager();
-  const [filters, setFilters] = useState<Filters>({});
+  const filters = useAuditFilter();
+  const setFilters = (next: Filters) => navigate(auditHref(next));
+  const filterKey = auditHref(filters);
+  // A new filter (applied here, or a link, back or forward) starts at the first page.
+  const [pagedFor, setPagedFor] = useState(filterKey);
+  if (pagedFor !== filterKey) {
+    setPagedFor(filterKey);
+    pager.reset();
+  }
+  const { types, ...rest } = filters;
   const events = useQuery(
     trpc.audit.list.queryOptions(
-      { limit: PAGE_SIZE, cursor: pager.cursor, ...filters },
+      { limit: PAGE_SIZE, cursor: pager.cursor, ...rest, ...(types ? { type: types.length === 1 ? types[0] : types } : {}) },
       { placeholderData: keepPreviousData },
     ),
   );
@@ -108,7 +125,11 @@ export function AuditScreen() {
         <LiveFeed names={names} />
       </div>
 
+      {filtered ? <ActiveFilter filter={filters} onClear={() => setFilters({})} /> : null}
+
       <FilterForm
+        key={filterKey}
+        initial={filters}
         onApply={(next) => {
           setFilters(next);
           pager.reset();
@@ -145,16 +166,45 @@ export function AuditScreen() {
   );
 }
 
-function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
-  const { setElement, ...form } = useForm({ type: '', actorId: '', since: '', until: '' });
+/** The filter in force, in words, with a way back to the whole log. */
+function ActiveFilter({ filter, onClear }: { filter: Filters; onClear: () => void }) {
+  const parts = [
+    filter.types ? filter.types.map(eventWords).join(' or ') : null,
+    filter.actorId ? `by ${filter.actorId}` : null,
+    filter.since ? `from ${formatDate(filter.since)}` : null,
+    filter.until ? `until ${formatDate(filter.until)}` : null,
+  ].filter(Boolean);
+  return (
+    <p className="active-filter" data-testid="active-filter">
+      <span>
+        Showing only: <strong>{parts.join(', ')}</strong>
+      </span>{' '}
+      <button type="button" className="secondary" onClick={onClear}>
+        Clear filter
+      </button>
+    </p>
+  );
+}
+
+function FilterForm({ initial, onApply }: { initial: Filters; onApply: (filters: Filters) => void }) {
+  const { setElement, ...form } = useForm({
+    type: initial.types?.join(',') ?? '',
+    actorId: initial.actorId ?? '',
+    since: toLocalInput(initial.since),
+    until: toLocalInput(initial.until),
+  });
   const { values } = form;
 
   function submit(event: FormEvent) {
     event.preventDefault();
     const since = toDate(values.since);
     const until = toDate(values.until);
+    const types = values.type
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     const candidate: Filters = {
-      ...(values.type.trim() ? { type: values.type.trim() } : {}),
+      ...(types.length > 0 ? { types } : {}),
       ...(values.actorId.trim() ? { actorId: values.actorId.trim() } : {}),
       ...(since ? { since } : {}),
       ...(until ? { until } : {}),
@@ -163,7 +213,13 @@ function FilterForm({ onApply }: { onApply: (filters: Filters) => void }) {
     if (
       !form.validate(
         auditListInput,
-        { limit: PAGE_SIZE, ...candidate },
+        {
+          limit: PAGE_SIZE,
+          ...(candidate.actorId ? { actorId: candidate.actorId } : {}),
+          ...(since ? { since } : {}),
+          ...(until ? { until } : {}),
+          ...(types.length > 0 ? { type: types.length === 1 ? types[0] : types } : {}),
+        },
         inOrder ? {} : { until: 'The end must come after the start' },
       )
     )
