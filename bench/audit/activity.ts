@@ -92,14 +92,18 @@ async function plan(db: Db): Promise<string> {
     const r = await sql
       .raw<{
         'QUERY PLAN': string;
-      }>(`explain (analyze, costs off, timing off) select type, cast(floor((date_part('epoch', at) - ${Date.parse(from) / 1000}) / 86400) as integer) as bucket, count(*) from audit_events where type in (${types}) and at >= '${from}' and at < '${to}' group by type, bucket`)
+      }>(
+        `explain (analyze, costs off, timing off) select type, cast(floor((date_part('epoch', at) - ${Date.parse(from) / 1000}) / 86400) as integer) as bucket, count(*) from audit_events where type in (${types}) and at >= '${from}' and at < '${to}' group by type, bucket`,
+      )
       .execute(db.kysely);
     return r.rows.map((row) => row['QUERY PLAN']).join('\n');
   }
   const r = await sql
     .raw<{
       detail: string;
-    }>(`explain query plan select type, cast((unixepoch(at) - ${Date.parse(from) / 1000}) / 86400 as integer) as bucket, count(*) from audit_events where type in (${types}) and at >= '${from}' and at < '${to}' group by type, bucket`)
+    }>(
+      `explain query plan select type, cast((unixepoch(at) - ${Date.parse(from) / 1000}) / 86400 as integer) as bucket, count(*) from audit_events where type in (${types}) and at >= '${from}' and at < '${to}' group by type, bucket`,
+    )
     .execute(db.kysely);
   return r.rows.map((row) => row.detail).join('\n');
 }
@@ -110,11 +114,15 @@ for (const dialect of testDialects as DialectName[]) {
   try {
     let start = process.hrtime.bigint();
     await populate(db);
-    console.error(`${dialect}: ${TOTAL} events written in ${(Number(process.hrtime.bigint() - start) / 1e9).toFixed(1)} s`);
+    console.error(
+      `${dialect}: ${TOTAL} events written in ${(Number(process.hrtime.bigint() - start) / 1e9).toFixed(1)} s`,
+    );
     console.log(`\n${dialect} plan (with audit_events_type_at):\n${await plan(db)}`);
     for (const interval of ['day', 'hour'] as const) {
       const t = await time(db, interval);
-      table.push(`| ${dialect} | ${interval === 'day' ? '90 days' : '48 hours'} | ${t.rows.toLocaleString('en')} | ${t.median.toFixed(1)} ms | with (type, at) |`);
+      table.push(
+        `| ${dialect} | ${interval === 'day' ? '90 days' : '48 hours'} | ${t.rows.toLocaleString('en')} | ${t.median.toFixed(1)} ms | with (type, at) |`,
+      );
     }
     await sql`drop index audit_events_type_at`.execute(db.kysely);
     if (dialect === 'postgres') await sql`analyze audit_events`.execute(db.kysely);
@@ -123,12 +131,16 @@ for (const dialect of testDialects as DialectName[]) {
     for (const interval of ['day', 'hour'] as const) {
       start = process.hrtime.bigint();
       const t = await time(db, interval);
-      table.push(`| ${dialect} | ${interval === 'day' ? '90 days' : '48 hours'} | ${t.rows.toLocaleString('en')} | ${t.median.toFixed(1)} ms | without |`);
+      table.push(
+        `| ${dialect} | ${interval === 'day' ? '90 days' : '48 hours'} | ${t.rows.toLocaleString('en')} | ${t.median.toFixed(1)} ms | without |`,
+      );
     }
   } finally {
     await cleanup();
   }
 }
-console.log(`\n${TOTAL.toLocaleString('en')} events over ${DAYS} days; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; median of ${RUNS}\n`);
+console.log(
+  `\n${TOTAL.toLocaleString('en')} events over ${DAYS} days; ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; median of ${RUNS}\n`,
+);
 console.log('| dialect | range | events counted | time | index |\n|---|---|---|---|---|');
 console.log(table.join('\n'));

@@ -74,7 +74,8 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   service_account: 'A service account has no password and cannot sign in: give it an API key instead.',
   api_key_not_found: 'That API key no longer exists.',
   // #19 charts
-  activity_range_invalid: 'That range is too long for the chart (at most 48 hours or 90 days) or ends before it starts.',
+  activity_range_invalid:
+    'That range is too long for the chart (at most 48 hours or 90 days) or ends before it starts.',
 };
 
 function say(data: GatehouseErrorData): string {

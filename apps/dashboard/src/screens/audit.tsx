@@ -105,7 +105,12 @@ export function AuditScreen() {
   const { types, ...rest } = filters;
   const events = useQuery(
     trpc.audit.list.queryOptions(
-      { limit: PAGE_SIZE, cursor: pager.cursor, ...rest, ...(types ? { type: types.length === 1 ? types[0] : types } : {}) },
+      {
+        limit: PAGE_SIZE,
+        cursor: pager.cursor,
+        ...rest,
+        ...(types ? { type: types.length === 1 ? types[0] : types } : {}),
+      },
       { placeholderData: keepPreviousData },
     ),
   );

@@ -6,6 +6,9 @@ import { describeAgent, formatDate, formatRelative } from '../format.js';
 import { ErrorNote } from '../forms.js';
 import { href } from '../router.js';
 import { CheckpointSummary, VerifyPanel } from './audit-integrity.js';
+// #19 charts: the chart library comes with this chunk only (vite splits a dynamic import)
+import { lazy, Suspense } from 'react';
+const ActivityCharts = lazy(() => import('./activity-charts.js'));
 
 /** `user`: the signed-in user. */
 export function HomeScreen({ user: u }: { user: User }) {
@@ -70,6 +73,12 @@ export function HomeScreen({ user: u }: { user: User }) {
             </>
           ) : null}
         </section>
+
+        {isAdmin ? (
+          <Suspense fallback={<Loading label="Loading the activity charts…" />}>
+            <ActivityCharts />
+          </Suspense>
+        ) : null}
 
         {isAdmin ? (
           <section className="card card-wide" aria-labelledby="integrity">
