@@ -110,7 +110,8 @@ async function plan(db: Db): Promise<string> {
 
 const table: string[] = [];
 for (const dialect of testDialects as DialectName[]) {
-  const { db, cleanup } = await createMigratedTestDb(dialect);
+  const test = await createMigratedTestDb(dialect);
+  const db = test.db;
   try {
     let start = process.hrtime.bigint();
     await populate(db);
@@ -136,7 +137,7 @@ for (const dialect of testDialects as DialectName[]) {
       );
     }
   } finally {
-    await cleanup();
+    await test.cleanup();
   }
 }
 console.log(

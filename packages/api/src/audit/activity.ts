@@ -16,7 +16,7 @@ import type { AuditEventType } from './types.js';
 export type ActivityInterval = 'hour' | 'day';
 
 /** Each series and the event types it counts (docs/api.md `audit.activity`). */
-export const ACTIVITY_SERIES = {
+const ACTIVITY_SERIES = {
   signIns: ['auth.sign_in'],
   /** A wrong password (or unknown account) and a wrong second factor are both failed attempts. */
   failedSignIns: ['auth.sign_in_failed', 'auth.mfa_failed'],
@@ -26,13 +26,13 @@ export const ACTIVITY_SERIES = {
 } as const satisfies Record<string, readonly AuditEventType[]>;
 
 export type ActivitySeriesKey = keyof typeof ACTIVITY_SERIES;
-export const ACTIVITY_SERIES_KEYS = Object.keys(ACTIVITY_SERIES) as ActivitySeriesKey[];
+const ACTIVITY_SERIES_KEYS = Object.keys(ACTIVITY_SERIES) as ActivitySeriesKey[];
 
 const WIDTH_MS: Record<ActivityInterval, number> = { hour: 3_600_000, day: 86_400_000 };
 /** The most buckets one call may ask for; more is `activity_range_invalid`. */
-export const MAX_BUCKETS: Record<ActivityInterval, number> = { hour: 48, day: 90 };
+const MAX_BUCKETS: Record<ActivityInterval, number> = { hour: 48, day: 90 };
 /** Buckets when the range is not given: the last 24 hours, or the last 30 days. */
-export const DEFAULT_BUCKETS: Record<ActivityInterval, number> = { hour: 24, day: 30 };
+const DEFAULT_BUCKETS: Record<ActivityInterval, number> = { hour: 24, day: 30 };
 
 export interface ActivityInput {
   interval: ActivityInterval;
