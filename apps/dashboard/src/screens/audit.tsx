@@ -185,7 +185,7 @@ function ActiveFilter({ filter, onClear }: { filter: Filters; onClear: () => voi
         Showing only: <strong>{parts.join(', ')}</strong>
       </span>{' '}
       <button type="button" className="secondary" onClick={onClear}>
-        Clear filter
+        Show all events
       </button>
     </p>
   );
