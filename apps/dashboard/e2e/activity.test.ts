@@ -122,14 +122,12 @@ describe('activity charts in Chromium', () => {
     expect(await axe(page)).toEqual([]);
 
     // The bar of that bucket (bars and table rows carry their bucket's start).
-    const rows = await failed
-      .locator('tbody tr')
-      .evaluateAll((trs) =>
-        trs.map((tr) => ({
-          start: tr.getAttribute('data-start'),
-          count: tr.querySelector('td:last-child')?.textContent,
-        })),
-      );
+    const rows = await failed.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        start: tr.getAttribute('data-start'),
+        count: tr.querySelector('td:last-child')?.textContent,
+      })),
+    );
     const bucket = rows.find((r) => r.count === '3');
     expect(bucket?.start).toBeTruthy();
     await failed.locator(`rect.activity-bar[data-start="${bucket?.start}"]`).click();

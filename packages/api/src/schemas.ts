@@ -277,8 +277,9 @@ export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(
 // #19 charts: activity counts per hour or day (audit/activity.ts)
 export const auditActivityInput = z.object({
   interval: z.enum(['hour', 'day']),
-  from: z.date().optional(),
-  to: z.date().optional(),
+  // Within what both databases store as a timestamp (PostgreSQL refuses years before 4713 BC).
+  from: z.date().min(new Date('1970-01-01T00:00:00.000Z')).max(new Date('9999-01-01T00:00:00.000Z')).optional(),
+  to: z.date().min(new Date('1970-01-01T00:00:00.000Z')).max(new Date('9999-01-01T00:00:00.000Z')).optional(),
   /** Minutes east of UTC (`-new Date().getTimezoneOffset()`); UTC offsets run from −12:00 to +14:00. */
   tzOffsetMinutes: z.number().int().min(-720).max(840).optional(),
 });
