@@ -83,6 +83,10 @@ export const ERROR_REASONS = [
   /** A service account has no password and cannot sign in (or be given a password). */
   'service_account',
   'api_key_not_found',
+  // #19 webhooks
+  /** The webhook URL is not http(s), or its host resolves to a private/loopback/reserved address not in WEBHOOK_ALLOWED_HOSTS, or plain http to a public host. */
+  'webhook_url_refused',
+  'webhook_not_found',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -272,3 +272,38 @@ export const apiKeyRotateInput = z.object({
 });
 export const serviceAccountCreateInput = z.object({ name: nameSchema, role: roleSchema.default('member') });
 export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(200).optional() }).optional();
+// #19 webhooks ------------------------------------------------------------------------------------
+
+const webhookIdSchema = z.string().regex(/^wh_[a-z2-7]{16}$/, 'Not a valid webhook id');
+const webhookUrlSchema = z
+  .string()
+  .trim()
+  .min(1, 'Enter the URL')
+  .max(2000)
+  .refine((v) => URL.canParse(v), 'Enter a full URL like https://hooks.example.com/gatehouse');
+/** Audit event types (`auth.sign_in`), prefixes (`auth.*`) or `*`: checked against AUDIT_EVENT_TYPES by the service. */
+const webhookEventsSchema = z
+  .array(z.string().trim().min(1).max(100).regex(/^(\*|[a-z_]+\.(\*|[a-z_]+))$/, 'Not an event type or prefix'))
+  .min(1, 'Choose at least one event')
+  .max(100);
+const webhookDescriptionSchema = z.string().trim().max(200).refine(storableText, 'Use printable characters only');
+
+export const webhookCreateInput = z.object({
+  url: webhookUrlSchema,
+  events: webhookEventsSchema,
+  description: webhookDescriptionSchema.optional(),
+  /** Deliver from this audit seq (at most 10 000 events back); default: only new events. */
+  fromSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export const webhookIdInput = z.object({ id: webhookIdSchema });
+export const webhookUpdateInput = z.object({
+  id: webhookIdSchema,
+  url: webhookUrlSchema.optional(),
+  events: webhookEventsSchema.optional(),
+  description: webhookDescriptionSchema.optional(),
+});
+export const webhookDeliveriesInput = z.object({
+  id: webhookIdSchema,
+  cursor: z.string().max(20).nullish(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
