@@ -73,6 +73,10 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   scope_not_allowed: 'The key’s owner may not use one of those scopes: choose fewer.',
   service_account: 'A service account has no password and cannot sign in: give it an API key instead.',
   api_key_not_found: 'That API key no longer exists.',
+  // #19 webhooks
+  webhook_url_refused:
+    'That URL cannot receive webhooks: use an https address on the public internet (private, loopback and link-local addresses are refused unless the operator allows them in WEBHOOK_ALLOWED_HOSTS).',
+  webhook_not_found: 'That webhook no longer exists.',
 };
 
 function say(data: GatehouseErrorData): string {
