@@ -84,7 +84,11 @@ describe('the Webhooks screen in Chromium', () => {
     server = await buildServer(config, { logger: false });
     await server.app.listen({ port, host: '127.0.0.1' });
     await createGatehouseClient({ url, token: 'none' }).auth.createFirstUser.mutate(ADMIN);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu'],
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -94,7 +98,11 @@ describe('the Webhooks screen in Chromium', () => {
   });
 
   it('creates a webhook (secret shown once), delivers a sign-in to it and shows the delivery', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));

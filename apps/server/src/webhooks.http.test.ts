@@ -25,8 +25,12 @@ describe('webhooks from a running server', () => {
   it('delivers a sign-in to the receiver in the background, signed, and logs the delivery', async () => {
     receiver = await startTestWebhookReceiver();
     server = await startTestServer({ WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}` });
-    const admin = await createTestUser(server.services, { role: 'admin', email: 'hooks@example.com', password: PASSWORD });
-    const client = createGatehouseClient({ url: server.url, token: admin.token as string });
+    const admin = await createTestUser(server.services, {
+      role: 'admin',
+      email: 'hooks@example.com',
+      password: PASSWORD,
+    });
+    const client = createGatehouseClient({ url: server.url, token: admin.token });
 
     const refused = await client.webhook.create
       .mutate({ url: 'http://localhost:1/hook', events: ['*'] })

@@ -175,7 +175,15 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
 
   // #19 webhooks: delivered from the audit log; woken after appends on this instance, else polling.
   const webhooks = createWebhookService({
-    services: { db, clock, audit, invalidator: sessions, secrets: mfaSecrets, config, onError: reportFailure('webhooks') },
+    services: {
+      db,
+      clock,
+      audit,
+      invalidator: sessions,
+      secrets: mfaSecrets,
+      config,
+      onError: reportFailure('webhooks'),
+    },
     logger,
     background,
     resolver: options.webhookResolver,

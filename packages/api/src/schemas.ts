@@ -283,7 +283,14 @@ const webhookUrlSchema = z
   .refine((v) => URL.canParse(v), 'Enter a full URL like https://hooks.example.com/gatehouse');
 /** Audit event types (`auth.sign_in`), prefixes (`auth.*`) or `*`: checked against AUDIT_EVENT_TYPES by the service. */
 const webhookEventsSchema = z
-  .array(z.string().trim().min(1).max(100).regex(/^(\*|[a-z_]+\.(\*|[a-z_]+))$/, 'Not an event type or prefix'))
+  .array(
+    z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^(\*|[a-z_]+\.(\*|[a-z_]+))$/, 'Not an event type or prefix'),
+  )
   .min(1, 'Choose at least one event')
   .max(100);
 const webhookDescriptionSchema = z.string().trim().max(200).refine(storableText, 'Use printable characters only');

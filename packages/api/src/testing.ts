@@ -39,11 +39,7 @@ import { JwtKeys } from './tokens/keys.js';
 // #19 webhooks
 import type { WebhookWorkerOptions } from './webhooks/worker.js';
 import type { Resolver } from './webhooks/ssrf.js';
-export {
-  startTestWebhookReceiver,
-  type ReceivedWebhook,
-  type TestWebhookReceiver,
-} from './webhooks/test-receiver.js';
+export { startTestWebhookReceiver, type ReceivedWebhook, type TestWebhookReceiver } from './webhooks/test-receiver.js';
 
 /**
  * Argon2id with tiny costs, for tests only (hashing at the OWASP parameters would make every

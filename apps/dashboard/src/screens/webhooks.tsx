@@ -36,13 +36,17 @@ export function WebhooksScreen() {
   );
   const disable = useMutation(trpc.webhook.disable.mutationOptions({ onSuccess: after('The webhook was disabled.') }));
   const enable = useMutation(
-    trpc.webhook.enable.mutationOptions({ onSuccess: after('The webhook was enabled: delivery resumes where it stopped.') }),
+    trpc.webhook.enable.mutationOptions({
+      onSuccess: after('The webhook was enabled: delivery resumes where it stopped.'),
+    }),
   );
   const remove = useMutation(trpc.webhook.delete.mutationOptions({ onSuccess: after('The webhook was deleted.') }));
   const test = useMutation(
     trpc.webhook.sendTest.mutationOptions({
       onSuccess: (d) => {
-        setDone(d.ok ? `The test message was delivered (HTTP ${d.statusCode}).` : `The test message failed: ${d.error}.`);
+        setDone(
+          d.ok ? `The test message was delivered (HTTP ${d.statusCode}).` : `The test message failed: ${d.error}.`,
+        );
         return queryClient.invalidateQueries({ queryKey: trpc.webhook.deliveries.queryKey() });
       },
     }),
@@ -118,7 +122,12 @@ export function WebhooksScreen() {
             >
               {open === w.id ? 'Hide deliveries' : 'Show deliveries'}
             </button>
-            <button type="button" className="secondary" onClick={() => test.mutate({ id: w.id })} disabled={test.isPending}>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => test.mutate({ id: w.id })}
+              disabled={test.isPending}
+            >
               Send test
             </button>
             <button
@@ -188,7 +197,11 @@ function Deliveries({ webhook }: { webhook: WebhookInfo }) {
                 </td>
                 <td>{d.attempt}</td>
                 <td>
-                  {d.ok ? <Badge tone="ok">{`HTTP ${d.statusCode}`}</Badge> : <Badge tone="bad">{d.error ?? 'failed'}</Badge>}
+                  {d.ok ? (
+                    <Badge tone="ok">{`HTTP ${d.statusCode}`}</Badge>
+                  ) : (
+                    <Badge tone="bad">{d.error ?? 'failed'}</Badge>
+                  )}
                 </td>
                 <td>{d.durationMs} ms</td>
               </tr>

@@ -74,7 +74,10 @@ export function postWebhook(
       const chunks: Buffer[] = [];
       let size = 0;
       const done = () => {
-        const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8').replace(/[^\x20-\x7e]/g, ' ');
+        const excerpt = Buffer.concat(chunks)
+          .subarray(0, EXCERPT_BYTES)
+          .toString('utf8')
+          .replace(/[^\x20-\x7e]/g, ' ');
         const ok = status >= 200 && status < 300;
         finish({ ok, status, error: ok ? null : `HTTP ${status}`, excerpt: excerpt === '' ? null : excerpt });
         res.destroy();

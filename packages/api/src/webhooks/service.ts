@@ -331,12 +331,7 @@ export async function rotateWebhookSecret(
   return { secret, webhook: infoOf(await rowOf(deps, input.id), deps.clock) };
 }
 
-async function setEnabled(
-  deps: WebhookUseCaseDeps,
-  actor: Actor,
-  id: string,
-  enabled: boolean,
-): Promise<WebhookInfo> {
+async function setEnabled(deps: WebhookUseCaseDeps, actor: Actor, id: string, enabled: boolean): Promise<WebhookInfo> {
   await requireAdmin(deps, actor);
   const now = deps.clock.now();
   await transact(deps, async ({ trx }) => {

@@ -178,7 +178,9 @@ export async function checkWebhookUrl(
     }
   }
   if (url.protocol === 'http:' && !policy.allowHttp && !allAllowed) {
-    throw new UrlRefusedError('plain http is allowed only to hosts in WEBHOOK_ALLOWED_HOSTS (or WEBHOOK_ALLOW_HTTP=true)');
+    throw new UrlRefusedError(
+      'plain http is allowed only to hosts in WEBHOOK_ALLOWED_HOSTS (or WEBHOOK_ALLOW_HTTP=true)',
+    );
   }
   return {
     url,

@@ -203,7 +203,9 @@ describe.each(testDialects)('webhooks on %s', (dialect) => {
     const got = receiver.received[0]!;
     expect(got.json.data.seq).toBe(first.seq);
     expect(new Webhook(secret).verify(got.body, got.headers)).toBeTruthy();
-    const types = (await db.kysely.selectFrom('audit_events').select('type').orderBy('seq').execute()).map((e) => e.type);
+    const types = (await db.kysely.selectFrom('audit_events').select('type').orderBy('seq').execute()).map(
+      (e) => e.type,
+    );
     expect(types.filter((t) => t.startsWith('webhook.'))).toEqual([
       'webhook.created',
       'webhook.auto_disabled',
@@ -253,7 +255,9 @@ describe.each(testDialects)('webhooks on %s', (dialect) => {
     expect(await services.webhooks.deliverDue()).toEqual({ delivered: 0, failed: 1 });
     expect(receiver.attempts).toHaveLength(0);
     const [attempt] = (await admin().webhook.deliveries({ id: webhook.id })).items;
-    expect(attempt?.error).toMatch(/^refused: hooks\.example\.test resolves to a private, loopback or reserved address/);
+    expect(attempt?.error).toMatch(
+      /^refused: hooks\.example\.test resolves to a private, loopback or reserved address/,
+    );
 
     // `localhost` allowed at create, then taken out of WEBHOOK_ALLOWED_HOSTS: refused at delivery.
     services.config.webhookAllowedHosts = [`localhost:${receiver.port}`];
@@ -321,7 +325,9 @@ describe.each(testDialects)('webhooks on %s', (dialect) => {
     await admin().webhook.delete({ id: webhook.id });
     expect((await trpcError(admin().webhook.get({ id: webhook.id }))).reason).toBe('webhook_not_found');
     expect((await trpcError(admin().webhook.get({ id: 'not-an-id' }))).reason).toBe('validation_failed');
-    const types = (await db.kysely.selectFrom('audit_events').select('type').orderBy('seq').execute()).map((e) => e.type);
+    const types = (await db.kysely.selectFrom('audit_events').select('type').orderBy('seq').execute()).map(
+      (e) => e.type,
+    );
     expect(types.filter((t) => t.startsWith('webhook.'))).toEqual([
       'webhook.created',
       'webhook.updated',
