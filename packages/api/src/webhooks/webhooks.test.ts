@@ -289,6 +289,21 @@ describe.each(testDialects)('webhooks on %s', (dialect) => {
     expect(receiver.received.map((r) => r.json.data.seq)).toEqual(seqs);
   });
 
+  it('a lease held by a crashed worker blocks the endpoint until it expires, then delivery goes on', async () => {
+    const { webhook } = await create(['auth.*']);
+    const signIn = await record('auth.sign_in');
+    // Another instance leased the endpoint and died before releasing it.
+    await db.kysely
+      .updateTable('webhook_endpoints')
+      .set({ locked_until: new Date(clock.now().getTime() + 150_000), lease_token: 'crashed-worker' })
+      .where('id', '=', webhook.id)
+      .execute();
+    expect(await services.webhooks.deliverDue()).toEqual({ delivered: 0, failed: 0 });
+    clock.advance(150_000);
+    expect(await services.webhooks.deliverDue()).toEqual({ delivered: 1, failed: 0 });
+    expect(receiver.received.map((r) => r.json.data.seq)).toEqual([signIn.seq]);
+  });
+
   it('two workers on one database deliver each message exactly once while both are up, in order', async () => {
     const other = await open();
     await create(['auth.*']);
