@@ -275,12 +275,13 @@ export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(
 // #19 webhooks ------------------------------------------------------------------------------------
 
 const webhookIdSchema = z.string().regex(/^wh_[a-z2-7]{16}$/, 'Not a valid webhook id');
+/** The SSRF guard (webhooks/ssrf.ts) parses and checks it further: `webhook_url_refused`. */
 const webhookUrlSchema = z
   .string()
   .trim()
   .min(1, 'Enter the URL')
   .max(2000)
-  .refine((v) => URL.canParse(v), 'Enter a full URL like https://hooks.example.com/gatehouse');
+  .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s]+$/, 'Enter a full URL like https://hooks.example.com/gatehouse');
 /** Audit event types (`auth.sign_in`), prefixes (`auth.*`) or `*`: checked against AUDIT_EVENT_TYPES by the service. */
 const webhookEventsSchema = z
   .array(

@@ -134,7 +134,15 @@ export interface CheckedTarget {
 
 export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
 
-const systemResolver: Resolver = (host) => dnsLookup(host, { all: true, verbatim: true });
+/** The system's resolver, given at most 5 s (a slow DNS must not hold a request or a lease). */
+const systemResolver: Resolver = (host) => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('DNS timeout')), 5000);
+    timer.unref();
+  });
+  return Promise.race([dnsLookup(host, { all: true, verbatim: true }), timeout]).finally(() => clearTimeout(timer));
+};
 
 /**
  * Checks `text` against the policy and resolves it; throws UrlRefusedError with a short reason.
