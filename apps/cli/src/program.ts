@@ -14,6 +14,8 @@ import { register as mail } from './commands/mail.js';
 import { register as jwt } from './commands/jwt.js';
 // #19 audit witnesses
 import { register as witness } from './commands/witness.js';
+// #19 webhooks
+import { register as webhooks } from './commands/webhooks.js';
 import { CliError, note, UsageError, type CliIO } from './io.js';
 
 const VERSION = '0.1.0';
@@ -29,6 +31,7 @@ const groups: readonly Register[] = [
   mail,
   jwt,
   /* #19 */ witness,
+  /* #19 webhooks */ webhooks,
 ];
 
 /** The `gatehouse` command. Actions throw; `run` turns what they throw into an exit code. */

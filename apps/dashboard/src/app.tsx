@@ -23,6 +23,8 @@ import { AccountLinkScreen } from './screens/account-links.js';
 import { SecurityScreen } from './mfa/security.js'; // issue 15
 import { StepUpNote } from './mfa/step-up-note.js'; // issue 15
 import { StepUpNoteContext } from './forms.js'; // issue 15
+// #19 webhooks
+import { WebhooksScreen } from './screens/webhooks.js';
 
 /** issue 15: the step-up prompt error notes show (forms.tsx StepUpNoteContext). */
 const renderStepUpNote = () => <StepUpNote />;
@@ -180,6 +182,8 @@ const NAV: NavItem[] = [
   { route: { name: 'security' }, label: 'Security', admin: false, matches: ['security'] },
   // #16 bridges
   { route: { name: 'api-keys' }, label: 'API keys', admin: false, matches: ['api-keys'] },
+  // #19 webhooks
+  { route: { name: 'webhooks' }, label: 'Webhooks', admin: true, matches: ['webhooks'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -299,6 +303,9 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <SecurityScreen enrolmentRequired={false} />;
     case 'api-keys':
       return <ApiKeysScreen user={me.user} />;
+    // #19 webhooks
+    case 'webhooks':
+      return isAdmin ? <WebhooksScreen /> : <AdminOnly title="Webhooks" />;
     case 'not-found':
       return (
         <Page title="Page not found">

@@ -76,6 +76,10 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   // #19 charts
   activity_range_invalid:
     'That range is too long for the chart (at most 48 hours or 90 days) or ends before it starts.',
+  // #19 webhooks
+  webhook_url_refused:
+    'That URL cannot receive webhooks: use an https address on the public internet (private, loopback and link-local addresses are refused unless the operator allows them in WEBHOOK_ALLOWED_HOSTS).',
+  webhook_not_found: 'That webhook no longer exists.',
 };
 
 function say(data: GatehouseErrorData): string {

@@ -12,6 +12,8 @@ export type Route =
   | { name: 'security' } // issue 15
   // #16 bridges
   | { name: 'api-keys' }
+  // #19 webhooks
+  | { name: 'webhooks' }
   // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
   | { name: 'reset-password'; token: string }
   | { name: 'accept-invitation'; token: string }
@@ -51,6 +53,8 @@ function parseRoute(hash: string): Route {
   if (first === 'api-keys' && parts.length === 1) return { name: 'api-keys' };
   // #19 charts: the audit screen with its filter in the query (`#/audit?type=…`, see auditFilterFromHash)
   if (first?.startsWith('audit?') && parts.length === 1) return { name: 'audit' };
+  // #19 webhooks
+  if (first === 'webhooks' && parts.length === 1) return { name: 'webhooks' };
   return { name: 'not-found', path };
 }
 

@@ -120,3 +120,20 @@ describe('AUDIT_WITNESSES and AUDIT_WITNESS_POLICY', () => {
     ).toThrow(/Invalid AUDIT_WITNESS_POLICY asks for 2 cosignatures of 1 witness/);
   });
 });
+
+// #19 webhooks
+describe('WEBHOOK_ALLOWED_HOSTS and WEBHOOK_ALLOW_HTTP', () => {
+  it('defaults to none and https only; passes hosts, host:port and CIDR ranges through', () => {
+    expect(loadConfig({}).api).toMatchObject({ webhookAllowedHosts: [], webhookAllowHttp: false });
+    const config = loadConfig({
+      WEBHOOK_ALLOWED_HOSTS: 'hooks.internal, 127.0.0.1:8080,10.0.0.0/8',
+      WEBHOOK_ALLOW_HTTP: 'true',
+    });
+    expect(config.api.webhookAllowedHosts).toEqual(['hooks.internal', '127.0.0.1:8080', '10.0.0.0/8']);
+    expect(config.api.webhookAllowHttp).toBe(true);
+  });
+  it('refuses an entry that is no host, host:port or CIDR range, naming the variable', () => {
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' })).toThrow(/^Invalid WEBHOOK_ALLOWED_HOSTS/);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'http://x/' })).toThrow(/^Invalid WEBHOOK_ALLOWED_HOSTS/);
+  });
+});

@@ -8,6 +8,8 @@ import type { MailConfig } from '@gatehouse/api';
 import { MFA_POLICIES } from '@gatehouse/api'; // issue 15
 // #19 audit witnesses
 import { parsePolicy, parseWitnesses } from '@gatehouse/api';
+// #19 webhooks
+import { parseAllowedHosts } from '@gatehouse/api';
 
 /** `90s`, `5m`, `24h`, `30d`, `500ms` → milliseconds. */
 export function parseDuration(text: string): number | null {
@@ -168,6 +170,26 @@ const envSchema = z.object({
   AUDIT_WITNESSES: z.string().optional(),
   AUDIT_WITNESS_POLICY: z.string().optional(),
   AUDIT_PUBLIC_TILES: booleanFlag.default(false),
+  // #19 webhooks
+  /** Hosts, host:port, addresses or CIDR ranges webhooks may reach although private or loopback. */
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        parseAllowedHosts(entries);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^WEBHOOK_ALLOWED_HOSTS: /, '') });
+      }
+    }),
+  /** Plain http to public hosts (default: https only, except hosts in WEBHOOK_ALLOWED_HOSTS). */
+  WEBHOOK_ALLOW_HTTP: booleanFlag.default(false),
 });
 
 /** The mail settings (SMTP_URL, SMTP_PASSWORD_FILE, MAIL_FROM, MAIL_TRANSPORT) checked together. */
@@ -281,6 +303,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // #19 audit witnesses
       ...(e.AUDIT_WITNESSES !== undefined ? { auditWitnesses: e.AUDIT_WITNESSES } : {}),
       ...(e.AUDIT_WITNESS_POLICY !== undefined ? { auditWitnessPolicy: e.AUDIT_WITNESS_POLICY } : {}),
+      // #19 webhooks
+      webhookAllowedHosts: e.WEBHOOK_ALLOWED_HOSTS,
+      webhookAllowHttp: e.WEBHOOK_ALLOW_HTTP,
     },
     // #19 audit tiles
     auditPublicTiles: e.AUDIT_PUBLIC_TILES,

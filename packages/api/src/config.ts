@@ -47,6 +47,11 @@ export interface ApiConfig {
   auditWitnesses?: string;
   /** AUDIT_WITNESS_POLICY: `<n>` or `<n>:<name>|<name>…` (default 1 when witnesses are set). */
   auditWitnessPolicy?: string;
+  // #19 webhooks
+  /** WEBHOOK_ALLOWED_HOSTS: hosts, host:port or CIDR ranges webhooks may reach although private/loopback. */
+  webhookAllowedHosts?: readonly string[];
+  /** WEBHOOK_ALLOW_HTTP: plain http to any public host (default: https only, except allowed hosts). */
+  webhookAllowHttp?: boolean;
 }
 
 /** Mail delivery (mail/transport.ts). */

@@ -27,6 +27,10 @@ import { SecretBox, defaultMfaKeyFile, loadOrCreateMfaKey } from './mfa/secret-b
 import { ApiKeyManager } from './api-keys/manager.js';
 import { JwtKeys } from './tokens/keys.js';
 import { TokenService } from './tokens/service.js';
+// #19 webhooks
+import { createWebhookService } from './webhooks/service.js';
+import type { Resolver } from './webhooks/ssrf.js';
+import type { WebhookWorkerOptions } from './webhooks/worker.js';
 
 export interface CreateServicesOptions {
   db: Db;
@@ -60,6 +64,11 @@ export interface CreateServicesOptions {
   mailWorker?: Partial<WorkerOptions>;
   /** issue 15: a ready 32-byte MFA key (tests); otherwise MFA_KEY_FILE is loaded or created (0600). */
   mfaKey?: Uint8Array;
+  // #19 webhooks
+  /** Timing of the webhook worker (backoff, auto-disable thresholds, timeouts; webhooks/worker.ts). */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
+  /** The DNS resolver of the webhook SSRF guard (tests: a fake DNS answer); default the system's. */
+  webhookResolver?: Resolver;
 }
 
 /** Internal: like CreateServicesOptions plus a hasher; only the test helper passes one. */
@@ -164,6 +173,23 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     clock,
   });
 
+  // #19 webhooks: delivered from the audit log; woken after appends on this instance, else polling.
+  const webhooks = createWebhookService({
+    services: {
+      db,
+      clock,
+      audit,
+      invalidator: sessions,
+      secrets: mfaSecrets,
+      config,
+      onError: reportFailure('webhooks'),
+    },
+    logger,
+    background,
+    resolver: options.webhookResolver,
+    worker: options.webhookWorker,
+  });
+
   await sessions.start({ sweep: background });
   if (background) audit.start();
   // The first unknown-identifier sign-in must not cost more than a known one: compute the dummy
@@ -187,9 +213,12 @@ export async function assembleServices(options: AssembleOptions): Promise<Servic
     mfaSecrets,
     apiKeys,
     tokens,
+    // #19 webhooks
+    webhooks,
     async close() {
       if (closed) return;
       closed = true;
+      await webhooks.close(); // #19 webhooks
       await mail.close();
       await sessions.close();
       await audit.close();

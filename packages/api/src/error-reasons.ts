@@ -86,6 +86,10 @@ export const ERROR_REASONS = [
   // #19 charts
   /** `audit.activity`: the range ends before it starts, or spans more buckets than allowed (48 hours, 90 days). */
   'activity_range_invalid',
+  // #19 webhooks
+  /** The webhook URL is not http(s), or its host resolves to a private/loopback/reserved address not in WEBHOOK_ALLOWED_HOSTS, or plain http to a public host. */
+  'webhook_url_refused',
+  'webhook_not_found',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

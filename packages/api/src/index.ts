@@ -44,3 +44,6 @@ export { MFA_POLICIES, type MfaPolicy } from './config.js';
 export { authenticate, type Authenticated } from './sessions/authenticate.js';
 export type { ApiKeyInfo, ValidatedApiKey } from './api-keys/types.js';
 export type { ApiKeyScope } from './api-keys/scope-list.js';
+// #19 webhooks
+export { parseAllowedHosts } from './webhooks/ssrf.js';
+export { listWebhooks, type WebhookInfo, type WebhookDelivery } from './webhooks/service.js';

@@ -10,6 +10,8 @@ import { mfaRouter } from './routers/mfa.js'; // issue 15
 // #16 bridges
 import { apiKeyRouter } from './routers/api-key.js';
 import { serviceAccountRouter } from './routers/service-account.js';
+// #19 webhooks
+import { webhookRouter } from './routers/webhook.js';
 
 /** The whole API. One line per router; each router lives in its own file under routers/. */
 export const appRouter = router({
@@ -24,6 +26,8 @@ export const appRouter = router({
   // #16 bridges
   apiKey: apiKeyRouter,
   serviceAccount: serviceAccountRouter,
+  // #19 webhooks
+  webhook: webhookRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -283,3 +283,46 @@ export const auditActivityInput = z.object({
   /** Minutes east of UTC (`-new Date().getTimezoneOffset()`); UTC offsets run from −12:00 to +14:00. */
   tzOffsetMinutes: z.number().int().min(-720).max(840).optional(),
 });
+// #19 webhooks ------------------------------------------------------------------------------------
+
+const webhookIdSchema = z.string().regex(/^wh_[a-z2-7]{16}$/, 'Not a valid webhook id');
+/** The SSRF guard (webhooks/ssrf.ts) parses and checks it further: `webhook_url_refused`. */
+const webhookUrlSchema = z
+  .string()
+  .trim()
+  .min(1, 'Enter the URL')
+  .max(2000)
+  .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s]+$/, 'Enter a full URL like https://hooks.example.com/gatehouse');
+/** Audit event types (`auth.sign_in`), prefixes (`auth.*`) or `*`: checked against AUDIT_EVENT_TYPES by the service. */
+const webhookEventsSchema = z
+  .array(
+    z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^(\*|[a-z_]+\.(\*|[a-z_]+))$/, 'Not an event type or prefix'),
+  )
+  .min(1, 'Choose at least one event')
+  .max(100);
+const webhookDescriptionSchema = z.string().trim().max(200).refine(storableText, 'Use printable characters only');
+
+export const webhookCreateInput = z.object({
+  url: webhookUrlSchema,
+  events: webhookEventsSchema,
+  description: webhookDescriptionSchema.optional(),
+  /** Deliver from this audit seq (at most 10 000 events back); default: only new events. */
+  fromSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export const webhookIdInput = z.object({ id: webhookIdSchema });
+export const webhookUpdateInput = z.object({
+  id: webhookIdSchema,
+  url: webhookUrlSchema.optional(),
+  events: webhookEventsSchema.optional(),
+  description: webhookDescriptionSchema.optional(),
+});
+export const webhookDeliveriesInput = z.object({
+  id: webhookIdSchema,
+  cursor: z.string().max(20).nullish(),
+  limit: z.number().int().min(1).max(100).optional(),
+});

@@ -19,6 +19,8 @@ import type { SecretBox } from './mfa/secret-box.js';
 // #16 bridges
 import type { ApiKeyValidator } from './api-keys/types.js';
 import type { TokenService } from './tokens/service.js';
+// #19 webhooks
+import type { WebhookService } from './webhooks/service.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };
@@ -105,6 +107,9 @@ export interface Services {
   readonly apiKeys: ApiKeyValidator;
   /** #16: JWT access tokens and the JWKS (tokens/). */
   readonly tokens: TokenService;
+  // #19 webhooks
+  /** The webhook endpoints' delivery worker and SSRF check (webhooks/). */
+  readonly webhooks: WebhookService;
   /** Stops timers and closes connections (not the Db, which the owner closes). */
   close(): Promise<void>;
 }

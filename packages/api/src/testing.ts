@@ -36,6 +36,10 @@ import type { WorkerOptions } from './mail/worker.js';
 export { startTestSmtp, tokenFromLink, type ReceivedMail, type TestSmtp } from './mail/test-smtp.js';
 // #16 bridges
 import { JwtKeys } from './tokens/keys.js';
+// #19 webhooks
+import type { WebhookWorkerOptions } from './webhooks/worker.js';
+import type { Resolver } from './webhooks/ssrf.js';
+export { startTestWebhookReceiver, type ReceivedWebhook, type TestWebhookReceiver } from './webhooks/test-receiver.js';
 
 /**
  * Argon2id with tiny costs, for tests only (hashing at the OWASP parameters would make every
@@ -61,6 +65,13 @@ export interface TestServicesOverrides {
   mailThrottle?: Partial<ThrottleOptions>;
   /** Mail worker timing (retry backoff), e.g. `{ baseDelayMs: 1000 }`. */
   mailWorker?: Partial<WorkerOptions>;
+  // #19 webhooks
+  /** Webhook worker timing, e.g. `{ baseDelayMs: 1000, autoDisableAfterFailures: 3 }`. */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
+  /** A DNS resolver for the webhook SSRF guard (e.g. one that answers 127.0.0.1 for a name). */
+  webhookResolver?: Resolver;
+  /** A ready MFA key (e.g. to open a second container on the same database that reads the sealed secrets). */
+  mfaKey?: Uint8Array;
 }
 
 /**
@@ -81,12 +92,15 @@ export async function createTestServices(db: Db, overrides: TestServicesOverride
     ...(overrides.sessionCacheSize !== undefined ? { sessionCacheSize: overrides.sessionCacheSize } : {}),
     auditSigner: signerFromPrivateKey(`gatehouse/${new URL(config.publicOrigin).host}`, privateKey),
     background: false,
-    mfaKey: new Uint8Array(randomBytes(32)),
+    mfaKey: overrides.mfaKey ?? new Uint8Array(randomBytes(32)),
     passwords: overrides.passwords ?? createPasswordHasher(overrides.argon2 ?? TEST_ARGON2),
     ...(overrides.mailThrottle ? { mailThrottle: overrides.mailThrottle } : {}),
     ...(overrides.mailWorker ? { mailWorker: overrides.mailWorker } : {}),
     // #16: JWT keys in memory (no JWT_KEY_FILE written by tests)
     jwtKeys: await JwtKeys.inMemory(),
+    // #19 webhooks
+    ...(overrides.webhookWorker ? { webhookWorker: overrides.webhookWorker } : {}),
+    ...(overrides.webhookResolver ? { webhookResolver: overrides.webhookResolver } : {}),
   });
 }
 

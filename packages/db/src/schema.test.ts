@@ -28,6 +28,9 @@ const FIXED: Partial<Record<TableName, Record<string, (row: number) => unknown>>
 // #16 bridges: users.kind is checked; api keys belong to a user.
 FIXED.users = { ...FIXED.users, kind: () => 'person' };
 FIXED.api_keys = { user_id: (row) => `user-${row}` };
+// #19 webhooks: an endpoint's creator is a user; deliveries belong to an endpoint; attempts start at 1.
+FIXED.webhook_endpoints = { id: (row) => `wh-${row}`, created_by: (row) => `user-${row}` };
+FIXED.webhook_deliveries = { endpoint_id: (row) => `wh-${row}`, attempt: (row) => row };
 
 /** A distinct value of `kind` for row `row`, column number `index`: both booleans appear. */
 function sample(kind: ColumnKind, table: string, column: string, row: number, index: number): unknown {

@@ -270,6 +270,9 @@ export interface Database {
   // #19 audit witnesses
   audit_cosignatures: AuditCosignaturesTable;
   audit_witness_state: AuditWitnessStateTable;
+  // #19 webhooks
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 // #19 audit witnesses (migration 010)
@@ -292,6 +295,58 @@ export interface AuditWitnessStateTable {
   problem: string | null;
   updated_at: Date;
 }
+
+// #19 webhooks (migration 011)
+/** Admin-configured webhook receivers (packages/api/src/webhooks). */
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  description: string;
+  /** Space-separated audit event types, `prefix.*` patterns or `*`. */
+  events: string;
+  /** `whsec_…` sealed by the SecretBox (bound to the endpoint id); never stored in clear. */
+  secret_sealed: string;
+  /** The secret before the last rotation, still signing until `previous_secret_expires_at`. */
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: Date | null;
+  enabled: boolean;
+  /** Why it is disabled: `manual`, or the auto-disable message. */
+  disabled_reason: string | null;
+  disabled_at: Date | null;
+  /** The last audit seq handled (delivered or not matching). */
+  cursor_seq: number;
+  /** Consecutive failed attempts. */
+  failures: number;
+  first_failure_at: Date | null;
+  next_attempt_at: Date;
+  locked_until: Date | null;
+  lease_token: string | null;
+  last_error: string | null;
+  /** Delivery log rows written so far (the next row's `n` is this + 1). */
+  deliveries: number;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** One delivery attempt of one message to one endpoint. */
+export interface WebhookDeliveriesTable {
+  endpoint_id: string;
+  n: number;
+  seq: number | null;
+  event_type: string;
+  message_id: string;
+  attempt: number;
+  ok: boolean;
+  status_code: number | null;
+  error: string | null;
+  response_excerpt: string | null;
+  duration_ms: number;
+  at: Date;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
@@ -482,6 +537,44 @@ export const COLUMN_KINDS: ColumnKinds = {
     received_at: 'timestamp',
   },
   audit_witness_state: { witness: 'text', tree_size: 'integer', problem: 'text', updated_at: 'timestamp' },
+  // #19 webhooks
+  webhook_endpoints: {
+    id: 'text',
+    url: 'text',
+    description: 'text',
+    events: 'text',
+    secret_sealed: 'text',
+    previous_secret_sealed: 'text',
+    previous_secret_expires_at: 'timestamp',
+    enabled: 'boolean',
+    disabled_reason: 'text',
+    disabled_at: 'timestamp',
+    cursor_seq: 'integer',
+    failures: 'integer',
+    first_failure_at: 'timestamp',
+    next_attempt_at: 'timestamp',
+    locked_until: 'timestamp',
+    lease_token: 'text',
+    last_error: 'text',
+    deliveries: 'integer',
+    created_by: 'text',
+    created_at: 'timestamp',
+    updated_at: 'timestamp',
+  },
+  webhook_deliveries: {
+    endpoint_id: 'text',
+    n: 'integer',
+    seq: 'integer',
+    event_type: 'text',
+    message_id: 'text',
+    attempt: 'integer',
+    ok: 'boolean',
+    status_code: 'integer',
+    error: 'text',
+    response_excerpt: 'text',
+    duration_ms: 'integer',
+    at: 'timestamp',
+  },
 };
 
 /** The kind of `table.column`, or undefined for a table or column outside the schema. */

@@ -68,6 +68,14 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'api_key.created': 'API key created',
   'api_key.revoked': 'API key revoked',
   'api_key.rotated': 'API key rotated',
+  // #19 webhooks
+  'webhook.created': 'Webhook created',
+  'webhook.updated': 'Webhook changed',
+  'webhook.secret_rotated': 'Webhook secret rotated',
+  'webhook.disabled': 'Webhook disabled',
+  'webhook.enabled': 'Webhook enabled',
+  'webhook.deleted': 'Webhook deleted',
+  'webhook.auto_disabled': 'Webhook disabled after failures',
 };
 
 function eventWords(type: string): string {

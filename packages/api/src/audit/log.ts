@@ -41,6 +41,15 @@ export class AuditLog {
     this.#appended.setMaxListeners(0);
   }
 
+  /**
+   * #19 webhooks: calls `listener(seq)` after every append on this instance — before its commit,
+   * so a listener re-reads committed events a moment later. Returns the unsubscribe function.
+   */
+  onAppend(listener: (seq: number) => void): () => void {
+    this.#appended.on('append', listener);
+    return () => this.#appended.off('append', listener);
+  }
+
   /** The read-side connection (outside any transaction: committed data only). */
   get kysely(): Kysely<Database> {
     return this.#db.kysely;

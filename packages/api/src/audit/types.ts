@@ -53,6 +53,14 @@ export const AUDIT_EVENT_TYPES = [
   'api_key.created',
   'api_key.revoked',
   'api_key.rotated',
+  // #19 webhooks
+  'webhook.created',
+  'webhook.updated',
+  'webhook.secret_rotated',
+  'webhook.disabled',
+  'webhook.enabled',
+  'webhook.deleted',
+  'webhook.auto_disabled',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

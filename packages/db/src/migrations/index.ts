@@ -14,6 +14,8 @@ import * as m008 from './008_api_keys.js';
 import * as m009 from './009_external_ids.js';
 // #19 audit witnesses
 import * as m010 from './010_audit_witnesses.js';
+// #19 webhooks
+import * as m011 from './011_webhooks.js';
 // #19 charts
 import * as m013 from './013_audit_activity_index.js';
 
@@ -40,6 +42,8 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Dialec
   ['009_external_ids', m009],
   // #19 audit witnesses
   ['010_audit_witnesses', m010],
+  // #19 webhooks
+  ['011_webhooks', m011],
   // #19 charts
   ['013_audit_activity_index', m013],
 ];
