@@ -73,6 +73,10 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   scope_not_allowed: 'The key’s owner may not use one of those scopes: choose fewer.',
   service_account: 'A service account has no password and cannot sign in: give it an API key instead.',
   api_key_not_found: 'That API key no longer exists.',
+  // #19 receipts
+  not_yet_checkpointed: 'This event is not covered by a signed checkpoint yet. Try again in a few seconds.',
+  receipt_unavailable:
+    'The audit log does not match its signed checkpoint, so no receipt can be given. Tell an administrator.',
 };
 
 function say(data: GatehouseErrorData): string {

@@ -83,6 +83,11 @@ export const ERROR_REASONS = [
   /** A service account has no password and cannot sign in (or be given a password). */
   'service_account',
   'api_key_not_found',
+  // #19 receipts
+  /** The event is newer than the latest signed checkpoint and the log could not sign one now. */
+  'not_yet_checkpointed',
+  /** The stored event or tree does not match the signed checkpoint: no receipt can be given (run audit.verify). */
+  'receipt_unavailable',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -272,3 +272,9 @@ export const apiKeyRotateInput = z.object({
 });
 export const serviceAccountCreateInput = z.object({ name: nameSchema, role: roleSchema.default('member') });
 export const authTokenInput = z.object({ audience: z.string().trim().min(1).max(200).optional() }).optional();
+
+// #19 receipts
+export const auditMyHistoryInput = z
+  .object({ limit: z.number().int().min(1).max(100).default(25), cursor: z.string().max(64).nullish() })
+  .default({ limit: 25 });
+export const auditMyReceiptInput = z.object({ seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
