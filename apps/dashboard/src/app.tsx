@@ -8,6 +8,8 @@ import { errorMessage } from './errors.js';
 import { ErrorNote } from './forms.js';
 import { href, navigate, useRoute, type Route } from './router.js';
 import { AuditScreen } from './screens/audit.js';
+// #19 receipts
+import { SecurityHistoryScreen } from './screens/security-history.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
 import { SessionsScreen } from './screens/sessions.js';
@@ -180,6 +182,8 @@ const NAV: NavItem[] = [
   { route: { name: 'security' }, label: 'Security', admin: false, matches: ['security'] },
   // #16 bridges
   { route: { name: 'api-keys' }, label: 'API keys', admin: false, matches: ['api-keys'] },
+  // #19 receipts
+  { route: { name: 'security-history' }, label: 'My security history', admin: false, matches: ['security-history'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -299,6 +303,9 @@ function Screen({ route, me }: { route: Route; me: Me }) {
       return <SecurityScreen enrolmentRequired={false} />;
     case 'api-keys':
       return <ApiKeysScreen user={me.user} />;
+    // #19 receipts
+    case 'security-history':
+      return <SecurityHistoryScreen />;
     case 'not-found':
       return (
         <Page title="Page not found">

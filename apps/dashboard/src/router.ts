@@ -12,6 +12,8 @@ export type Route =
   | { name: 'security' } // issue 15
   // #16 bridges
   | { name: 'api-keys' }
+  // #19 receipts
+  | { name: 'security-history' }
   // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
   | { name: 'reset-password'; token: string }
   | { name: 'accept-invitation'; token: string }
@@ -49,6 +51,8 @@ function parseRoute(hash: string): Route {
   if (first === 'security' && parts.length === 1) return { name: 'security' }; // issue 15
   // #16 bridges
   if (first === 'api-keys' && parts.length === 1) return { name: 'api-keys' };
+  // #19 receipts
+  if (first === 'security-history' && parts.length === 1) return { name: 'security-history' };
   return { name: 'not-found', path };
 }
 
