@@ -26,7 +26,7 @@ describe('gatehouse audit verify-proof', () => {
     const member = await createTestUser(server.services, { email: 'receipt@example.test' });
     const anonymous = createGatehouseClient({ url: server.url });
     await anonymous.auth.signIn.mutate({ identifier: 'receipt@example.test', password: member.password });
-    const client = createGatehouseClient({ url: server.url, token: member.token as string });
+    const client = createGatehouseClient({ url: server.url, token: member.token });
     const history = await client.audit.myHistory.query({ limit: 10 });
     seq = history.items.find((e) => e.type === 'auth.sign_in')?.seq as number;
     const receipt = await client.audit.myReceipt.query({ seq });

@@ -7,7 +7,7 @@
  * fingerprint is shown to compare with the one the operator publishes (docs/audit.md).
  */
 import { useEffect, useMemo, useState } from 'react';
-import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useTRPC } from '@gatehouse/client/react';
 import type { RouterOutputs } from '@gatehouse/client';
 import { keyFingerprint, verifyReceipt, type ReceiptVerification } from '@gatehouse/api/receipts';
@@ -133,54 +133,47 @@ export function SecurityHistoryScreen() {
   );
 }
 
-type Outcome =
-  | { state: 'loading' }
-  | { state: 'error'; message: string }
-  | { state: 'done'; receipt: Receipt; result: ReceiptVerification; fingerprint: string };
-
 /** Fetches the receipt of one event and verifies it in this page (never trusting a server "ok"). */
 function ReceiptPanel({ seq }: { seq: number }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const [outcome, setOutcome] = useState<Outcome>({ state: 'loading' });
-  const [attempt, setAttempt] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    setOutcome({ state: 'loading' });
-    (async () => {
-      const receipt = await queryClient.fetchQuery({ ...trpc.audit.myReceipt.queryOptions({ seq }), staleTime: 0 });
-      const result = await verifyReceipt(receipt.tlogProof, {
-        logKey: receipt.logKey,
-        witnessKeys: receipt.witnessKeys,
-        quorum: receipt.witnessQuorum,
-        eventJson: receipt.leaf,
+  const receipt = useQuery({ ...trpc.audit.myReceipt.queryOptions({ seq }), staleTime: 0, gcTime: 0, retry: false });
+  const data = receipt.data;
+  const check = useQuery({
+    queryKey: ['receipt-check', seq, receipt.dataUpdatedAt],
+    enabled: data !== undefined,
+    staleTime: Infinity,
+    gcTime: 0,
+    retry: false,
+    queryFn: async () => {
+      if (data === undefined) throw new Error('no receipt');
+      const result = await verifyReceipt(data.tlogProof, {
+        logKey: data.logKey,
+        witnessKeys: data.witnessKeys,
+        quorum: data.witnessQuorum,
+        eventJson: data.leaf,
       });
-      const fingerprint = await keyFingerprint(receipt.logKey);
-      if (live) setOutcome({ state: 'done', receipt, result, fingerprint });
-    })().catch((error: unknown) => {
-      if (live) setOutcome({ state: 'error', message: errorMessage(error) });
-    });
-    return () => {
-      live = false;
-    };
-  }, [seq, attempt, queryClient, trpc]);
+      return { result, fingerprint: await keyFingerprint(data.logKey) };
+    },
+  });
+  const error = receipt.error ?? check.error;
 
   return (
     <section className="card receipt" aria-labelledby="receipt-heading" data-testid="receipt">
       <h2 id="receipt-heading">Receipt for event {seq}</h2>
-      {outcome.state === 'loading' ? <Loading label="Fetching and checking the receipt…" /> : null}
-      {outcome.state === 'error' ? (
+      {error ? (
         <>
           <p className="note note-error" role="alert">
-            {outcome.message}
+            {errorMessage(error)}
           </p>
-          <button type="button" className="secondary" onClick={() => setAttempt((n) => n + 1)}>
+          <button type="button" className="secondary" onClick={() => void receipt.refetch()}>
             Try again
           </button>
         </>
-      ) : null}
-      {outcome.state === 'done' ? <ReceiptResult {...outcome} /> : null}
+      ) : data !== undefined && check.data !== undefined ? (
+        <ReceiptResult receipt={data} result={check.data.result} fingerprint={check.data.fingerprint} />
+      ) : (
+        <Loading label="Fetching and checking the receipt…" />
+      )}
     </section>
   );
 }

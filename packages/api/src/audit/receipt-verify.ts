@@ -84,7 +84,7 @@ export function jcs(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map(jcs).join(',')}]`;
   if (typeof value === 'object') {
-    const entries = Object.keys(value as object)
+    const entries = Object.keys(value)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${jcs((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
