@@ -13,6 +13,7 @@
 import type { Database, Kysely } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
 import { DomainError, notFound, unauthenticated } from '../errors.js';
+import { keyFor } from './key-history.js';
 import { leafInputFromStored } from './leaf.js';
 import { fromHex, hashLeaf, toHex } from './merkle.js';
 import { formatTlogProof } from './receipt-verify.js';
@@ -169,7 +170,8 @@ export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: n
     proof: inclusion.proof,
     tlogProof,
     fileName: `gatehouse-event-${event.seq}.tlog-proof`,
-    logKey: checkpoint.publicKey,
+    // The key that signed this checkpoint: the current one, or a retired one right after a rotation.
+    logKey: keyFor(checkpoint.note, audit.keys).text,
     witnessKeys: (audit.witnesses?.witnesses ?? [])
       .filter((w) => audit.witnessPolicy.names.includes(w.key.name))
       .map((w) => w.key.text),
