@@ -275,6 +275,19 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
     });
   });
 
+  it('says not_yet_checkpointed when the event is past the latest checkpoint and the log refuses to sign', async () => {
+    await story();
+    await services.audit.checkpointer.tick(true);
+    await callerFor(services, alice.token).auth.updateProfile({ name: 'Alice Again' });
+    const [newest] = (await callerFor(services, alice.token).audit.myHistory()).items;
+    // The tree head is rewound behind the signed checkpoint: the checkpointer will not sign.
+    await sql`update audit_head set tree_size = 0, frontier = ${Buffer.alloc(0)}`.execute(db.kysely);
+    expect(await trpcError(callerFor(services, alice.token).audit.myReceipt({ seq: newest!.seq }))).toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      reason: 'not_yet_checkpointed',
+    });
+  });
+
   it('is for sessions: an API key cannot read anyone’s history', async () => {
     const { key } = await callerFor(services, alice.token).apiKey.create({ name: 'k', scopes: ['sessions:read'] });
     expect(await trpcError(callerFor(services, key).audit.myHistory())).toMatchObject({

@@ -13,6 +13,7 @@
 import type { Database, Kysely } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
 import { DomainError, notFound, unauthenticated } from '../errors.js';
+import { CheckpointConsistencyError } from './checkpointer.js';
 import { keyFor } from './key-history.js';
 import { leafInputFromStored } from './leaf.js';
 import { fromHex, hashLeaf, toHex } from './merkle.js';
@@ -128,10 +129,11 @@ export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: n
       await audit.checkpointer.tick(true);
       await audit.witnesses?.sync(2000).catch(() => {});
     } catch (error) {
+      if (!(error instanceof CheckpointConsistencyError)) throw error;
       throw new DomainError(
         'PRECONDITION_FAILED',
         'not_yet_checkpointed',
-        `Audit event ${event.seq} is not covered by a signed checkpoint, and the log refuses to sign: ${(error as Error).message}`,
+        `Audit event ${event.seq} is not covered by a signed checkpoint, and the log refuses to sign: ${error.message}`,
       );
     }
   }
