@@ -15,7 +15,7 @@
  * the signed root through the inclusion proof.
  */
 
-export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
+const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 const SIG_PREFIX = '\u2014 ';
 const ED25519_ALG = 0x01;
 const COSIGNATURE_ALG = 0x04;
@@ -30,7 +30,7 @@ export interface TlogProof {
   readonly checkpoint: string;
 }
 
-export class ReceiptFormatError extends Error {
+class ReceiptFormatError extends Error {
   override name = 'ReceiptFormatError';
 }
 
@@ -39,21 +39,21 @@ export class ReceiptFormatError extends Error {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-export function toBase64(bytes: Uint8Array): string {
+function toBase64(bytes: Uint8Array): string {
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
 }
 
 /** Strict standard base64 with padding; null for anything else. */
-export function fromBase64(text: string): Uint8Array | null {
+function fromBase64(text: string): Uint8Array | null {
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return null;
   const binary = atob(text);
   const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
   return toBase64(bytes) === text ? bytes : null;
 }
 
-export function toHex(bytes: Uint8Array): string {
+function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -102,7 +102,7 @@ export function formatTlogProof(proof: TlogProof): string {
   return `${lines.join('\n')}\n${proof.checkpoint}`;
 }
 
-export function parseTlogProof(text: string): TlogProof {
+function parseTlogProof(text: string): TlogProof {
   const lines = text.split('\n');
   let i = 0;
   if (lines[i++] !== TLOG_PROOF_HEADER) throw new ReceiptFormatError(`not a ${TLOG_PROOF_HEADER} proof`);
@@ -143,7 +143,7 @@ async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
 }
 
 /** Parses a signed-note verifier key `<name>+<hex key id>+<base64(alg ‖ key)>` and checks its id. */
-export async function parseNoteKey(text: string, alg: number): Promise<NoteKey> {
+async function parseNoteKey(text: string, alg: number): Promise<NoteKey> {
   const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
   const key = match === null ? null : fromBase64(match[3] as string);
   if (match === null || key === null || key.length !== 33 || key[0] !== alg)
