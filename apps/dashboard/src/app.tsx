@@ -8,6 +8,8 @@ import { errorMessage } from './errors.js';
 import { ErrorNote } from './forms.js';
 import { href, navigate, useRoute, type Route } from './router.js';
 import { AuditScreen } from './screens/audit.js';
+// #19 receipts
+import { SecurityHistoryScreen } from './screens/security-history.js';
 import { HomeScreen } from './screens/home.js';
 import { ProfileScreen } from './screens/profile.js';
 import { SessionsScreen } from './screens/sessions.js';
@@ -184,6 +186,8 @@ const NAV: NavItem[] = [
   { route: { name: 'api-keys' }, label: 'API keys', admin: false, matches: ['api-keys'] },
   // #19 webhooks
   { route: { name: 'webhooks' }, label: 'Webhooks', admin: true, matches: ['webhooks'] },
+  // #19 receipts
+  { route: { name: 'security-history' }, label: 'My security history', admin: false, matches: ['security-history'] },
 ];
 
 function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
@@ -306,6 +310,9 @@ function Screen({ route, me }: { route: Route; me: Me }) {
     // #19 webhooks
     case 'webhooks':
       return isAdmin ? <WebhooksScreen /> : <AdminOnly title="Webhooks" />;
+    // #19 receipts
+    case 'security-history':
+      return <SecurityHistoryScreen />;
     case 'not-found':
       return (
         <Page title="Page not found">

@@ -80,6 +80,10 @@ const SENTENCES: Record<ErrorReason, Sentence> = {
   webhook_url_refused:
     'That URL cannot receive webhooks: use an https address on the public internet (private, loopback and link-local addresses are refused unless the operator allows them in WEBHOOK_ALLOWED_HOSTS).',
   webhook_not_found: 'That webhook no longer exists.',
+  // #19 receipts
+  not_yet_checkpointed: 'This event is not covered by a signed checkpoint yet. Try again in a few seconds.',
+  receipt_unavailable:
+    'The audit log does not match its signed checkpoint, so no receipt can be given. Tell an administrator.',
 };
 
 function say(data: GatehouseErrorData): string {

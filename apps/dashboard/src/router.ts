@@ -14,6 +14,8 @@ export type Route =
   | { name: 'api-keys' }
   // #19 webhooks
   | { name: 'webhooks' }
+  // #19 receipts
+  | { name: 'security-history' }
   // ---- email flows: the links mails carry (the token stays in the fragment), and forgot-password ----
   | { name: 'reset-password'; token: string }
   | { name: 'accept-invitation'; token: string }
@@ -55,6 +57,8 @@ function parseRoute(hash: string): Route {
   if (first?.startsWith('audit?') && parts.length === 1) return { name: 'audit' };
   // #19 webhooks
   if (first === 'webhooks' && parts.length === 1) return { name: 'webhooks' };
+  // #19 receipts
+  if (first === 'security-history' && parts.length === 1) return { name: 'security-history' };
   return { name: 'not-found', path };
 }
 

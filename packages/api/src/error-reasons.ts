@@ -90,6 +90,11 @@ export const ERROR_REASONS = [
   /** The webhook URL is not http(s), or its host resolves to a private/loopback/reserved address not in WEBHOOK_ALLOWED_HOSTS, or plain http to a public host. */
   'webhook_url_refused',
   'webhook_not_found',
+  // #19 receipts
+  /** The event is newer than the latest signed checkpoint and the log could not sign one now. */
+  'not_yet_checkpointed',
+  /** The stored event or tree does not match the signed checkpoint: no receipt can be given (run audit.verify). */
+  'receipt_unavailable',
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

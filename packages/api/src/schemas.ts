@@ -326,3 +326,8 @@ export const webhookDeliveriesInput = z.object({
   cursor: z.string().max(20).nullish(),
   limit: z.number().int().min(1).max(100).optional(),
 });
+// #19 receipts
+export const auditMyHistoryInput = z
+  .object({ limit: z.number().int().min(1).max(100).default(25), cursor: z.string().max(64).nullish() })
+  .default({ limit: 25 });
+export const auditMyReceiptInput = z.object({ seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { eventLine } from '../format.js';
 import { CliError, note, print, printJson, ticker, UsageError } from '../io.js';
 import { positiveInt, REMOTE_HELP, urlOption, type Register } from './context.js';
+// #19 receipts
+import { readFile } from 'node:fs/promises';
 
 export const register: Register = (program, { io, json, remote, local, client }) => {
   const audit = program
@@ -69,6 +71,51 @@ export const register: Register = (program, { io, json, remote, local, client })
         if (!ok) throw new CliError('audit log verification failed', { cause: 'reported' });
       },
     );
+
+  // #19 receipts: a personal receipt (C2SP tlog-proof from "My security history"), offline
+  audit
+    .command('verify-proof')
+    .description('verify a downloaded .tlog-proof receipt offline (no server): event, inclusion, signature, witnesses')
+    .argument('<file>', 'the .tlog-proof file')
+    .requiredOption('--key <vkey>', "the log's signed-note verifier key (compare with the one the operator publishes)")
+    .option(
+      '--witness <vkey>',
+      'a witness verifier key whose cosignature counts (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--quorum <n>', 'how many of the --witness keys must have cosigned (default 1 when any is given)', (v) => {
+      if (!/^(0|[1-9][0-9]{0,2})$/.test(v)) throw new UsageError('--quorum must be a small non-negative integer');
+      return Number(v);
+    })
+    .option('--event <file>', 'the event JSON downloaded next to the proof: must be the event inside the proof')
+    .action(async (file: string, opts: { key: string; witness: string[]; quorum?: number; event?: string }) => {
+      const { verifyReceipt } = await import('@gatehouse/api/receipts');
+      const read = async (path: string) => {
+        try {
+          return await readFile(path, 'utf8');
+        } catch (error) {
+          throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+        }
+      };
+      const result = await verifyReceipt(await read(file), {
+        logKey: opts.key,
+        witnessKeys: opts.witness,
+        ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
+        ...(opts.event !== undefined ? { eventJson: await read(opts.event) } : {}),
+      });
+      if (json()) printJson(io, result);
+      else {
+        for (const check of result.checks) print(io, `${check.ok ? 'ok  ' : 'FAIL'} ${check.step}: ${check.detail}`);
+        print(
+          io,
+          result.ok
+            ? `verified: event ${result.seq} is in the log ${result.checkpoint?.origin ?? ''} at tree size ${result.checkpoint?.treeSize ?? 0}`
+            : `FAILED: ${result.reason ?? 'unknown'}`,
+        );
+      }
+      if (!result.ok) throw new CliError('receipt verification failed', { cause: 'reported' });
+    });
 
   audit
     .command('export')

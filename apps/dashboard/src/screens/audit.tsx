@@ -78,7 +78,7 @@ const TYPE_WORDS: Record<AuditEventType, string> = {
   'webhook.auto_disabled': 'Webhook disabled after failures',
 };
 
-function eventWords(type: string): string {
+export function eventWords(type: string): string {
   return (TYPE_WORDS as Record<string, string | undefined>)[type] ?? type;
 }
 
@@ -309,7 +309,7 @@ function Who({ id, names }: { id: string | null; names: Map<string, string> }) {
   );
 }
 
-function describeData(data: Record<string, unknown>): string {
+export function describeData(data: Record<string, unknown>): string {
   return Object.entries(data)
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(', ');

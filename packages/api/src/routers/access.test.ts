@@ -60,6 +60,9 @@ const SIGNED_IN_PROCEDURES: ReadonlySet<string> = new Set([
   'apiKey.revoke',
   'apiKey.rotate',
   'auth.token',
+  // #19 receipts: one's own security history and its receipts
+  'audit.myHistory',
+  'audit.myReceipt',
 ]);
 
 /** Admin procedures the contract names; each must exist once its router has landed. */

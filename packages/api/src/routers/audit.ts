@@ -1,7 +1,10 @@
 import { auditConsistencyProofInput, auditEventsInput, auditInclusionProofInput, auditListInput } from '../schemas.js';
 import type { Services } from '../services.js';
 import type { AuditEvent } from '../audit/types.js';
-import { adminProcedure, router } from '../trpc.js';
+import { adminProcedure, protectedProcedure, router } from '../trpc.js';
+// #19 receipts
+import { auditMyHistoryInput, auditMyReceiptInput } from '../schemas.js';
+import { myHistory, myReceipt } from '../audit/receipts.js';
 import { asUser, type Actor } from '../actor.js';
 import { isAdmin } from '../users/authorize.js';
 // #19 charts
@@ -42,6 +45,14 @@ export const auditRouter = router({
   consistencyProof: adminProcedure
     .input(auditConsistencyProofInput)
     .query(({ ctx, input }) => ctx.services.audit.log.consistencyProof(input.fromSize, input.toSize)),
+
+  // #19 receipts: the caller's own security history and its receipts (session only: no API-key scope)
+  myHistory: protectedProcedure
+    .input(auditMyHistoryInput)
+    .query(({ ctx, input }) => myHistory(ctx.services, ctx.actor, input)),
+  myReceipt: protectedProcedure
+    .input(auditMyReceiptInput)
+    .query(({ ctx, input }) => myReceipt(ctx.services, ctx.actor, input)),
 
   /**
    * Live events after `afterSeq` (default: from now on). The subscriber's session is re-validated
