@@ -27,12 +27,16 @@ export interface GatehouseChild extends Child {
  * Starts the built server on port 0. Without DATABASE_URL it gets a fresh SQLite file in a temp
  * dir. LOG_LEVEL defaults to warn (the other servers log nothing per request either).
  */
-export async function startGatehouse(name: string, env: Record<string, string> = {}): Promise<GatehouseChild> {
-  assertBuilt();
+export async function startGatehouse(
+  name: string,
+  env: Record<string, string> = {},
+  main: string = SERVER_MAIN,
+): Promise<GatehouseChild> {
+  if (main === SERVER_MAIN) assertBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const child = await startChild({
     name,
-    args: [SERVER_MAIN],
+    args: [main],
     env: {
       PORT: '0',
       HOST: '127.0.0.1',
