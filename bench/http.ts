@@ -9,7 +9,7 @@
  *   E  better-auth get-session behind its Fastify integration on better-sqlite3, cookie cache off / on
  *   F  Gatehouse `GET /auth/check` (forward auth) with a session cookie, SQLite (issue 16)
  *   K  the same with an API key (`auth:check`) as the bearer token (issue 16)
- *   C0 (with BENCH_BASELINE_SERVER=<another build's dist/main.js>) auth.me on that build, for an
+ *   C0, F0 (with BENCH_BASELINE_SERVER=<another build's dist/main.js>) auth.me on that build, for an
  *      A/B of two builds in one run
  * Each round runs every target once, in an order rotated per round; the figures are the medians
  * over the rounds. Every answer must be 2xx: a target with errors is reported as such.
@@ -116,8 +116,9 @@ async function forwardAuthTarget(
   label: string,
   credential: 'cookie' | 'api-key',
   cleanups: (() => Promise<void>)[],
+  main?: string,
 ): Promise<Target> {
-  const child = await startGatehouse(key, {});
+  const child = await startGatehouse(key, {}, main);
   cleanups.push(() => child.stop());
   const { token } = await createFirstUser(child.url);
   let headers: Record<string, string> = { cookie: `gatehouse_session=${token}` };
@@ -189,6 +190,11 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     // #16: forward auth on the session cache, then with an API key (cached like a session).
     await add('F', () => forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups));
     await add('K', () => forwardAuthTarget('K', 'Gatehouse GET /auth/check, API key, SQLite', 'api-key', cleanups));
+    if (baseline) {
+      await add('F0', () =>
+        forwardAuthTarget('F0', 'Gatehouse GET /auth/check, session cookie — baseline build', 'cookie', cleanups, baseline),
+      );
+    }
     // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
     if (!wanted('D')) {
       // left out on request
@@ -245,6 +251,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       ['C/A', 'A', 'C', '(share of the bare-Fastify ceiling)'],
       ['B/B0', 'B0', 'B', "a tRPC call's fixed cost, Gatehouse's adapter vs the stock one: target ≥ 2 (cost ≤ 0.5)"],
       ['C/C0', 'C0', 'C', 'this build vs the baseline build (A/B)'],
+      ['F/F0', 'F0', 'F', 'forward auth, this build vs the baseline build (A/B)'],
       ['C/B', 'B', 'C', '(issue 8 target ≥ 0.9)'],
       ['S/B', 'B', 'S', "(Gatehouse's server stack on a public procedure vs the bare adapter)"],
       ['C/S', 'S', 'C', '(the session check and the user in the response, on the same stack)'],
