@@ -163,9 +163,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       if (wanted(key)) targetsPush(await make());
     };
     await add('A', () => simple('A', 'raw Fastify route, small JSON', './servers/raw.ts'));
-    await add('B', () =>
-      simple('B', "bare tRPC ping (Gatehouse's adapter)", './servers/trpc.ts', { ADAPTER: 'lean' }),
-    );
+    await add('B', () => simple('B', "bare tRPC ping (Gatehouse's adapter)", './servers/trpc.ts', { ADAPTER: 'lean' }));
     await add('B0', () =>
       simple('B0', "bare tRPC ping (tRPC's stock Fastify adapter)", './servers/trpc.ts', { ADAPTER: 'stock' }),
     );
@@ -188,11 +186,19 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       return { ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} };
     });
     // #16: forward auth on the session cache, then with an API key (cached like a session).
-    await add('F', () => forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups));
+    await add('F', () =>
+      forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups),
+    );
     await add('K', () => forwardAuthTarget('K', 'Gatehouse GET /auth/check, API key, SQLite', 'api-key', cleanups));
     if (baseline) {
       await add('F0', () =>
-        forwardAuthTarget('F0', 'Gatehouse GET /auth/check, session cookie — baseline build', 'cookie', cleanups, baseline),
+        forwardAuthTarget(
+          'F0',
+          'Gatehouse GET /auth/check, session cookie — baseline build',
+          'cookie',
+          cleanups,
+          baseline,
+        ),
       );
     }
     // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
@@ -201,7 +207,9 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     } else if (testDialects.includes('postgres')) {
       pgDatabase = await createTestDatabase('postgres');
       const url = pgDatabase.url;
-      await add('D', () => gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: url }, cleanups));
+      await add('D', () =>
+        gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: url }, cleanups),
+      );
     } else {
       log('http: PostgreSQL unreachable: target D left out');
     }

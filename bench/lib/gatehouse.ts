@@ -2,7 +2,7 @@
  * Gatehouse as the benchmarks see it: the built server (apps/server/dist/main.js) in a child
  * process, called over plain HTTP with the tRPC wire format (superjson), as every client would.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,21 @@ import superjson from 'superjson';
 import { startChild, type Child } from './child.js';
 
 export const SERVER_MAIN = fileURLToPath(new URL('../../apps/server/dist/main.js', import.meta.url));
+
+/**
+ * The Node flags the shipped `pnpm start` passes (root package.json's `start` script, the words
+ * between `node` and `apps/server/dist/main.js`): every Gatehouse the benchmarks start runs with
+ * them, as NODE_OPTIONS, so the figures are those of the product as started (issue 18).
+ */
+export function startFlags(): string {
+  const root = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const match = /(?:^|&&\s*)node((?:\s+--[\w-]+(?:=\S+)?)*)\s+apps\/server\/dist\/main\.js/.exec(root.scripts.start);
+  if (!match)
+    throw new Error(`the start script does not run apps/server/dist/main.js with node: ${root.scripts.start}`);
+  return (match[1] ?? '').trim();
+}
 
 export function assertBuilt(): void {
   if (!existsSync(SERVER_MAIN)) {
@@ -43,6 +58,7 @@ export async function startGatehouse(
       DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
       AUDIT_KEY_FILE: join(dir, 'audit.key'),
       LOG_LEVEL: 'warn',
+      NODE_OPTIONS: startFlags(),
       ...env,
     },
   });

@@ -18,7 +18,10 @@ const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
 if (process.env.ADAPTER === 'stock') {
   await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: { router } });
 } else {
-  await app.register(trpcAdapter<typeof router>, { prefix: '/trpc', trpcOptions: { router, createContext: () => ({}) } });
+  await app.register(trpcAdapter<typeof router>, {
+    prefix: '/trpc',
+    trpcOptions: { router, createContext: () => ({}) },
+  });
 }
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 process.stdout.write(`READY ${url}/trpc/ping\n`);

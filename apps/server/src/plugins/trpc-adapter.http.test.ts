@@ -60,7 +60,9 @@ const testRouter = t.router({
 });
 type TestRouter = typeof testRouter;
 
-async function start(register: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance; url: string }> {
+async function start(
+  register: (app: FastifyInstance) => Promise<void>,
+): Promise<{ app: FastifyInstance; url: string }> {
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
   await register(app);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -127,7 +129,11 @@ describe('the lean adapter answers like the stock adapter', () => {
     ['an empty JSON body', 'echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }],
     ['a batch', `ping,fails,echo?batch=1&input=${encodeURIComponent(JSON.stringify({}))}`],
     ['a batch by POST', 'echo,echo?batch=1', json({ 0: { json: { text: 'a' } }, 1: { json: { text: 'b' } } })],
-    ['a streamed batch (JSON lines)', 'ping,deferred?batch=1&input=%7B%7D', { headers: { 'trpc-accept': 'application/jsonl' } }],
+    [
+      'a streamed batch (JSON lines)',
+      'ping,deferred?batch=1&input=%7B%7D',
+      { headers: { 'trpc-accept': 'application/jsonl' } },
+    ],
     ['cookies and headers set in a procedure', 'setCookie', json({})],
     ['HEAD', 'ping', { method: 'HEAD' }],
     ['text/plain body', 'echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }],
@@ -165,7 +171,11 @@ describe("the stock client's links against the lean adapter", () => {
 
   it('httpBatchLink', async () => {
     const client = createTRPCClient<TestRouter>({ links: [httpBatchLink({ url: lean.url, transformer: superjson })] });
-    const [a, b, c] = await Promise.allSettled([client.ping.query(), client.fails.query(), client.echo.mutate({ text: 'x' })]);
+    const [a, b, c] = await Promise.allSettled([
+      client.ping.query(),
+      client.fails.query(),
+      client.echo.mutate({ text: 'x' }),
+    ]);
     expect(a).toMatchObject({ status: 'fulfilled', value: { ok: true } });
     expect(b).toMatchObject({ status: 'rejected' });
     expect(c).toMatchObject({ status: 'fulfilled', value: { said: 'x' } });

@@ -18,8 +18,10 @@ import { resolveResponse, type HTTPBaseHandlerOptions, type TRPCRequestInfo } fr
  * The wire format is tRPC's own: the HTTP tests run the stock client links against it.
  */
 
-export interface TrpcAdapterOptions<TRouter extends AnyTRPCRouter>
-  extends Omit<HTTPBaseHandlerOptions<TRouter, FastifyRequest>, 'onError'> {
+export interface TrpcAdapterOptions<TRouter extends AnyTRPCRouter> extends Omit<
+  HTTPBaseHandlerOptions<TRouter, FastifyRequest>,
+  'onError'
+> {
   router: TRouter;
   createContext: (opts: {
     req: FastifyRequest;

@@ -59,7 +59,9 @@ export function createMailTransport(config: MailConfig, logger: Logger): MailTra
   return {
     kind: 'smtp',
     async send(mail) {
-      await (await open()).sendMail({
+      await (
+        await open()
+      ).sendMail({
         from: config.from,
         to: mail.to,
         subject: mail.subject,

@@ -118,7 +118,9 @@ export async function checkPasskeyAssertion(
   }
   const { rpID, origin } = relyingParty(deps.config);
   try {
-    const result = await (await webauthn()).verifyAuthenticationResponse({
+    const result = await (
+      await webauthn()
+    ).verifyAuthenticationResponse({
       response: input.response,
       expectedChallenge: input.expectedChallenge,
       expectedOrigin: origin,
@@ -156,7 +158,9 @@ export async function passkeyRegistrationOptions(
   if (!row || !row.is_active) throw unauthenticated();
   const existing = await repo.passkeysOf(deps.db.kysely, userId);
   const { rpID, rpName } = relyingParty(deps.config);
-  const options = await (await webauthn()).generateRegistrationOptions({
+  const options = await (
+    await webauthn()
+  ).generateRegistrationOptions({
     rpName,
     rpID,
     userName: row.email,
@@ -193,7 +197,9 @@ export async function registerPasskey(
   const { rpID, origin } = relyingParty(deps.config);
   let verification;
   try {
-    verification = await (await webauthn()).verifyRegistrationResponse({
+    verification = await (
+      await webauthn()
+    ).verifyRegistrationResponse({
       response: input.response,
       expectedChallenge: challenge.webauthn_challenge,
       expectedOrigin: origin,
