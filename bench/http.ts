@@ -2,12 +2,15 @@
  * bench/http: one run, interleaved rounds, one load generator (autocannon), every server in its
  * own child process:
  *   A  raw Fastify route, small JSON (the ceiling)
- *   B  bare tRPC ping on Gatehouse's Fastify + tRPC adapter setup
+ *   B  bare tRPC ping on Gatehouse's Fastify setup with Gatehouse's own tRPC adapter (issue 18)
+ *   B0 the same ping through tRPC's stock Fastify adapter (what Gatehouse used before issue 18)
  *   C  Gatehouse `auth.me` with a bearer token, SQLite
  *   D  the same on PostgreSQL (a fresh schema)
  *   E  better-auth get-session behind its Fastify integration on better-sqlite3, cookie cache off / on
  *   F  Gatehouse `GET /auth/check` (forward auth) with a session cookie, SQLite (issue 16)
  *   K  the same with an API key (`auth:check`) as the bearer token (issue 16)
+ *   C0, F0 (with BENCH_BASELINE_SERVER=<another build's dist/main.js>) auth.me on that build, for an
+ *      A/B of two builds in one run
  * Each round runs every target once, in an order rotated per round; the figures are the medians
  * over the rounds. Every answer must be 2xx: a target with errors is reported as such.
  */
@@ -28,6 +31,8 @@ export interface HttpBenchOptions {
   duration: number;
   connections: number;
   log: (line: string) => void;
+  /** Only these target keys (A/B runs of a few targets); all when absent. */
+  targets?: string[];
 }
 
 interface Target {
@@ -87,8 +92,9 @@ async function gatehouseTarget(
   label: string,
   env: Record<string, string>,
   cleanups: (() => Promise<void>)[],
+  main?: string,
 ): Promise<Target> {
-  const child = await startGatehouse(key, env);
+  const child = await startGatehouse(key, env, main);
   cleanups.push(() => child.stop());
   const { token } = await createFirstUser(child.url);
   const check = await fetch(`${child.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } });
@@ -110,8 +116,9 @@ async function forwardAuthTarget(
   label: string,
   credential: 'cookie' | 'api-key',
   cleanups: (() => Promise<void>)[],
+  main?: string,
 ): Promise<Target> {
-  const child = await startGatehouse(key, {});
+  const child = await startGatehouse(key, {}, main);
   cleanups.push(() => child.stop());
   const { token } = await createFirstUser(child.url);
   let headers: Record<string, string> = { cookie: `gatehouse_session=${token}` };
@@ -139,38 +146,75 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   let pgDatabase: TestDatabase | null = null;
   try {
     log('http: starting servers');
-    const simple = async (key: string, label: string, script: string): Promise<Target> => {
-      const child = await startChild({ name: key, args: [...TSX, here(script)] });
+    const simple = async (
+      key: string,
+      label: string,
+      script: string,
+      env: Record<string, string> = {},
+    ): Promise<Target> => {
+      const child = await startChild({ name: key, args: [...TSX, here(script)], env });
       cleanups.push(() => child.stop());
       return { key, label, child, url: child.url, headers: {}, results: [], cpuMs: [] };
     };
     const targets: Target[] = [];
-    targets.push(await simple('A', 'raw Fastify route, small JSON', './servers/raw.ts'));
-    targets.push(await simple('B', 'bare tRPC ping (Gatehouse adapter setup)', './servers/trpc.ts'));
-    targets.push(await gatehouseTarget('C', 'Gatehouse auth.me, bearer, SQLite', {}, cleanups));
+    const wanted = (key: string) => !options.targets || options.targets.includes(key);
+    const targetsPush = targets.push.bind(targets);
+    const add = async (key: string, make: () => Promise<Target>) => {
+      if (wanted(key)) targetsPush(await make());
+    };
+    await add('A', () => simple('A', 'raw Fastify route, small JSON', './servers/raw.ts'));
+    await add('B', () => simple('B', "bare tRPC ping (Gatehouse's adapter)", './servers/trpc.ts', { ADAPTER: 'lean' }));
+    await add('B0', () =>
+      simple('B0', "bare tRPC ping (tRPC's stock Fastify adapter)", './servers/trpc.ts', { ADAPTER: 'stock' }),
+    );
+    await add('C', () => gatehouseTarget('C', 'Gatehouse auth.me, bearer, SQLite', {}, cleanups));
+    const baseline = process.env.BENCH_BASELINE_SERVER;
+    if (baseline) {
+      await add('C0', () =>
+        gatehouseTarget('C0', `Gatehouse auth.me, bearer, SQLite — baseline build`, {}, cleanups, baseline),
+      );
+    }
     // The same server answering a public procedure: splits C's cost into the server's plugin
     // stack (security headers, CORS, cookies, request ids, logging) and the session check.
-    const stack = await gatehouseTarget(
-      'S',
-      'Gatehouse system.version (full server stack, no session), SQLite',
-      {},
-      cleanups,
-    );
-    targets.push({ ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} });
+    await add('S', async () => {
+      const stack = await gatehouseTarget(
+        'S',
+        'Gatehouse system.version (full server stack, no session), SQLite',
+        {},
+        cleanups,
+      );
+      return { ...stack, url: stack.url.replace('/trpc/auth.me', '/trpc/system.version'), headers: {} };
+    });
     // #16: forward auth on the session cache, then with an API key (cached like a session).
-    targets.push(await forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups));
-    targets.push(await forwardAuthTarget('K', 'Gatehouse GET /auth/check, API key, SQLite', 'api-key', cleanups));
+    await add('F', () =>
+      forwardAuthTarget('F', 'Gatehouse GET /auth/check, session cookie, SQLite', 'cookie', cleanups),
+    );
+    await add('K', () => forwardAuthTarget('K', 'Gatehouse GET /auth/check, API key, SQLite', 'api-key', cleanups));
+    if (baseline) {
+      await add('F0', () =>
+        forwardAuthTarget(
+          'F0',
+          'Gatehouse GET /auth/check, session cookie — baseline build',
+          'cookie',
+          cleanups,
+          baseline,
+        ),
+      );
+    }
     // PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in a fresh schema.
-    if (testDialects.includes('postgres')) {
+    if (!wanted('D')) {
+      // left out on request
+    } else if (testDialects.includes('postgres')) {
       pgDatabase = await createTestDatabase('postgres');
-      targets.push(
-        await gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: pgDatabase.url }, cleanups),
+      const url = pgDatabase.url;
+      await add('D', () =>
+        gatehouseTarget('D', 'Gatehouse auth.me, bearer, PostgreSQL', { DATABASE_URL: url }, cleanups),
       );
     } else {
       log('http: PostgreSQL unreachable: target D left out');
     }
-    targets.push(await betterAuthTarget('E-off', false, cleanups));
-    targets.push(await betterAuthTarget('E-on', true, cleanups));
+    await add('E-off', () => betterAuthTarget('E-off', false, cleanups));
+    await add('E-on', () => betterAuthTarget('E-on', true, cleanups));
 
     log('http: warm-up');
     for (const target of targets) {
@@ -213,11 +257,14 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     const cpuRatio = (a: string, b: string) => at(summary, b).cpuMs / at(summary, a).cpuMs;
     const ratios: [string, string, string, string][] = [
       ['C/A', 'A', 'C', '(share of the bare-Fastify ceiling)'],
-      ['C/B', 'B', 'C', 'target ≥ 0.9'],
+      ['B/B0', 'B0', 'B', "a tRPC call's fixed cost, Gatehouse's adapter vs the stock one: target ≥ 2 (cost ≤ 0.5)"],
+      ['C/C0', 'C0', 'C', 'this build vs the baseline build (A/B)'],
+      ['F/F0', 'F0', 'F', 'forward auth, this build vs the baseline build (A/B)'],
+      ['C/B', 'B', 'C', '(issue 8 target ≥ 0.9)'],
       ['S/B', 'B', 'S', "(Gatehouse's server stack on a public procedure vs the bare adapter)"],
       ['C/S', 'S', 'C', '(the session check and the user in the response, on the same stack)'],
       ['C/E (cookie cache off)', 'E-off', 'C', 'target ≥ 6'],
-      ['C/E (cookie cache on)', 'E-on', 'C', 'target ≥ 6'],
+      ['C/E (cookie cache on)', 'E-on', 'C', 'target ≥ 4'],
       ['D/B', 'B', 'D', '(PostgreSQL; its server processes not counted in CPU)'],
       ['D/E (cookie cache off)', 'E-off', 'D', ''],
       // #16 bridges

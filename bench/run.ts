@@ -7,6 +7,8 @@
  *   pnpm bench --only http,signin       some parts
  *   pnpm bench --quick                  shorter runs, for checking the harness
  *   pnpm bench --no-write               print only
+ *   pnpm bench --only http --targets B,B0,C,C0 --rounds 5 --no-write
+ *                                       an A/B of a few targets (C0: BENCH_BASELINE_SERVER=<main.js>)
  *
  * The audit log benchmark is separate: `pnpm --filter @gatehouse/bench exec tsx audit/run.ts`.
  */
@@ -25,6 +27,9 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'http,signin,footprint' },
     quick: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    targets: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
   },
 });
 const parts = new Set(values.only.split(',').map((s) => s.trim()));
@@ -46,7 +51,16 @@ const measured = async (run: () => Promise<string>): Promise<string> => {
 
 if (parts.has('http')) {
   const body = await measured(
-    async () => (await runHttpBench({ rounds: quick ? 1 : 3, duration: quick ? 3 : 8, connections: 20, log })).markdown,
+    async () =>
+      (
+        await runHttpBench({
+          rounds: values.rounds ? Number(values.rounds) : quick ? 1 : 3,
+          duration: values.duration ? Number(values.duration) : quick ? 3 : 8,
+          connections: 20,
+          log,
+          ...(values.targets ? { targets: values.targets.split(',').map((s) => s.trim()) } : {}),
+        })
+      ).markdown,
   );
   output('http', 'HTTP: Gatehouse auth.me against the ceiling and better-auth (issue 8)', body);
 }

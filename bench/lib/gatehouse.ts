@@ -2,7 +2,7 @@
  * Gatehouse as the benchmarks see it: the built server (apps/server/dist/main.js) in a child
  * process, called over plain HTTP with the tRPC wire format (superjson), as every client would.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,21 @@ import superjson from 'superjson';
 import { startChild, type Child } from './child.js';
 
 export const SERVER_MAIN = fileURLToPath(new URL('../../apps/server/dist/main.js', import.meta.url));
+
+/**
+ * The Node flags the shipped `pnpm start` passes (root package.json's `start` script, the words
+ * between `node` and `apps/server/dist/main.js`): every Gatehouse the benchmarks start runs with
+ * them, as NODE_OPTIONS, so the figures are those of the product as started (issue 18).
+ */
+export function startFlags(): string {
+  const root = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const match = /(?:^|&&\s*)node((?:\s+--[\w-]+(?:=\S+)?)*)\s+apps\/server\/dist\/main\.js/.exec(root.scripts.start);
+  if (!match)
+    throw new Error(`the start script does not run apps/server/dist/main.js with node: ${root.scripts.start}`);
+  return (match[1] ?? '').trim();
+}
 
 export function assertBuilt(): void {
   if (!existsSync(SERVER_MAIN)) {
@@ -27,18 +42,23 @@ export interface GatehouseChild extends Child {
  * Starts the built server on port 0. Without DATABASE_URL it gets a fresh SQLite file in a temp
  * dir. LOG_LEVEL defaults to warn (the other servers log nothing per request either).
  */
-export async function startGatehouse(name: string, env: Record<string, string> = {}): Promise<GatehouseChild> {
-  assertBuilt();
+export async function startGatehouse(
+  name: string,
+  env: Record<string, string> = {},
+  main: string = SERVER_MAIN,
+): Promise<GatehouseChild> {
+  if (main === SERVER_MAIN) assertBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const child = await startChild({
     name,
-    args: [SERVER_MAIN],
+    args: [main],
     env: {
       PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
       AUDIT_KEY_FILE: join(dir, 'audit.key'),
       LOG_LEVEL: 'warn',
+      NODE_OPTIONS: startFlags(),
       ...env,
     },
   });

@@ -140,8 +140,20 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
       .send({ statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message });
   });
 
+  // #16 forward auth answers reverse proxies, not browsers: a plain route outside the browser-facing
+  // stack below (security headers, CORS), which cost it half its speed (issue 18, docs/benchmarks.md).
+  await app.register(forwardAuthRoutes, { services: app.services });
+  // Everything a browser or an API client talks to, in one encapsulated context.
+  await app.register(async (web) => {
+    await registerWebPlugins(web, config);
+  });
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+}
+
+/** The browser- and client-facing plugins: security headers and CORS apply to each of them. */
+async function registerWebPlugins(web: FastifyInstance, config: ServerConfig): Promise<void> {
   const servedOverHttps = config.api.publicOrigin.startsWith('https:');
-  await app.register(securityHeaders, {
+  await web.register(securityHeaders, {
     // The dashboard is a same-origin SPA: scripts and styles from 'self' only.
     contentSecurityPolicy: {
       directives: {
@@ -160,22 +172,19 @@ async function registerPlugins(app: FastifyInstance, config: ServerConfig, optio
     crossOriginResourcePolicy: { policy: 'same-origin' },
     strictTransportSecurity: servedOverHttps,
   });
-  await app.register(cors, {
+  await web.register(cors, {
     origin: [...allowedOrigins(config.api)],
     credentials: true,
     methods: ['GET', 'POST'],
     maxAge: 600,
   });
-  await app.register(healthRoutes, { db: app.db });
-  await app.register(trpcRoutes, { prefix: '/trpc', services: app.services });
-  // #16 bridges: forward auth for reverse proxies (plain routes, no tRPC on the path)
-  await app.register(forwardAuthRoutes, { services: app.services });
-  await app.register(tokenRoutes, { services: app.services });
-  await app.register(openApiRoutes, { services: app.services });
+  await web.register(healthRoutes, { db: web.db });
+  await web.register(trpcRoutes, { prefix: '/trpc', services: web.services });
+  await web.register(tokenRoutes, { services: web.services });
+  await web.register(openApiRoutes, { services: web.services });
   // #19 audit tiles
-  await app.register(auditTilesRoutes, { services: app.services, publicTiles: config.auditPublicTiles });
+  await web.register(auditTilesRoutes, { services: web.services, publicTiles: config.auditPublicTiles });
   if (hasDashboardBuild(config.dashboardDir)) {
-    await app.register(dashboardRoutes, { root: config.dashboardDir });
+    await web.register(dashboardRoutes, { root: config.dashboardDir });
   }
-  for (const plugin of options.plugins ?? []) await app.register(plugin);
 }

@@ -1,7 +1,6 @@
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { TRPCError } from '@trpc/server';
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import {
   appRouter,
@@ -13,6 +12,7 @@ import {
   type Services,
 } from '@gatehouse/api';
 import { areWellFormedInputs, batchRefusal, clientIp } from './request-guard.js';
+import { trpcAdapter, type TrpcAdapterOptions } from './trpc-adapter.js';
 
 /** Design §3: `__Host-` prefixed and Secure when the dashboard is served over https. */
 function sessionCookieName(publicOrigin: string): string {
@@ -139,7 +139,7 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
     }
   });
 
-  const trpcOptions: FastifyTRPCPluginOptions<AppRouter>['trpcOptions'] = {
+  const trpcOptions: TrpcAdapterOptions<AppRouter> = {
     router: appRouter,
     createContext: ({ req, res, info }) => {
       // Before any procedure runs or superjson reads an input: a batch within limits, envelopes
@@ -184,5 +184,5 @@ export const trpcRoutes: FastifyPluginAsync<TrpcRoutesOptions> = async (app, { s
         req.log.error({ err: error.cause ?? error, path }, 'procedure failed');
     },
   };
-  await app.register(fastifyTRPCPlugin, { trpcOptions });
+  await app.register(trpcAdapter<AppRouter>, { trpcOptions });
 };

@@ -3,7 +3,7 @@
  * log (MAIL_TRANSPORT=log, development only). Only the worker (worker.ts) calls `send`; no request
  * ever waits on it.
  */
-import { createTransport } from 'nodemailer';
+import type * as Nodemailer from 'nodemailer';
 import type { MailConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -42,7 +42,7 @@ export function createMailTransport(config: MailConfig, logger: Logger): MailTra
   const secure = url.protocol === 'smtps:';
   const user = decodeURIComponent(url.username);
   const pass = config.password ?? decodeURIComponent(url.password);
-  const transporter = createTransport({
+  const options = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port ? Number(url.port) : secure ? 465 : 587,
     secure,
@@ -50,11 +50,18 @@ export function createMailTransport(config: MailConfig, logger: Logger): MailTra
     ...SMTP_TIMEOUTS,
     // One connection per mail: nothing to keep alive between the worker's rounds.
     pool: false,
-  });
+  };
+  // nodemailer loads with the first mail, not when the server starts (issue 18: resident memory).
+  let transporter: Promise<Nodemailer.Transporter> | undefined;
+  let opened: Nodemailer.Transporter | undefined;
+  const open = () =>
+    (transporter ??= import('nodemailer').then((nodemailer) => (opened = nodemailer.createTransport(options))));
   return {
     kind: 'smtp',
     async send(mail) {
-      await transporter.sendMail({
+      await (
+        await open()
+      ).sendMail({
         from: config.from,
         to: mail.to,
         subject: mail.subject,
@@ -63,7 +70,7 @@ export function createMailTransport(config: MailConfig, logger: Logger): MailTra
       });
     },
     close() {
-      transporter.close();
+      opened?.close();
     },
   };
 }

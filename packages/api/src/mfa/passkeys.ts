@@ -5,16 +5,13 @@
  * is PUBLIC_ORIGIN: its host name is the RP ID and its origin the only expected origin. The
  * signature counter and the backup flags are stored and updated on every use.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import type * as SimpleWebAuthn from '@simplewebauthn/server';
 import { decodeBase64urlIgnorePadding } from '@oslojs/encoding';
 import type { Actor } from '../actor.js';
 import type { SignInResult } from '../auth/types.js';
@@ -28,6 +25,13 @@ import { challengeInvalid, findChallenge, issueChallenge } from './challenges.js
 import * as repo from './repository.js';
 import { toPasskeyInfo, type PasskeyInfo } from './types.js';
 import { queueMfaChangedNotice, queueNewSignInNotice } from './notices.js';
+
+/**
+ * @simplewebauthn/server and its ASN.1 stack (about 15 MB resident) load with the first passkey
+ * ceremony, not when the server starts: most requests never need them (issue 18).
+ */
+let webauthnModule: Promise<typeof SimpleWebAuthn> | undefined;
+const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'));
 
 export type PasskeyAssertion = AuthenticationResponseJSON;
 export type PasskeyAttestation = RegistrationResponseJSON;
@@ -75,7 +79,7 @@ export async function passkeyRequestOptions(
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const { rpID } = relyingParty(deps.config);
   const allow = userId ? await repo.passkeysOf(deps.db.kysely, userId) : [];
-  return generateAuthenticationOptions({
+  return (await webauthn()).generateAuthenticationOptions({
     rpID,
     userVerification: userId ? 'preferred' : 'required',
     timeout: 5 * 60_000,
@@ -114,7 +118,9 @@ export async function checkPasskeyAssertion(
   }
   const { rpID, origin } = relyingParty(deps.config);
   try {
-    const result = await verifyAuthenticationResponse({
+    const result = await (
+      await webauthn()
+    ).verifyAuthenticationResponse({
       response: input.response,
       expectedChallenge: input.expectedChallenge,
       expectedOrigin: origin,
@@ -152,7 +158,9 @@ export async function passkeyRegistrationOptions(
   if (!row || !row.is_active) throw unauthenticated();
   const existing = await repo.passkeysOf(deps.db.kysely, userId);
   const { rpID, rpName } = relyingParty(deps.config);
-  const options = await generateRegistrationOptions({
+  const options = await (
+    await webauthn()
+  ).generateRegistrationOptions({
     rpName,
     rpID,
     userName: row.email,
@@ -189,7 +197,9 @@ export async function registerPasskey(
   const { rpID, origin } = relyingParty(deps.config);
   let verification;
   try {
-    verification = await verifyRegistrationResponse({
+    verification = await (
+      await webauthn()
+    ).verifyRegistrationResponse({
       response: input.response,
       expectedChallenge: challenge.webauthn_challenge,
       expectedOrigin: origin,
