@@ -85,7 +85,7 @@ function newToken(): { token: string; id: string; secretHash: Uint8Array } {
 }
 
 /** Fills a fresh SQLite database with `users` users × `perUser` sessions; returns the tokens. */
-export async function seedForBench(file: string, users: number, perUser: number): Promise<string[]> {
+async function seedForBench(file: string, users: number, perUser: number): Promise<string[]> {
   const db = createDb(`file:${file}`);
   try {
     await migrateToLatest(db);

@@ -112,7 +112,7 @@ function parseDate(value: string | null): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-export function auditFilterFromHash(hash: string): AuditFilter {
+function auditFilterFromHash(hash: string): AuditFilter {
   const query = hash.indexOf('?');
   if (query < 0) return {};
   const params = new URLSearchParams(hash.slice(query + 1));

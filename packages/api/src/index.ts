@@ -46,4 +46,4 @@ export type { ApiKeyInfo, ValidatedApiKey } from './api-keys/types.js';
 export type { ApiKeyScope } from './api-keys/scope-list.js';
 // #19 webhooks
 export { parseAllowedHosts } from './webhooks/ssrf.js';
-export { listWebhooks, type WebhookInfo, type WebhookDelivery } from './webhooks/service.js';
+export type { WebhookInfo, WebhookDelivery } from './webhooks/service.js';

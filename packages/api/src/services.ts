@@ -20,7 +20,7 @@ import type { SecretBox } from './mfa/secret-box.js';
 import type { ApiKeyValidator } from './api-keys/types.js';
 import type { TokenService } from './tokens/service.js';
 // #19 webhooks
-import type { WebhookService } from './webhooks/service.js';
+import type { WebhookService } from './webhooks/types.js';
 
 /** The audit log as every other service uses it (audit/types.ts). */
 export type { AuditAppender };

@@ -158,7 +158,7 @@ async function bodyBytes(body: ReadableStream<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function handleTrpcRequest<TRouter extends AnyTRPCRouter>(
+async function handleTrpcRequest<TRouter extends AnyTRPCRouter>(
   options: TrpcAdapterOptions<TRouter>,
   request: FastifyRequest,
   reply: FastifyReply,

@@ -5,7 +5,7 @@
 import { AUDIT_EVENT_TYPES } from '../audit/types.js';
 import { DomainError } from '../errors.js';
 
-export const MAX_EVENT_PATTERNS = 100;
+const MAX_EVENT_PATTERNS = 100;
 
 const prefixes = new Set(AUDIT_EVENT_TYPES.map((t) => t.slice(0, t.indexOf('.'))));
 const types = new Set<string>(AUDIT_EVENT_TYPES);

@@ -12,7 +12,9 @@ import { readHead } from '../audit/store.js';
 import type { Clock } from '../clock.js';
 import { DomainError, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ApiConfig } from '../config.js';
 import type { Services } from '../services.js';
+import type { WebhookService } from './types.js';
 import { transact } from '../unit-of-work.js';
 import { requireAdmin } from '../users/authorize.js';
 import { decodeEvents, encodeEvents, normalizeEventPatterns } from './events.js';
@@ -24,30 +26,20 @@ import {
   sendSigned,
   WebhookWorker,
   type WebhookDeps,
-  type WebhookRound,
   type WebhookWorkerOptions,
 } from './worker.js';
 
 /** How long the previous secret keeps signing after a rotation. */
-export const ROTATION_OVERLAP_MS = 24 * 3_600_000;
+const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 /** How far back `fromSeq` may reach (events before the head). */
-export const MAX_REPLAY_EVENTS = 10_000;
+const MAX_REPLAY_EVENTS = 10_000;
 
-export interface WebhookService {
-  readonly worker: WebhookWorker;
-  /** The SSRF check with the current WEBHOOK_ALLOWED_HOSTS / WEBHOOK_ALLOW_HTTP. */
-  checkUrl(url: string): Promise<void>;
-  /** Delivers every due message now and waits (tests; the server relies on the worker). */
-  deliverDue(): Promise<WebhookRound>;
-  close(): Promise<void>;
-}
-
-export function networkPolicy(config: Services['config']): WebhookNetworkPolicy {
+function networkPolicy(config: ApiConfig): WebhookNetworkPolicy {
   return { allowedHosts: config.webhookAllowedHosts ?? [], allowHttp: config.webhookAllowHttp ?? false };
 }
 
 export function createWebhookService(deps: {
-  services: Omit<WebhookDeps, 'policy' | 'resolver' | 'logger'> & { config: Services['config'] };
+  services: Omit<WebhookDeps, 'policy' | 'resolver' | 'logger'> & { config: ApiConfig };
   logger: Logger;
   background: boolean;
   resolver?: Resolver | undefined;
@@ -114,7 +106,7 @@ export interface WebhookInfo {
   updatedAt: Date;
 }
 
-export const MANUAL_DISABLE = 'Disabled by an administrator';
+const MANUAL_DISABLE = 'Disabled by an administrator';
 
 function infoOf(row: WebhookEndpointRow, clock: Clock): WebhookInfo {
   const now = clock.now().getTime();

@@ -14,7 +14,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, WebhookEndpointRow } from '@gatehouse/db';
 import { withTransaction } from '@gatehouse/db';
-import type { Actor } from '../actor.js';
 import type { AuditService } from '../audit/service.js';
 import type { AuditEvent } from '../audit/types.js';
 import type { Clock } from '../clock.js';
@@ -45,7 +44,7 @@ export interface WebhookWorkerOptions {
   endpointsPerRound: number;
 }
 
-export const defaultWebhookWorkerOptions: Readonly<WebhookWorkerOptions> = Object.freeze({
+const defaultWebhookWorkerOptions: Readonly<WebhookWorkerOptions> = Object.freeze({
   baseDelayMs: 5_000,
   maxDelayMs: 3_600_000,
   jitter: 0.1,
@@ -58,10 +57,8 @@ export const defaultWebhookWorkerOptions: Readonly<WebhookWorkerOptions> = Objec
   endpointsPerRound: 20,
 });
 
-export const systemActor: Actor = { userId: null, ip: null, userAgent: null, via: 'system' };
-
 /** The delay before the next attempt after `failures` consecutive failed ones. */
-export function webhookRetryDelayMs(
+function webhookRetryDelayMs(
   failures: number,
   options: Pick<WebhookWorkerOptions, 'baseDelayMs' | 'maxDelayMs' | 'jitter'>,
   random: () => number = Math.random,
@@ -71,12 +68,12 @@ export function webhookRetryDelayMs(
 }
 
 /** The `webhook-id`: the same for every attempt of one audit event to one endpoint. */
-export function messageId(endpointId: string, seq: number): string {
+function messageId(endpointId: string, seq: number): string {
   return `msg_${endpointId}_${seq}`;
 }
 
 /** The Standard Webhooks payload `{ type, timestamp, data }` of an audit event. */
-export function eventPayload(event: AuditEvent): string {
+function eventPayload(event: AuditEvent): string {
   return JSON.stringify({
     type: event.type,
     timestamp: event.at.toISOString(),
@@ -109,7 +106,7 @@ export interface WebhookDeps {
 export const secretContext = (endpointId: string) => `webhook:${endpointId}`;
 
 /** The secrets that sign now: the current one, and the previous one during its 24 h overlap. */
-export function signingSecrets(deps: Pick<WebhookDeps, 'secrets' | 'clock'>, row: WebhookEndpointRow): string[] | null {
+function signingSecrets(deps: Pick<WebhookDeps, 'secrets' | 'clock'>, row: WebhookEndpointRow): string[] | null {
   const open = (sealed: string) => {
     const bytes = deps.secrets.open(sealed, secretContext(row.id));
     return bytes === null ? null : Buffer.from(bytes).toString('utf8');
