@@ -82,7 +82,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.goto(url);
     await signIn(page, { identifier: ADMIN.email, password: ADMIN.password });
     await heading(page, `Welcome, ${ADMIN.name}`);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     await page.getByLabel('Passkey name').fill('Test laptop');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
@@ -132,7 +132,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.goto(url);
     await signIn(page, { identifier: MEMBER.email, password: MEMBER.password });
     await heading(page, `Welcome, ${MEMBER.name}`);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     violations.push(...(await axeViolations(page)));
     await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
@@ -174,7 +174,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
 
     // Step-up: ten minutes later, new recovery codes need the password again, then go ahead.
     clock.advance(11 * 60_000);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     await page.getByRole('button', { name: 'Make new recovery codes' }).click();
     await page.getByRole('button', { name: 'Make new codes' }).click();
