@@ -4,73 +4,22 @@
  * reload, cleared in one click), and both screens pass axe. The dashboard's production build on
  * the real server, Debian's Chromium.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient, type GatehouseClient } from '@gatehouse/client';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+import { axeViolations as axe, launchChromium, signIn, startDashboardServer, type DashboardServer } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = { name: 'Ada Activity', email: 'ada@example.test', password: 'correct horse battery staple' };
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeResult {
-  violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
-
-async function axe(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(() =>
-    (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-      resultTypes: ['violations'],
-    }),
-  );
-  return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 describe('activity charts in Chromium', () => {
-  let dir: string;
-  let server: GatehouseServer;
+  let gatehouse: DashboardServer;
   let url: string;
   let browser: Browser;
   let admin: GatehouseClient;
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) throw new Error(`The dashboard build is missing (${DIST}).`);
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-activity-'));
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: join(dir, 'audit.key'),
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
-    });
-    server = await buildServer(config, { logger: false });
-    await server.app.listen({ port, host: '127.0.0.1' });
+    gatehouse = await startDashboardServer({ tmpPrefix: 'gatehouse-dashboard-activity-' });
+    url = gatehouse.url;
     await createGatehouseClient({ url, token: 'none' }).auth.createFirstUser.mutate(ADMIN);
     const signedIn = await createGatehouseClient({ url }).auth.signIn.mutate({
       identifier: ADMIN.email,
@@ -78,16 +27,11 @@ describe('activity charts in Chromium', () => {
     });
     if (signedIn.status !== 'signed-in') throw new Error(`unexpected sign-in result ${signedIn.status}`);
     admin = createGatehouseClient({ url, token: signedIn.token });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.app.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await gatehouse?.stop();
   });
 
   it('counts 3 failed sign-ins, opens exactly them from their bar, and keeps the filter across a reload', async () => {
@@ -103,10 +47,7 @@ describe('activity charts in Chromium', () => {
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     await page.goto(url);
-    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email or username').fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: ADMIN.email, password: ADMIN.password });
     await page.getByRole('heading', { level: 1, name: /Welcome/ }).waitFor();
 
     // The failed series says 3 over the last 24 hours (the chart module is loaded lazily).

@@ -3,73 +3,31 @@
  * revoke) and the forward-auth sign-in round trip (signed out → sign-in screen → back to the
  * allow-listed URL). The dashboard's production build on the real server, Debian's Chromium.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+import { launchChromium, signIn as submitSignIn, startDashboardServer, type DashboardServer } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = { name: 'Kay Keys', email: 'kay@example.test', password: 'correct horse battery staple' };
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
-
 describe('API keys and the forward-auth return in Chromium', () => {
-  let dir: string;
-  let server: GatehouseServer;
+  let gatehouse: DashboardServer;
   let url: string;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) throw new Error(`The dashboard build is missing (${DIST}).`);
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-keys-'));
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: join(dir, 'audit.key'),
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
-    });
-    server = await buildServer(config, { logger: false });
-    await server.app.listen({ port, host: '127.0.0.1' });
+    gatehouse = await startDashboardServer({ tmpPrefix: 'gatehouse-dashboard-keys-' });
+    url = gatehouse.url;
     await createGatehouseClient({ url, token: 'none' }).auth.createFirstUser.mutate(ADMIN);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.app.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await gatehouse?.stop();
   });
 
   async function signIn(page: Page): Promise<void> {
-    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email or username').fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitSignIn(page, { identifier: ADMIN.email, password: ADMIN.password });
   }
 
   it('a signed-out visitor sent by forward auth signs in and lands back on the URL they asked for', async () => {

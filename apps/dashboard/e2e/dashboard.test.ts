@@ -3,29 +3,25 @@
  * file), driven in Debian's Chromium through playwright-core. Screenshots of every screen go to
  * test-results/dashboard/ at the repository root.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
 // #17 user import
 import { cliActor, importUsers, resolveColumnMap } from '@gatehouse/api';
+import {
+  checkAndShoot,
+  heading,
+  launchChromium,
+  shotsDir,
+  signIn as submitSignIn,
+  startDashboardServer,
+  watchForErrors,
+  type DashboardServer,
+} from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const SHOTS = resolve(here, '../../../test-results/dashboard');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** axe-core, evaluated into each screen before its screenshot (DevTools evaluation is not bound by the page's CSP). */
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeResult {
-  violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }>;
-}
+const SHOTS = shotsDir('dashboard');
 
 const ADMIN = {
   name: 'Ada Admin',
@@ -35,33 +31,8 @@ const ADMIN = {
 };
 const MEMBER = { name: 'Bob Member', email: 'bob@example.test', username: 'bob', password: 'tulip-quartz-harbor-71' };
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
-
-/** Problems the page reports by itself: uncaught errors and console errors (CSP violations among them). */
-function watchForErrors(page: Page, into: string[]): void {
-  page.on('pageerror', (error) => into.push(`${page.url()} pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    // The browser logs every 4xx answer; those are expected here (wrong password, revoked session).
-    if (/Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return;
-    into.push(`${page.url()} console: ${text}`);
-  });
-}
-
 describe('dashboard in Chromium', () => {
-  let dir: string;
-  let server: GatehouseServer;
+  let gatehouse: DashboardServer;
   let url: string;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
@@ -84,37 +55,11 @@ describe('dashboard in Chromium', () => {
 
   /** Screenshot of a screen, after an accessibility check of it (axe-core, WCAG 2 A/AA rules). */
   async function shot(page: Page, name: string): Promise<void> {
-    await page.evaluate(AXE_SOURCE);
-    const result = await page.evaluate(() =>
-      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(
-        document,
-        {
-          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-          resultTypes: ['violations'],
-        },
-      ),
-    );
-    for (const v of result.violations) {
-      accessibility.push(
-        `${name}: [${v.impact}] ${v.id} — ${v.help} (${v.nodes
-          .map((n) => n.target.join(' '))
-          .slice(0, 3)
-          .join(', ')})`,
-      );
-    }
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  }
-
-  async function heading(page: Page, name: string | RegExp): Promise<void> {
-    await page.getByRole('heading', { level: 1, name }).waitFor();
+    accessibility.push(...(await checkAndShoot(page, SHOTS, name)));
   }
 
   async function signIn(page: Page, identifier: string, password: string, rememberMe = false): Promise<void> {
-    await heading(page, 'Sign in');
-    await page.getByLabel('Email or username').fill(identifier);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    if (rememberMe) await page.getByLabel('Keep me signed in on this device').check();
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitSignIn(page, { identifier, password, rememberMe });
   }
 
   /**
@@ -140,52 +85,23 @@ describe('dashboard in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) {
-      throw new Error(
-        `The dashboard build is missing (${DIST}). Run \`pnpm --filter @gatehouse/dashboard build\` (the root \`pnpm test\` does it).`,
-      );
-    }
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}. Install Debian's package: apt-get install -y chromium (nothing downloads a browser).`,
-      );
-    }
+    gatehouse = await startDashboardServer({ tmpPrefix: 'gatehouse-dashboard-e2e-' });
+    url = gatehouse.url;
+    browser = await launchChromium([
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ]);
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-e2e-'));
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: join(dir, 'audit.key'),
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
-    });
-    server = await buildServer(config, { logger: false });
-    await server.app.listen({ port, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
   });
 
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
-    await server?.app.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await gatehouse?.stop();
   });
 
   it('setup → sign-in → users → a second session revoked → audit verified; a member cannot open Users', async () => {
@@ -625,7 +541,7 @@ describe('dashboard in Chromium', () => {
     await page.getByText('1–10 of 10').waitFor();
 
     // #17 user import: an imported user is found by the old id, and the user screen shows it.
-    await importUsers(server.services, cliActor(), {
+    await importUsers(gatehouse.server.services, cliActor(), {
       source: 'csv:e2e.csv',
       records: [{ id: 'legacy-4711', email: 'lee@example.test', name: 'Legacy Lee' }],
       map: resolveColumnMap(['id', 'email', 'name']),

@@ -5,48 +5,31 @@
  * signs the new person in. Then "Forgot password?": the reset link from the mail sets a new
  * password, which signs in. Each screen is checked with axe-core and photographed.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
 import { startTestSmtp, type TestSmtp } from '@gatehouse/api/testing';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+import {
+  checkAndShoot,
+  heading,
+  launchChromium,
+  shotsDir,
+  signIn,
+  startDashboardServer,
+  watchForErrors,
+  type DashboardServer,
+} from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const SHOTS = resolve(here, '../../../test-results/dashboard-mail');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const SHOTS = shotsDir('dashboard-mail');
 
 const ADMIN = { name: 'Ada Admin', email: 'ada@example.test', password: 'correct horse battery staple' };
 const INVITEE = { name: 'Ivy Invited', email: 'ivy@example.test', password: 'lilac-harbour-quiet-58' };
 const NEW_PASSWORD = 'cobalt-meadow-lantern-19';
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
-
-interface AxeResult {
-  violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }>;
-}
-
 describe('email flows in Chromium', () => {
-  let dir: string;
+  let gatehouse: DashboardServer;
   let smtp: TestSmtp;
-  let server: GatehouseServer;
   let url: string;
   let browser: Browser;
   const problems: string[] = [];
@@ -60,41 +43,12 @@ describe('email flows in Chromium', () => {
     });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    page.on('pageerror', (error) => problems.push(`${page.url()} pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      if (/Failed to load resource: the server responded with a status of 4\d\d/.test(message.text())) return;
-      problems.push(`${page.url()} console: ${message.text()}`);
-    });
+    watchForErrors(page, problems);
     return page;
   }
 
   async function shot(page: Page, name: string): Promise<void> {
-    await page.evaluate(AXE_SOURCE);
-    const result = await page.evaluate(() =>
-      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(
-        document,
-        {
-          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-          resultTypes: ['violations'],
-        },
-      ),
-    );
-    for (const v of result.violations) {
-      accessibility.push(
-        `${name}: [${v.impact}] ${v.id} — ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
-      );
-    }
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  }
-
-  const heading = (page: Page, name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
-
-  async function signIn(page: Page, identifier: string, password: string): Promise<void> {
-    await heading(page, 'Sign in');
-    await page.getByLabel('Email or username').fill(identifier);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    accessibility.push(...(await checkAndShoot(page, SHOTS, name)));
   }
 
   /** The dashboard link in the latest mail to `to` with `subject`. */
@@ -106,48 +60,28 @@ describe('email flows in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) {
-      throw new Error(`The dashboard build is missing (${DIST}). Run \`pnpm --filter @gatehouse/dashboard build\`.`);
-    }
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}.`);
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-mail-'));
     smtp = await startTestSmtp();
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: join(dir, 'audit.key'),
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
-      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
-      MAIL_FROM: 'Gatehouse <auth@example.test>',
+    gatehouse = await startDashboardServer({
+      tmpPrefix: 'gatehouse-dashboard-mail-',
+      env: () => ({ SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM: 'Gatehouse <auth@example.test>' }),
     });
-    server = await buildServer(config, { logger: false });
-    await server.app.listen({ port, host: '127.0.0.1' });
+    url = gatehouse.url;
     await createGatehouseClient({ url }).auth.createFirstUser.mutate(ADMIN);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    });
+    browser = await launchChromium(['--no-first-run', '--disable-background-networking', '--disable-sync']);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.app.close();
+    await gatehouse?.stop();
     await smtp?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('invites from New user; the mailed link signs the new person in; Forgot password? resets by mail', async () => {
     const admin = await newPage();
     await admin.goto(url);
-    await signIn(admin, ADMIN.email, ADMIN.password);
+    await signIn(admin, { identifier: ADMIN.email, password: ADMIN.password });
     await heading(admin, `Welcome, ${ADMIN.name}`);
     await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
     await heading(admin, 'Users');
@@ -209,7 +143,7 @@ describe('email flows in Chromium', () => {
     await reset.getByRole('button', { name: 'Set the new password' }).click();
     await reset.getByText('Your password has been changed').waitFor();
     await reset.getByRole('link', { name: 'Back to sign-in' }).click();
-    await signIn(reset, INVITEE.email, NEW_PASSWORD);
+    await signIn(reset, { identifier: INVITEE.email, password: NEW_PASSWORD });
     await heading(reset, `Welcome, ${INVITEE.name}`);
 
     // The reset signed the invitee's earlier browser out, and a notice was mailed.

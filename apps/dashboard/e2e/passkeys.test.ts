@@ -8,58 +8,25 @@
  * (discoverable credential), sign out, then sign in with the password and the passkey as the
  * second factor.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import * as OTPAuth from 'otpauth';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouseClient } from '@gatehouse/client';
 import { ManualClock } from '@gatehouse/api';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+import {
+  axeViolations,
+  heading,
+  launchChromium,
+  signIn,
+  startDashboardServer,
+  type DashboardServer,
+} from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN = { name: 'Pat Passkey', email: 'pat@example.test', password: 'correct horse battery staple' };
 const MEMBER = { name: 'Tess Totp', email: 'tess@example.test', password: 'tulip-quartz-harbor-71' };
-/** axe-core, evaluated into a screen to check it (WCAG 2 A/AA rules), as the main e2e does. */
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(() =>
-    (
-      window as unknown as {
-        axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; help: string }> }> };
-      }
-    ).axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-      resultTypes: ['violations'],
-    }),
-  );
-  return result.violations.map((v) => `${v.id}: ${v.help}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
 
 describe('passkeys in Chromium (virtual authenticator)', () => {
-  let dir: string;
-  let server: GatehouseServer;
+  let gatehouse: DashboardServer;
   let url: string;
   let browser: Browser;
   const problems: string[] = [];
@@ -67,47 +34,26 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
   const clock = new ManualClock(new Date());
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) throw new Error(`The dashboard build is missing (${DIST}).`);
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}.`);
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-passkeys-e2e-'));
-    const port = await freePort();
-    url = `http://localhost:${port}`;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: join(dir, 'audit.key'),
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
+    gatehouse = await startDashboardServer({
+      tmpPrefix: 'gatehouse-passkeys-e2e-',
+      hostname: 'localhost',
+      build: { clock },
     });
-    server = await buildServer(config, { logger: false, clock });
-    await server.app.listen({ port, host: '127.0.0.1' });
-    const first = await createGatehouseClient({ url: `http://127.0.0.1:${port}` }).auth.createFirstUser.mutate(ADMIN);
+    url = gatehouse.url;
+    const first = await createGatehouseClient({ url: gatehouse.apiUrl }).auth.createFirstUser.mutate(ADMIN);
     if (first.status !== 'signed-in') throw new Error('expected the first admin signed in');
-    await createGatehouseClient({ url: `http://127.0.0.1:${port}`, token: first.token }).user.create.mutate(MEMBER);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--host-resolver-rules=MAP localhost 127.0.0.1',
-      ],
-    });
+    await createGatehouseClient({ url: gatehouse.apiUrl, token: first.token }).user.create.mutate(MEMBER);
+    browser = await launchChromium([
+      '--no-first-run',
+      '--disable-background-networking',
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
+    ]);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.app.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await gatehouse?.stop();
   });
-
-  async function heading(page: Page, name: string | RegExp) {
-    await page.getByRole('heading', { level: 1, name }).waitFor();
-  }
 
   async function signOut(page: Page) {
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -134,12 +80,9 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
 
     // Password sign-in, then a passkey on the Security screen.
     await page.goto(url);
-    await heading(page, 'Sign in');
-    await page.getByLabel('Email or username').fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: ADMIN.email, password: ADMIN.password });
     await heading(page, `Welcome, ${ADMIN.name}`);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     await page.getByLabel('Passkey name').fill('Test laptop');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
@@ -162,9 +105,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await signOut(page);
 
     // The password is now followed by a second step, answered by the same passkey.
-    await page.getByLabel('Email or username').fill(ADMIN.email);
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: ADMIN.email, password: ADMIN.password });
     await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
     await page.getByRole('button', { name: 'Use passkey' }).click();
     await heading(page, `Welcome, ${ADMIN.name}`);
@@ -172,7 +113,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     // The signature counter moved with each use, and the server agrees on what happened.
     const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     expect(after.credentials[0]?.signCount).toBeGreaterThanOrEqual(2);
-    const admin = await createGatehouseClient({ url: `http://127.0.0.1:${new URL(url).port}` }).auth.signIn.mutate({
+    const admin = await createGatehouseClient({ url: gatehouse.apiUrl }).auth.signIn.mutate({
       identifier: ADMIN.email,
       password: ADMIN.password,
     });
@@ -189,12 +130,9 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     const violations: string[] = [];
 
     await page.goto(url);
-    await heading(page, 'Sign in');
-    await page.getByLabel('Email or username').fill(MEMBER.email);
-    await page.getByLabel('Password', { exact: true }).fill(MEMBER.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: MEMBER.email, password: MEMBER.password });
     await heading(page, `Welcome, ${MEMBER.name}`);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     violations.push(...(await axeViolations(page)));
     await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
@@ -213,9 +151,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     await page.getByText('Sign-in asks for a code from your app.').waitFor();
 
     await signOut(page);
-    await page.getByLabel('Email or username').fill(MEMBER.email);
-    await page.getByLabel('Password', { exact: true }).fill(MEMBER.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: MEMBER.email, password: MEMBER.password });
     await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
     violations.push(...(await axeViolations(page)));
     // A wrong code says so in the dashboard's words; the right one (from the same app) signs in.
@@ -230,9 +166,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
 
     // And a recovery code, once.
     await signOut(page);
-    await page.getByLabel('Email or username').fill(MEMBER.email);
-    await page.getByLabel('Password', { exact: true }).fill(MEMBER.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signIn(page, { identifier: MEMBER.email, password: MEMBER.password });
     await page.getByRole('button', { name: 'Use a recovery code' }).click();
     await page.getByLabel('Recovery code').fill(recovery);
     await page.getByRole('button', { name: 'Continue' }).click();
@@ -240,7 +174,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
 
     // Step-up: ten minutes later, new recovery codes need the password again, then go ahead.
     clock.advance(11 * 60_000);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security', exact: true }).click();
     await heading(page, 'Security');
     await page.getByRole('button', { name: 'Make new recovery codes' }).click();
     await page.getByRole('button', { name: 'Make new codes' }).click();

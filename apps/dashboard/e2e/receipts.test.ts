@@ -6,41 +6,24 @@
  * over loopback HTTP. The dashboard's production build on the real server, Debian's Chromium.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWitnessServer, loadOrCreateSigningKey, loadOrCreateWitnessKey, Witness } from '@gatehouse/api';
 import { createGatehouseClient } from '@gatehouse/client';
-import { buildServer, loadConfig, type GatehouseServer } from '@gatehouse/server';
+import { launchChromium, signIn as submitSignIn, startDashboardServer, type DashboardServer } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(here, '../dist');
-const CLI = resolve(here, '../../cli/bin/gatehouse.js');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../cli/bin/gatehouse.js');
 const ADMIN = { name: 'Ada Admin', email: 'ada@example.test', password: 'correct horse battery staple' };
 const MEMBER = { name: 'Rita Receipt', email: 'rita@example.test', password: 'another horse battery staple' };
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => ok(port));
-    });
-  });
-}
-
 describe('My security history in Chromium', () => {
+  let gatehouse: DashboardServer;
   let dir: string;
-  let server: GatehouseServer;
   let witnessServer: Server;
   let url: string;
   let browser: Browser;
@@ -48,55 +31,43 @@ describe('My security history in Chromium', () => {
   let witnessKey: string;
 
   beforeAll(async () => {
-    if (!existsSync(join(DIST, 'index.html'))) throw new Error(`The dashboard build is missing (${DIST}).`);
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-receipts-'));
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const origin = `gatehouse/127.0.0.1:${port}`;
-    const auditKey = join(dir, 'audit.key');
-    const log = loadOrCreateSigningKey(auditKey, origin);
-    logKey = log.text;
-    const witnessSigner = loadOrCreateWitnessKey(join(dir, 'witness.key'), 'witness.e2e');
-    witnessKey = witnessSigner.text;
-    witnessServer = createWitnessServer(new Witness({ signer: witnessSigner, logs: [log], dataDir: join(dir, 'w') }));
-    await new Promise<void>((ok) => witnessServer.listen(0, '127.0.0.1', ok));
-    const witnessPort = (witnessServer.address() as { port: number }).port;
-    const config = loadConfig({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
-      AUDIT_KEY_FILE: auditKey,
-      AUDIT_WITNESSES: `url=http://127.0.0.1:${witnessPort};key=${witnessKey}`,
-      PUBLIC_ORIGIN: url,
-      DASHBOARD_DIR: DIST,
-      LOG_LEVEL: 'silent',
+    gatehouse = await startDashboardServer({
+      tmpPrefix: 'gatehouse-dashboard-receipts-',
+      env: async (place) => {
+        const origin = `gatehouse/127.0.0.1:${place.port}`;
+        const auditKey = join(place.dir, 'audit.key');
+        const log = loadOrCreateSigningKey(auditKey, origin);
+        logKey = log.text;
+        const witnessSigner = loadOrCreateWitnessKey(join(place.dir, 'witness.key'), 'witness.e2e');
+        witnessKey = witnessSigner.text;
+        witnessServer = createWitnessServer(
+          new Witness({ signer: witnessSigner, logs: [log], dataDir: join(place.dir, 'w') }),
+        );
+        await new Promise<void>((ok) => witnessServer.listen(0, '127.0.0.1', ok));
+        const witnessPort = (witnessServer.address() as { port: number }).port;
+        return {
+          AUDIT_KEY_FILE: auditKey,
+          AUDIT_WITNESSES: `url=http://127.0.0.1:${witnessPort};key=${witnessKey}`,
+        };
+      },
     });
-    server = await buildServer(config, { logger: false });
-    await server.app.listen({ port, host: '127.0.0.1' });
+    ({ dir, url } = gatehouse);
     const anonymous = createGatehouseClient({ url, token: 'none' });
     await anonymous.auth.createFirstUser.mutate(ADMIN);
     const signedIn = await anonymous.auth.signIn.mutate({ identifier: ADMIN.email, password: ADMIN.password });
     const token = (signedIn as { token?: string }).token;
     if (!token) throw new Error('admin sign-in returned no token');
     await createGatehouseClient({ url, token }).user.create.mutate({ ...MEMBER, role: 'member' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    await server?.app.close();
+    await gatehouse?.stop();
     await new Promise((ok) => witnessServer?.close(ok));
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function signIn(page: Page): Promise<void> {
-    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email or username').fill(MEMBER.email);
-    await page.getByLabel('Password', { exact: true }).fill(MEMBER.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitSignIn(page, { identifier: MEMBER.email, password: MEMBER.password });
   }
 
   it('verifies the sign-in in the page, fails on a tampered receipt, and the download verifies offline', async () => {
@@ -153,7 +124,7 @@ describe('My security history in Chromium', () => {
     await context.close();
 
     // Offline, no browser and no server involved: the CLI verifies the downloaded file.
-    await server.app.close();
+    await gatehouse.server.app.close();
     const run = promisify(execFile);
     const { stdout } = await run(process.execPath, [
       CLI,
