@@ -15,14 +15,14 @@ import { buildServer, loadConfig, type BuildServerOptions, type GatehouseServer 
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The dashboard's production build (`pnpm --filter @gatehouse/dashboard build`). */
-export const DIST = resolve(here, '../dist');
+const DIST = resolve(here, '../dist');
 /** Debian's Chromium, or the one CHROMIUM_PATH names. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Where a file's screenshots go: test-results/<name>/ at the repository root. */
 export const shotsDir = (name: string): string => resolve(here, '../../../test-results', name);
 
 /** A port nobody listens on at the moment, on 127.0.0.1. */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const probe = createServer();
     probe.once('error', fail);
