@@ -20,7 +20,7 @@ export const register: Register = (program, { io, json }) => {
     .option('--log <verifier-key>', 'a log to witness: its signed-note verifier key (repeatable)', collect, [])
     .option('--name <name>', 'the witness key name', `witness/${hostname()}`)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0: any free one)', '7380')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '7380')
     .action(
       async (opts: { keyFile: string; data: string; log: string[]; name: string; host: string; port: string }) => {
         if (opts.log.length === 0) throw new UsageError('--log <verifier key> is required (the log to witness)');

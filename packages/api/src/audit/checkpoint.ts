@@ -61,21 +61,29 @@ function rawPublicKey(key: KeyObject): Buffer {
   return Buffer.from(jwk.x, 'base64url');
 }
 
-export function keyId(name: string, publicKey: Uint8Array): Buffer {
+/**
+ * A signed-note key id: SHA-256(name ‖ 0x0A ‖ algorithm byte ‖ public key)[0:4]. The algorithm
+ * byte is 0x01 for a note's Ed25519 signature and 0x04 for a witness's cosignature (C2SP).
+ */
+export function keyId(name: string, publicKey: Uint8Array, alg: number = ED25519_ALG): Buffer {
   return createHash('sha256')
     .update(name, 'utf8')
-    .update(Buffer.from([0x0a, ED25519_ALG]))
+    .update(Buffer.from([0x0a, alg]))
     .update(publicKey)
     .digest()
     .subarray(0, 4);
+}
+
+/** A signed-note verifier key: `<name>+<hex key id>+base64(algorithm byte ‖ public key)`. */
+export function verifierKeyText(name: string, id: Buffer, publicKey: Uint8Array, alg: number = ED25519_ALG): string {
+  return `${name}+${id.toString('hex')}+${Buffer.concat([Buffer.from([alg]), publicKey]).toString('base64')}`;
 }
 
 function makeVerifier(name: string, publicKey: KeyObject): Verifier {
   assertKeyName(name);
   const raw = rawPublicKey(publicKey);
   const id = keyId(name, raw);
-  const text = `${name}+${id.toString('hex')}+${Buffer.concat([Buffer.from([ED25519_ALG]), raw]).toString('base64')}`;
-  return { name, keyId: id, publicKey, text };
+  return { name, keyId: id, publicKey, text: verifierKeyText(name, id, raw) };
 }
 
 export function signerFromPrivateKey(name: string, privateKey: KeyObject): Signer {

@@ -6,17 +6,10 @@
  *   key id         = SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key[32])[0:4]
  *   verifier key   = <name>+<hex key id>+base64(0x04 ‖ public key)
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { keyId, verifierKeyText } from '../checkpoint.js';
 
 const COSIGNATURE_ALG = 0x04;
 const SIG_PREFIX = '\u2014 ';
@@ -57,21 +50,13 @@ function rawKey(key: KeyObject): Buffer {
   return Buffer.from(jwk.x, 'base64url');
 }
 
-function cosignatureKeyId(name: string, publicKey: Uint8Array): Buffer {
-  return createHash('sha256')
-    .update(name, 'utf8')
-    .update(Buffer.from([0x0a, COSIGNATURE_ALG]))
-    .update(publicKey)
-    .digest()
-    .subarray(0, 4);
-}
+const cosignatureKeyId = (name: string, publicKey: Uint8Array): Buffer => keyId(name, publicKey, COSIGNATURE_ALG);
 
 function makeVerifier(name: string, publicKey: KeyObject): WitnessVerifier {
   assertName(name);
   const raw = rawKey(publicKey);
-  const keyId = cosignatureKeyId(name, raw);
-  const text = `${name}+${keyId.toString('hex')}+${Buffer.concat([Buffer.from([COSIGNATURE_ALG]), raw]).toString('base64')}`;
-  return { name, keyId, publicKey, text };
+  const id = cosignatureKeyId(name, raw);
+  return { name, keyId: id, publicKey, text: verifierKeyText(name, id, raw, COSIGNATURE_ALG) };
 }
 
 export function witnessSignerFromKey(name: string, privateKey: KeyObject): WitnessSigner {
