@@ -16,7 +16,7 @@ import {
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { EventSource } from 'eventsource';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -54,6 +54,7 @@ const testRouter = t.router({
     return 'late';
   }),
   deferred: t.procedure.query(async () => ({ later: Promise.resolve(41 + 1) })),
+  teapot: t.procedure.query(() => 'short and stout'),
   ticks: t.procedure.input(z.object({ count: z.number().int().max(5) })).subscription(async function* ({ input }) {
     for (let i = 1; i <= input.count; i++) yield { tick: i };
   }),
@@ -69,7 +70,28 @@ async function start(
   return { app, url: `${url}/trpc` };
 }
 
-const createContext = ({ res }: { res: FastifyReply }): Context => ({ reply: res });
+/** A request with `x-refuse` gets no context: every call of it fails with that error. */
+const createContext = ({ req, res }: { req: FastifyRequest; res: FastifyReply }): Context => {
+  if (req.headers['x-refuse']) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'no context for you' });
+  return { reply: res };
+};
+
+/** Headers appended to tRPC's own, and a status of its own for `teapot`. */
+const responseMeta = ({ paths, errors }: { paths?: readonly string[]; errors: readonly TRPCError[] }) => ({
+  headers: new Headers([
+    ['vary', 'Origin'],
+    ['x-paths', (paths ?? []).join(',')],
+    ['x-errors', errors.map((e) => e.code).join(',')],
+  ]),
+  ...(paths?.includes('teapot') ? { status: 418 } : {}),
+});
+
+/** What onError saw, per adapter: the same calls must fail the same way on both. */
+const errorsSeen = { lean: [] as string[], stock: [] as string[] };
+const recordError =
+  (into: string[]) =>
+  ({ error, path, type }: { error: TRPCError; path: string | undefined; type: string }) =>
+    into.push(`${type} ${path ?? '-'} ${error.code}`);
 let lean: { app: FastifyInstance; url: string };
 let stock: { app: FastifyInstance; url: string };
 
@@ -77,11 +99,14 @@ beforeAll(async () => {
   lean = await start(async (app) => {
     await app.register(trpcAdapter<TestRouter>, {
       prefix: '/trpc',
-      trpcOptions: { router: testRouter, createContext },
+      trpcOptions: { router: testRouter, createContext, responseMeta, onError: recordError(errorsSeen.lean) },
     });
   });
   stock = await start(async (app) => {
-    await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: { router: testRouter, createContext } });
+    await app.register(fastifyTRPCPlugin, {
+      prefix: '/trpc',
+      trpcOptions: { router: testRouter, createContext, responseMeta, onError: recordError(errorsSeen.stock) },
+    });
   });
 });
 
@@ -137,12 +162,27 @@ describe('the lean adapter answers like the stock adapter', () => {
     ['cookies and headers set in a procedure', 'setCookie', json({})],
     ['HEAD', 'ping', { method: 'HEAD' }],
     ['text/plain body', 'echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }],
+    ['a context that fails', 'ping', { headers: { 'x-refuse': '1' } }],
+    ['a context that fails, for an unknown procedure', 'nothing.here', { headers: { 'x-refuse': '1' } }],
+    ['a context that fails, in a batch', `ping,teapot?batch=1&input=%7B%7D`, { headers: { 'x-refuse': '1' } }],
+    ['a status from responseMeta', 'teapot'],
+    ['a stream-like answer to a plain call', 'deferred'],
+    ['a stream-like answer in a plain batch', 'ping,deferred?batch=1&input=%7B%7D'],
+    ['a subscription in a batch', `ticks,ping?batch=1&input=${encodeURIComponent(JSON.stringify({}))}`],
+    ['a subscription by POST', 'ticks', json({ json: { count: 1 } })],
+    ['a path that is not URL-encoding', '%E0%A4%A'],
+    ['a batch of no calls', '?batch=1'],
   ];
   it.each(cases)('%s', async (_name, path, init) => {
+    errorsSeen.lean.length = 0;
+    errorsSeen.stock.length = 0;
     const [ours, theirs] = await Promise.all([answer(lean.url, path, init), answer(stock.url, path, init)]);
     expect(stripFraming(ours)).toEqual(stripFraming(theirs));
-    // A plain JSON answer goes out with its length; streamed ones (JSON lines) stay chunked.
-    const streamed = ours.headers['content-type'] === 'application/json' && path.includes('deferred');
+    expect(errorsSeen.lean).toEqual(errorsSeen.stock);
+    // A plain JSON answer goes out with its length; streamed ones (JSON lines asked for by the
+    // trpc-accept header, server-sent events) stay chunked.
+    const accept = new Headers(init?.headers).get('trpc-accept');
+    const streamed = accept === 'application/jsonl' || ours.headers['content-type'] === 'text/event-stream';
     if (ours.status !== 204) expect(ours.framing).toBe(streamed ? 'chunked' : 'length');
   });
 

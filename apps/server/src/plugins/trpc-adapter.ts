@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import { resolveResponse, type HTTPBaseHandlerOptions, type TRPCRequestInfo } from '@trpc/server/http';
+import { resolvePlainCall, type PlainCallOptions, type PlainRequest } from './trpc-plain.js';
 
 /**
  * tRPC on Fastify without the round trip through the Fetch API (issue 18, docs/benchmarks.md).
@@ -165,14 +166,35 @@ async function handleTrpcRequest<TRouter extends AnyTRPCRouter>(
   path: string,
 ): Promise<void> {
   const { createContext, onError, ...rest } = options;
+  const req = new LeanRequest(request, reply);
+  const context = ({ info }: { info: TRPCRequestInfo }) => createContext({ req: request, res: reply, info });
+  const errorHandler: PlainCallOptions<TRouter>['onError'] = onError
+    ? (o) => onError({ ...o, req: request })
+    : undefined;
+
+  // A query or a mutation, alone or batched: answered here, in one write (trpc-plain.ts).
+  const plain = await resolvePlainCall<TRouter>(
+    { ...rest, createContext: context, onError: errorHandler },
+    req as unknown as PlainRequest,
+    path,
+  );
+  if (plain !== null) {
+    reply.code(plain.status);
+    for (const [name, value] of plain.headers.entries()) reply.header(name, value);
+    // A Buffer, not the string: Fastify would add "; charset=utf-8" to the content type.
+    await reply.send(Buffer.from(plain.body));
+    return;
+  }
+
+  // Everything else (HEAD, streamed batches, subscriptions, what tRPC must refuse): tRPC itself.
   const response = await resolveResponse<TRouter>({
     ...rest,
     // The cast is the point of this adapter: LeanRequest has every member resolveResponse uses.
-    req: new LeanRequest(request, reply) as unknown as Request,
+    req: req as unknown as Request,
     path,
     error: null,
-    createContext: ({ info }) => createContext({ req: request, res: reply, info }),
-    onError: onError ? (o) => onError({ ...o, req: request }) : undefined,
+    createContext: context,
+    onError: errorHandler,
   });
 
   if (isStreamed(response)) {
