@@ -31,7 +31,7 @@ import {
  * batching switched off, a request tRPC cannot parse — returns `null` before any procedure or the
  * context ran, and the adapter hands the request to `resolveResponse` itself. The adapter's
  * HTTP test sends every kind of request to this and to tRPC's stock adapter and compares status,
- * headers and body.
+ * headers, body and the onError calls.
  */
 
 /** What `resolveResponse` reads of a request; LeanRequest in trpc-adapter.ts provides it. */
@@ -208,7 +208,7 @@ export async function resolvePlainCall<TRouter extends AnyTRPCRouter>(
     const untransformed: TRPCResponse = {
       error: errorShape({ config, error, type: info.type, path: undefined, input: undefined, ctx }),
     };
-    return answer(opts, info, ctx, [untransformed], [error], headers, untransformed);
+    return answer(opts, info, ctx, [error], headers, untransformed);
   }
 }
 
@@ -239,7 +239,7 @@ function singleAnswer<TRouter extends AnyTRPCRouter>(
         }),
       }
     : { result: { data } };
-  return answer(opts, info, ctx, [untransformed], error ? [error] : [], headers, untransformed);
+  return answer(opts, info, ctx, error ? [error] : [], headers, untransformed);
 }
 
 function batchAnswer<TRouter extends AnyTRPCRouter>(
@@ -266,7 +266,7 @@ function batchAnswer<TRouter extends AnyTRPCRouter>(
       }),
     };
   });
-  return answer(opts, info, ctx, untransformed, errors, headers, untransformed);
+  return answer(opts, info, ctx, errors, headers, untransformed);
 }
 
 /** tRPC's initResponse: the status from the answers, then responseMeta's headers and status. */
@@ -274,7 +274,6 @@ function answer<TRouter extends AnyTRPCRouter>(
   opts: PlainCallOptions<TRouter>,
   info: TRPCRequestInfo,
   ctx: inferRouterContext<TRouter> | undefined,
-  data: TRPCResponse[],
   errors: TRPCError[],
   headers: AnswerHeaders,
   body: TRPCResponse | TRPCResponse[],
@@ -284,7 +283,7 @@ function answer<TRouter extends AnyTRPCRouter>(
     ctx,
     info,
     paths: info.calls.map((call) => call.path),
-    data,
+    data: Array.isArray(body) ? body : [body],
     errors,
     eagerGeneration: false,
     type: info.calls.find((call) => call.procedure?._def.type)?.procedure?._def.type ?? 'unknown',
