@@ -128,7 +128,7 @@ export async function resetPassword(
   const peeked = await peekAccountToken(deps.db.kysely, input.token, 'password_reset', deps.clock.now());
   const target = await users.findById(deps.db.kysely, peeked.user_id);
   if (!target || !target.is_active) throw invalidToken();
-  assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
+  await assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
   const passwordHash = await deps.passwords.hash(input.newPassword);
 
   const revokedSessions = await transact(deps, async (work) => {

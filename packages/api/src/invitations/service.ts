@@ -259,7 +259,7 @@ export async function acceptInvitation(
     row !== undefined && secretMatches(parsed.secret, row.secret_hash) && statusOf(row, now) === 'pending';
   const row = await deps.db.kysely.selectFrom('invitations').selectAll().where('id', '=', parsed.id).executeTakeFirst();
   if (!usable(row, deps.clock.now())) throw invalidToken();
-  assertPasswordPolicy(input.password, { email: row.email, username: input.username ?? null });
+  await assertPasswordPolicy(input.password, { email: row.email, username: input.username ?? null });
   const { user, session } = await createUser(
     deps,
     actor,

@@ -152,7 +152,7 @@ export async function createUser<S = never>(
   }
   if (kind === 'admin') await requireAdmin(deps, actor);
   const username = input.username ?? null;
-  assertPasswordPolicy(input.password, { email: input.email, username });
+  await assertPasswordPolicy(input.password, { email: input.email, username });
 
   const passwordHash = await deps.passwords.hash(input.password);
   const role: Role = kind === 'first' ? 'admin' : kind === 'sign_up' ? 'member' : (input.role ?? 'member');
@@ -262,7 +262,7 @@ export async function setPassword(
   const target = await repo.findById(deps.db.kysely, input.userId);
   if (!target) throw userNotFound();
   if (target.kind === 'service') throw serviceAccountHasNoPassword();
-  assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
+  await assertPasswordPolicy(input.newPassword, { email: target.email, username: target.username }, 'newPassword');
   if (input.mustDifferFrom !== undefined && input.newPassword === input.mustDifferFrom) {
     throw new DomainError('BAD_REQUEST', 'password_unchanged', 'Choose a password different from the current one', {
       field: 'newPassword',
