@@ -14,16 +14,17 @@ export const SERVER_MAIN = fileURLToPath(new URL('../../apps/server/dist/main.js
 /**
  * The Node flags the shipped `pnpm start` passes (root package.json's `start` script, the words
  * between `node` and `apps/server/dist/main.js`): every Gatehouse the benchmarks start runs with
- * them, as NODE_OPTIONS, so the figures are those of the product as started (issue 18).
+ * them, on its command line as `pnpm start` does (some V8 flags are refused in NODE_OPTIONS), so
+ * the figures are those of the product as started (issue 18).
  */
-export function startFlags(): string {
+export function startFlags(): string[] {
   const root = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
     scripts: { start: string };
   };
   const match = /(?:^|&&\s*)node((?:\s+--[\w-]+(?:=\S+)?)*)\s+apps\/server\/dist\/main\.js/.exec(root.scripts.start);
   if (!match)
     throw new Error(`the start script does not run apps/server/dist/main.js with node: ${root.scripts.start}`);
-  return (match[1] ?? '').trim();
+  return (match[1] ?? '').split(/\s+/).filter(Boolean);
 }
 
 export function assertBuilt(): void {
@@ -46,19 +47,21 @@ export async function startGatehouse(
   name: string,
   env: Record<string, string> = {},
   main: string = SERVER_MAIN,
+  flags: readonly string[] = startFlags(),
 ): Promise<GatehouseChild> {
   if (main === SERVER_MAIN) assertBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const child = await startChild({
     name,
-    args: [main],
+    args: [...flags, main],
     env: {
       PORT: '0',
       HOST: '127.0.0.1',
       DATABASE_URL: `file:${join(dir, 'gatehouse.db')}`,
       AUDIT_KEY_FILE: join(dir, 'audit.key'),
       LOG_LEVEL: 'warn',
-      NODE_OPTIONS: startFlags(),
+      // Nothing of the bench's own process (a loader, say) reaches the server.
+      NODE_OPTIONS: '',
       ...env,
     },
   });

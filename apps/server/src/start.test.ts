@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const dashboardIndex = fileURLToPath(new URL('../../dashboard/dist/index.html', import.meta.url));
 
+/** The Node flags of the root `start` script (`node <flags> apps/server/dist/main.js`). */
+function startScriptFlags(): string[] {
+  const root = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const match = /node((?:\s+--[\w-]+(?:=\S+)?)*)\s+apps\/server\/dist\/main\.js/.exec(root.scripts.start);
+  if (!match) throw new Error(`the start script does not run apps/server/dist/main.js: ${root.scripts.start}`);
+  return (match[1] ?? '').split(/\s+/).filter(Boolean);
+}
+
 /**
  * What `pnpm start` runs: the bundled server, as a separate process with only environment
- * variables. `pnpm test` builds it first; this proves the bundle resolves its dependencies.
+ * variables and the start script's Node flags. `pnpm test` builds it first; this proves the
+ * bundle resolves its dependencies and that this Node accepts those flags.
  */
 describe('the production build (pnpm start)', () => {
   let dir: string;
@@ -21,7 +32,7 @@ describe('the production build (pnpm start)', () => {
   beforeAll(async () => {
     if (!existsSync(built)) throw new Error(`${built} is missing: run "pnpm build" (pnpm test builds it first)`);
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
-    child = spawn(process.execPath, [built], {
+    child = spawn(process.execPath, [...startScriptFlags(), built], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
