@@ -10,7 +10,9 @@
  *   F  Gatehouse `GET /auth/check` (forward auth) with a session cookie, SQLite (issue 16)
  *   K  the same with an API key (`auth:check`) as the bearer token (issue 16)
  *   C0, F0 (with BENCH_BASELINE_SERVER=<another build's dist/main.js>) auth.me on that build, for an
- *      A/B of two builds in one run
+ *      A/B of two builds in one run; BENCH_BASELINE_FLAGS="<node flags>" starts C0 with those Node
+ *      flags instead of the start script's (this build unless BENCH_BASELINE_SERVER is set): an A/B
+ *      of two start commands
  * Each round runs every target once, in an order rotated per round; the figures are the medians
  * over the rounds. Every answer must be 2xx: a target with errors is reported as such.
  */
@@ -93,8 +95,9 @@ async function gatehouseTarget(
   env: Record<string, string>,
   cleanups: (() => Promise<void>)[],
   main?: string,
+  flags?: readonly string[],
 ): Promise<Target> {
-  const child = await startGatehouse(key, env, main);
+  const child = await startGatehouse(key, env, main, flags);
   cleanups.push(() => child.stop());
   const { token } = await createFirstUser(child.url);
   const check = await fetch(`${child.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${token}` } });
@@ -169,9 +172,18 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     );
     await add('C', () => gatehouseTarget('C', 'Gatehouse auth.me, bearer, SQLite', {}, cleanups));
     const baseline = process.env.BENCH_BASELINE_SERVER;
-    if (baseline) {
+    const baselineFlags = process.env.BENCH_BASELINE_FLAGS?.split(/\s+/).filter(Boolean);
+    if (baseline || baselineFlags) {
+      const what = [baseline ? 'baseline build' : null, baselineFlags ? `\`node ${baselineFlags.join(' ')}\`` : null];
       await add('C0', () =>
-        gatehouseTarget('C0', `Gatehouse auth.me, bearer, SQLite — baseline build`, {}, cleanups, baseline),
+        gatehouseTarget(
+          'C0',
+          `Gatehouse auth.me, bearer, SQLite — ${what.filter(Boolean).join(', ')}`,
+          {},
+          cleanups,
+          baseline,
+          baselineFlags,
+        ),
       );
     }
     // The same server answering a public procedure: splits C's cost into the server's plugin
@@ -258,7 +270,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     const ratios: [string, string, string, string][] = [
       ['C/A', 'A', 'C', '(share of the bare-Fastify ceiling)'],
       ['B/B0', 'B0', 'B', "a tRPC call's fixed cost, Gatehouse's adapter vs the stock one: target ≥ 2 (cost ≤ 0.5)"],
-      ['C/C0', 'C0', 'C', 'this build vs the baseline build (A/B)'],
+      ['C/C0', 'C0', 'C', 'this build and start command vs the baseline (A/B)'],
       ['F/F0', 'F0', 'F', 'forward auth, this build vs the baseline build (A/B)'],
       ['C/B', 'B', 'C', '(issue 8 target ≥ 0.9)'],
       ['S/B', 'B', 'S', "(Gatehouse's server stack on a public procedure vs the bare adapter)"],
