@@ -15,8 +15,8 @@ import superjson from 'superjson';
 type SuperJSONResult = ReturnType<typeof superjson.serialize>;
 type Annotation = ['Date'] | ['undefined'];
 
-/** Thrown inside the fast walk: this value needs superjson. */
-const NEEDS_SUPERJSON = Symbol('needs superjson');
+/** Thrown inside the fast walk (one instance, made once): this value needs superjson. */
+const NEEDS_SUPERJSON = new Error('this value needs superjson');
 
 const escapeKey = (key: string) => key.replace(/\\/g, '\\\\').replace(/\./g, '\\.');
 
