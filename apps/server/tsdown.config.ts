@@ -15,7 +15,10 @@ const asciiOnly = {
   generateBundle(_options: unknown, bundle: Record<string, { type: string; code?: string }>) {
     for (const chunk of Object.values(bundle)) {
       if (chunk.type === 'chunk' && chunk.code !== undefined)
-        chunk.code = chunk.code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+        chunk.code = chunk.code.replace(
+          /[\u0080-\uffff]/g,
+          (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+        );
     }
   },
 };

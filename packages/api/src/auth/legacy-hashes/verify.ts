@@ -8,11 +8,12 @@
 import { createHash, createHmac, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { verify as argon2Verify } from '@node-rs/argon2';
+import type * as Bcrypt from '@node-rs/bcrypt';
 import type { ParsedPasswordHash } from './formats.js';
 
 // Loaded with the first bcrypt hash verified: most servers never see one, and the native addon
 // is a few milliseconds of every start (issue 18).
-let bcrypt: Promise<typeof import('@node-rs/bcrypt')> | null = null;
+let bcrypt: Promise<typeof Bcrypt> | null = null;
 async function bcryptVerify(password: string, hash: string): Promise<boolean> {
   bcrypt ??= import('@node-rs/bcrypt');
   return (await bcrypt).verify(password, hash);
