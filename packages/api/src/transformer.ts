@@ -20,9 +20,11 @@ const NEEDS_SUPERJSON = new Error('this value needs superjson');
 
 const escapeKey = (key: string) => key.replace(/\\/g, '\\\\').replace(/\./g, '\\.');
 
+/** superjson's own test: a null prototype or Object.prototype, but not Object.prototype itself. */
 function isPlainObject(value: object): boolean {
+  if (value === Object.prototype) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === null || (proto === Object.prototype && value !== Object.prototype);
+  return proto === null || proto === Object.prototype;
 }
 
 /** A child's annotations as superjson's walker returns them: one value's, or a level's by path. */

@@ -19,6 +19,10 @@ let common: Promise<ReadonlySet<string>> | null = null;
 function commonPasswords(): Promise<ReadonlySet<string>> {
   common ??= import('@zxcvbn-ts/language-common').then(
     ({ dictionary }) => new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())),
+    (error: unknown) => {
+      common = null; // a failed import is tried again by the next password, not kept
+      throw error;
+    },
   );
   return common;
 }
