@@ -11,6 +11,7 @@ import type { Db } from '@gatehouse/db';
 import type { ServerConfig } from './config.js';
 import { dashboardRoutes, hasDashboardBuild } from './plugins/dashboard.js';
 import { healthRoutes } from './plugins/health.js';
+import { lazySchemaCompilers } from './plugins/schema-compilers.js';
 import { clientIp, redactUrl } from './plugins/request-guard.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { servicesPlugin } from './plugins/services.js';
@@ -89,6 +90,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
       return typeof given === 'string' && TRACEABLE_ID.test(given) ? given : `req-${(nextRequestId++).toString(36)}`;
     },
     routerOptions: { maxParamLength: 5000 },
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     forceCloseConnections: 'idle',
   });
   try {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { withTransaction, type Db } from './database.js';
 import { ForeignKeyViolationError, UniqueViolationError } from './errors.js';
 import { migrateToLatest } from './migrate.js';
@@ -47,6 +47,47 @@ describe.each(testDialects)('database on %s', (dialect) => {
       expect(first.applied).toContain('001_initial');
       const second = await migrateToLatest(handle);
       expect(second.applied).toEqual([]);
+    } finally {
+      await handle.close();
+      await fresh.drop();
+    }
+  });
+
+  it('applies pending migrations all or nothing: a failing one leaves no earlier one behind', async () => {
+    const fresh = await createTestDatabase(dialect);
+    const handle = fresh.open();
+    const tableNames = async () => (await handle.kysely.introspection.getTables()).map((table) => table.name);
+    try {
+      const migrator = new Migrator({
+        db: handle.kysely,
+        provider: {
+          getMigrations: async () => ({
+            '001_fine': {
+              up: async (trx: Kysely<unknown>) => {
+                await trx.schema.createTable('first_table').addColumn('id', 'integer').execute();
+              },
+            },
+            '002_breaks': {
+              up: async (trx: Kysely<unknown>) => {
+                await trx.schema.createTable('second_table').addColumn('id', 'integer').execute();
+                await sql`select * from no_such_table`.execute(trx);
+              },
+            },
+          }),
+        },
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      expect(error).toBeDefined();
+      expect(results?.map((r) => [r.migrationName, r.status])).toEqual([
+        ['001_fine', 'Success'],
+        ['002_breaks', 'Error'],
+      ]);
+      // The successful first migration was rolled back with the failing one.
+      const tables = await tableNames();
+      expect(tables).not.toContain('first_table');
+      expect(tables).not.toContain('second_table');
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(handle.kysely);
+      expect(applied.rows).toEqual([]);
     } finally {
       await handle.close();
       await fresh.drop();

@@ -8,9 +8,9 @@ export interface MigrateResult {
 }
 
 /**
- * Applies every pending migration. Kysely runs them in one transaction (both dialects have
- * transactional DDL) under a lock, so a failure leaves the database as it was and two
- * instances starting at once do not race.
+ * Applies every pending migration. Kysely runs them in one transaction under a lock (both
+ * dialects have transactional DDL; on SQLite the dialect says so, see sqlite.ts), so a failure
+ * leaves the database as it was and two instances starting at once do not race.
  */
 export async function migrateToLatest(db: Db): Promise<MigrateResult> {
   // On PostgreSQL, pin Kysely's bookkeeping tables to the current schema: otherwise its

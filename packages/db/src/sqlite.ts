@@ -4,9 +4,11 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3Module from 'better-sqlite3';
 import {
   CompiledQuery,
+  SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type SqliteDatabase,
   type SqliteDialectConfig,
@@ -139,6 +141,21 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite's DDL is transactional, but Kysely's SQLite adapter says otherwise, so its Migrator
+ * would run each migration's statements one by one in autocommit: a failing migration would
+ * leave the ones before it (and its own first statements) applied, and each statement would pay
+ * its own commit (an fsync under synchronous=FULL). With this adapter the Migrator runs every
+ * pending migration in one `BEGIN IMMEDIATE` transaction, as on PostgreSQL: all or nothing, one
+ * commit, and a second process migrating at the same time waits for the write lock and then
+ * finds nothing to do.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
   constructor(config: SqliteDialectConfig) {
@@ -147,6 +164,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
