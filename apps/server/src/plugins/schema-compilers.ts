@@ -18,16 +18,21 @@ const require = createRequire(import.meta.url);
  * headers) — Fastify lowercases them only for its default compiler.
  */
 export function lazySchemaCompilers(): { buildValidator: ValidatorFactory; buildSerializer: SerializerFactory } {
-  let validator: ValidatorFactory | undefined;
-  let serializer: SerializerFactory | undefined;
   return {
-    buildValidator: (externalSchemas, options) => {
-      validator ??= (require('@fastify/ajv-compiler') as () => ValidatorFactory)();
-      return validator(externalSchemas, options);
-    },
-    buildSerializer: (externalSchemas, options) => {
-      serializer ??= (require('@fastify/fast-json-stringify-compiler') as () => SerializerFactory)();
-      return serializer(externalSchemas, options);
-    },
+    buildValidator: loadedOnFirstCall(() => (require('@fastify/ajv-compiler') as () => ValidatorFactory)()),
+    buildSerializer: loadedOnFirstCall(() =>
+      (require('@fastify/fast-json-stringify-compiler') as () => SerializerFactory)(),
+    ),
   };
+}
+
+/** A function that loads the real one on its first call and hands every call (overloads and all) to it. */
+function loadedOnFirstCall<F extends (...args: never[]) => unknown>(load: () => F): F {
+  let loaded: F | undefined;
+  const call = (...args: unknown[]): unknown => {
+    loaded ??= load();
+    return Reflect.apply(loaded, undefined, args) as unknown;
+  };
+  // It forwards its arguments and result unchanged, so it is an F (TypeScript cannot see that).
+  return call as unknown as F;
 }
