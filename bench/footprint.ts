@@ -26,10 +26,10 @@ export interface FootprintBenchOptions {
 }
 
 /** Spawn → first 200 from /health: wall-clock ms, and the CPU ms the server had used by then. */
-async function startToFirstResponse(dir: string): Promise<{ ms: number; cpuMs: number }> {
+async function startToFirstResponse(dir: string, main: string = SERVER_MAIN): Promise<{ ms: number; cpuMs: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...startFlags(), SERVER_MAIN], {
+  const child = spawn(process.execPath, [...startFlags(), main], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -148,26 +148,47 @@ export async function runFootprintBench(options: FootprintBenchOptions): Promise
   const { log } = options;
   const runs = options.quick ? 3 : 7;
 
-  const fresh: number[] = [];
-  const existing: number[] = [];
-  const freshCpu: number[] = [];
-  const existingCpu: number[] = [];
+  // With BENCH_BASELINE_SERVER (another build's dist/main.js), that build starts too, interleaved
+  // with this one run by run, so both see the same machine (an A/B of the start time).
+  const baseline = process.env.BENCH_BASELINE_SERVER;
+  const builds = [
+    { label: 'this build', main: SERVER_MAIN },
+    ...(baseline ? [{ label: `baseline (\`${baseline}\`)`, main: baseline }] : []),
+  ].map((build) => ({
+    ...build,
+    fresh: [] as number[],
+    existing: [] as number[],
+    freshCpu: [] as number[],
+    existingCpu: [] as number[],
+  }));
   for (let i = 0; i < runs; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-start-'));
-    try {
-      const first = await startToFirstResponse(dir);
-      fresh.push(first.ms);
-      freshCpu.push(first.cpuMs);
-      const again = await startToFirstResponse(dir);
-      existing.push(again.ms);
-      existingCpu.push(again.cpuMs);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    for (const build of builds) {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-start-'));
+      try {
+        const first = await startToFirstResponse(dir, build.main);
+        build.fresh.push(first.ms);
+        build.freshCpu.push(first.cpuMs);
+        const again = await startToFirstResponse(dir, build.main);
+        build.existing.push(again.ms);
+        build.existingCpu.push(again.cpuMs);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }
-  log(
-    `footprint: start→first response fresh ${fresh.map((n) => n.toFixed(0)).join(', ')} ms; existing ${existing.map((n) => n.toFixed(0)).join(', ')} ms`,
-  );
+  for (const build of builds)
+    log(
+      `footprint: ${build.label}: start→first response fresh ${build.fresh.map((n) => n.toFixed(0)).join(', ')} ms; existing ${build.existing.map((n) => n.toFixed(0)).join(', ')} ms`,
+    );
+  const startRows = builds.flatMap((build) => {
+    const prefix = builds.length > 1 ? `${build.label}: ` : '';
+    const row = (what: string, ms: number[], cpu: number[]) =>
+      `| ${prefix}${what} | **${median(ms).toFixed(0)} ms** | ${Math.min(...ms).toFixed(0)} ms | ${Math.max(...ms).toFixed(0)} ms | ${median(cpu).toFixed(0)} ms | ≤ 500 ms |`;
+    return [
+      row('fresh SQLite file (migrations, audit key created)', build.fresh, build.freshCpu),
+      row('existing database', build.existing, build.existingCpu),
+    ];
+  });
 
   // Memory with 100k sessions in the database, as shipped and with knobs that bound what the
   // process keeps: V8's young and old generations and glibc's malloc arenas (Argon2id allocates
@@ -243,12 +264,11 @@ export async function runFootprintBench(options: FootprintBenchOptions): Promise
   }
 
   return [
-    `Start to first response: \`node ${startFlags().join(' ')} apps/server/dist/main.js\` spawned → first \`GET /health\` 200 (polled every 2 ms), ${runs} runs each.`,
+    `Start to first response: \`node ${startFlags().join(' ')} apps/server/dist/main.js\` spawned → first \`GET /health\` 200 (polled every 2 ms), ${runs} runs each${builds.length > 1 ? ', the builds interleaved run by run' : ''}.`,
     '',
     '| start | median | min | max | server CPU by then (median) | target |',
     '|---|---:|---:|---:|---:|---|',
-    `| fresh SQLite file (migrations, audit key created) | **${median(fresh).toFixed(0)} ms** | ${Math.min(...fresh).toFixed(0)} ms | ${Math.max(...fresh).toFixed(0)} ms | ${median(freshCpu).toFixed(0)} ms | ≤ 500 ms |`,
-    `| existing database | **${median(existing).toFixed(0)} ms** | ${Math.min(...existing).toFixed(0)} ms | ${Math.max(...existing).toFixed(0)} ms | ${median(existingCpu).toFixed(0)} ms | ≤ 500 ms |`,
+    ...startRows,
     '',
     `Resident memory (VmRSS of the server process) with ${(users * perUser).toLocaleString('en-US')} sessions (${users.toLocaleString('en-US')} users × ${perUser}) in SQLite: just started, and after ${validate.toLocaleString('en-US')} \`auth.me\` calls over distinct sessions over HTTP at full speed (20 connections; more than the session cache's 10,000 bound, so the cache is full); targets ≤ 120 MB idle, ≤ 150 MB after:`,
     '',
