@@ -84,7 +84,7 @@ describe('the production build (pnpm start)', () => {
       const exited = new Promise<number | null>((resolve) => second.once('exit', resolve));
       await new Promise<void>((resolve, reject) => {
         let out = '';
-        second.stdout!.on('data', (chunk: Buffer) => {
+        second.stdout.on('data', (chunk: Buffer) => {
           out += chunk.toString();
           if (out.includes('Gatehouse listening on')) resolve();
         });
