@@ -27,7 +27,8 @@ const asciiOnly = {
 // small files (kysely ~400 modules, fastify and its plugins, zod, tRPC, jose…) are inlined:
 // resolving and compiling them file by file was most of the start time (issue 18: first response
 // 1037 ms → 334–404 ms on the 2-core EPYC). Native addons (better-sqlite3, @node-rs/*), pg,
-// ioredis and nodemailer stay external and resolve from this package's node_modules.
+// ioredis and nodemailer stay external and resolve from this package's node_modules, as do
+// Fastify's schema compilers and light-my-request, which load only when used (issue 18).
 export default defineConfig({
   entry: { main: 'src/main.ts' },
   format: 'esm',

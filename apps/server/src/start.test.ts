@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,42 @@ function startScriptFlags(): string[] {
   return (match[1] ?? '').split(/\s+/).filter(Boolean);
 }
 
+interface BuiltServer {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+}
+
+/** Starts the bundle as `pnpm start` does, in `cwd`, and resolves once it prints its address. */
+async function startBuilt(cwd: string): Promise<BuiltServer> {
+  const child = spawn(process.execPath, [...startScriptFlags(), built], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no address within 20 s; stderr: ${stderr}`)), 20_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /Gatehouse listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
+  });
+  return { child, url };
+}
+
+/** SIGTERM, and the exit code it ends with. */
+async function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  return exited;
+}
+
 /**
  * What `pnpm start` runs: the bundled server, as a separate process with only environment
  * variables and the start script's Node flags. `pnpm test` builds it first; this proves the
@@ -28,40 +64,17 @@ function startScriptFlags(): string[] {
  */
 describe('the production build (pnpm start)', () => {
   let dir: string;
-  let child: ReturnType<typeof spawn>;
+  let child: ChildProcessWithoutNullStreams;
   let url: string;
-  let stderr = '';
 
   beforeAll(async () => {
     if (!existsSync(built)) throw new Error(`${built} is missing: run "pnpm build" (pnpm test builds it first)`);
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
-    child = spawn(process.execPath, [...startScriptFlags(), built], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`no address within 20 s; stderr: ${stderr}`)), 20_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /Gatehouse listening on (http:\/\/\S+)/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
-    });
+    ({ child, url } = await startBuilt(dir));
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    if (child && child.exitCode === null) await stop(child);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -76,22 +89,8 @@ describe('the production build (pnpm start)', () => {
   it.skipIf(!hasCompileCache)('keeps the compiled bundle in a compile cache beside the build', async () => {
     const other = mkdtempSync(join(tmpdir(), 'gatehouse-start-cache-'));
     try {
-      const second = spawn(process.execPath, [...startScriptFlags(), built], {
-        cwd: other,
-        env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      const exited = new Promise<number | null>((resolve) => second.once('exit', resolve));
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        second.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('Gatehouse listening on')) resolve();
-        });
-        second.once('exit', (code) => reject(new Error(`the second server exited with ${code}`)));
-      });
-      second.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      const second = await startBuilt(other);
+      expect(await stop(second.child)).toBe(0);
       const entries = readdirSync(compileCache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
       expect(entries.length).toBeGreaterThan(0);
     } finally {
@@ -115,8 +114,6 @@ describe('the production build (pnpm start)', () => {
   });
 
   it('exits cleanly on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await stop(child)).toBe(0);
   });
 });
