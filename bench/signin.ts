@@ -6,10 +6,13 @@
  *     its own with that pool (servers/argon2-ceiling.ts);
  *  2. sign-in throughput: `auth.signIn` as fast as it answers, rotating over 16 users (so the
  *     per-user session cap evicts as in real life), on SQLite;
- *  3. `auth.me` p99 at a fixed 200 req/s, first idle, then while the sign-in storm runs.
+ *  3. `auth.me` p99 at a fixed 200 req/s, first idle, then while the sign-in storm runs;
+ *  4. the floor: the same storm against servers/argon2-http.ts, a bare Fastify route that only
+ *     verifies the password and sets a session cookie (no database, no audit), in the same
+ *     process setting, so what any HTTP sign-in costs beyond Argon2id is measured beside ours.
  */
 import { startChild, TSX } from './lib/child.js';
-import { createFirstUser, mutation, mutationBody, startGatehouse, type GatehouseChild } from './lib/gatehouse.js';
+import { createFirstUser, mutation, mutationBody, startFlags, startGatehouse, type GatehouseChild } from './lib/gatehouse.js';
 import { at, load } from './lib/load.js';
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +48,38 @@ async function ceiling(poolSize: number, seconds: number): Promise<Ceiling> {
   return { rate: rate ?? NaN, cpuMs: cpuMs ?? NaN };
 }
 
+interface Floor {
+  rps: number;
+  /** CPU ms (all threads) per sign-in of the bare route. */
+  cpuMs: number;
+  statuses: string;
+}
+
+/** The same storm against the bare Argon2id route, same pool size and the start command's V8 flags. */
+async function floor(poolSize: number, seconds: number): Promise<Floor> {
+  const child = await startChild({
+    name: 'argon2-http',
+    args: [...startFlags(), ...TSX, fileURLToPath(new URL('./servers/argon2-http.ts', import.meta.url))],
+    env: { UV_THREADPOOL_SIZE: String(poolSize), USERS: String(USERS), PASSWORD, NODE_OPTIONS: '' },
+  });
+  try {
+    const identifiers = Array.from({ length: USERS }, (_, i) => `user${i}@bench.local`);
+    await signInStorm(child.url, identifiers, 2, '/sign-in');
+    const cpuBefore = child.cpuSeconds();
+    const result = await signInStorm(child.url, identifiers, seconds, '/sign-in');
+    const statuses = Object.entries(result.statusCodeStats ?? {})
+      .map(([code, stat]) => `${code}: ${stat.count ?? 0}`)
+      .join(', ');
+    return {
+      rps: result.requests.average,
+      cpuMs: ((child.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests.total),
+      statuses,
+    };
+  } finally {
+    await child.stop();
+  }
+}
+
 export interface StormResult {
   signInRps: number;
   /** Server CPU ms (all threads) per sign-in, measured alone. */
@@ -70,10 +105,10 @@ async function prepare(server: GatehouseChild): Promise<{ token: string; identif
   return { token, identifiers };
 }
 
-function signInStorm(url: string, identifiers: string[], seconds: number) {
+function signInStorm(url: string, identifiers: string[], seconds: number, path = '/trpc/auth.signIn') {
   let next = 0;
   return autocannon({
-    url: `${url}/trpc/auth.signIn`,
+    url: `${url}${path}`,
     connections: 8,
     duration: seconds,
     requests: [
@@ -139,26 +174,29 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
       await server.stop();
     }
     const after = await ceiling(pool, options.quick ? 3 : 5);
+    const bare = await floor(pool, seconds);
     const ceil = (before.rate + after.rate) / 2;
     const ceilCpu = (before.cpuMs + after.cpuMs) / 2;
     const ratio = r.signInRps / ceil;
     const cpuRatio = ceilCpu / r.signInCpuMs;
+    const floorRatio = ceilCpu / bare.cpuMs;
+    const vsFloor = bare.cpuMs / r.signInCpuMs;
     const meRatio = r.meStormP99 / Math.max(1, r.meIdleP99);
     const statuses = Object.entries(r.signInStatuses)
       .map(([code, n]) => `${code}: ${n}`)
       .join(', ');
     options.log(
-      `signin: pool ${pool}: ceiling ${before.rate.toFixed(1)} / ${after.rate.toFixed(1)} verifies/s (${ceilCpu.toFixed(1)} CPU ms each); ${r.signInRps.toFixed(1)} sign-ins/s (${r.signInCpuMs.toFixed(1)} CPU ms each; ${statuses}), ratio ${ratio.toFixed(2)} / by CPU ${cpuRatio.toFixed(2)}; me p99 idle ${r.meIdleP99} ms, storm ${r.meStormP99} ms`,
+      `signin: pool ${pool}: ceiling ${before.rate.toFixed(1)} / ${after.rate.toFixed(1)} verifies/s (${ceilCpu.toFixed(1)} CPU ms each); ${r.signInRps.toFixed(1)} sign-ins/s (${r.signInCpuMs.toFixed(1)} CPU ms each; ${statuses}), ratio ${ratio.toFixed(2)} / by CPU ${cpuRatio.toFixed(2)}; floor ${bare.rps.toFixed(1)}/s, ${bare.cpuMs.toFixed(1)} CPU ms (${bare.statuses}), floor by CPU ${floorRatio.toFixed(2)}, sign-in ÷ floor ${vsFloor.toFixed(2)}; me p99 idle ${r.meIdleP99} ms, storm ${r.meStormP99} ms`,
     );
     rows.push(
-      `| ${pool}${pool === 4 ? ' (Node default)' : ''} | ${ceil.toFixed(1)} (${before.rate.toFixed(1)} / ${after.rate.toFixed(1)}) | ${r.signInRps.toFixed(1)} | ${ratio.toFixed(2)} | ${ceilCpu.toFixed(1)} / ${r.signInCpuMs.toFixed(1)} | **${cpuRatio.toFixed(2)}** | ${r.meIdleP50} / ${r.meIdleP99} | ${r.meStormP50} / ${r.meStormP99} (sign-ins ${r.signInStormRps.toFixed(1)}/s) | **${meRatio.toFixed(1)}×** | ${statuses}${r.meErrors ? `; me errors ${r.meErrors}` : ''} |`,
+      `| ${pool}${pool === 4 ? ' (Node default)' : ''} | ${ceil.toFixed(1)} (${before.rate.toFixed(1)} / ${after.rate.toFixed(1)}) | ${r.signInRps.toFixed(1)} | ${ratio.toFixed(2)} | ${ceilCpu.toFixed(1)} / ${r.signInCpuMs.toFixed(1)} | **${cpuRatio.toFixed(2)}** | ${bare.cpuMs.toFixed(1)} | ${floorRatio.toFixed(2)} | **${vsFloor.toFixed(2)}** | ${r.meIdleP50} / ${r.meIdleP99} | ${r.meStormP50} / ${r.meStormP99} (sign-ins ${r.signInStormRps.toFixed(1)}/s) | **${meRatio.toFixed(1)}×** | ${statuses}${r.meErrors ? `; me errors ${r.meErrors}` : ''} |`,
     );
   }
   return [
-    `Argon2id m=19456 KiB, t=2, p=1 (@node-rs/argon2, libuv thread pool). Ceiling: verifications/s with ≥ 8 in flight in a separate process with the same pool size, measured before and after the server runs (mean used). Ratio by CPU: CPU time of one bare verification ÷ the server's CPU time per sign-in (all threads) — robust to other load on the machine. Sign-in: \`auth.signIn\` over HTTP with 8 connections, ${USERS} users in rotation, SQLite, ${seconds} s. \`auth.me\`: 10 connections at a fixed 200 req/s for ${seconds} s, idle and then during the sign-in storm (the load generator shares the 2 cores).`,
+    `Argon2id m=19456 KiB, t=2, p=1 (@node-rs/argon2, libuv thread pool). Ceiling: verifications/s with ≥ 8 in flight in a separate process with the same pool size, measured before and after the server runs (mean used). Ratio by CPU: CPU time of one bare verification ÷ the server's CPU time per sign-in (all threads) — robust to other load on the machine. Floor: the same storm against a bare Fastify route that verifies the password and sets a session cookie, nothing else (\`servers/argon2-http.ts\`, same pool and V8 flags); its ratio by CPU is the most any HTTP sign-in reaches here, and sign-in ÷ floor is Gatehouse's CPU per sign-in against that route's. Sign-in: \`auth.signIn\` over HTTP with 8 connections, ${USERS} users in rotation, SQLite, ${seconds} s. \`auth.me\`: 10 connections at a fixed 200 req/s for ${seconds} s, idle and then during the sign-in storm (the load generator shares the 2 cores).`,
     '',
-    '| UV_THREADPOOL_SIZE | ceiling verifies/s (before / after) | sign-ins/s | ratio by rate | CPU ms per verify / per sign-in | ratio by CPU (target ≥ 0.9) | me p50 / p99 idle ms | me p50 / p99 storm ms | p99 storm ÷ idle (target ≤ 3×) | sign-in status codes |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| UV_THREADPOOL_SIZE | ceiling verifies/s (before / after) | sign-ins/s | ratio by rate | CPU ms per verify / per sign-in | ratio by CPU (target ≥ 0.9) | floor CPU ms per sign-in | floor ratio by CPU | sign-in ÷ floor by CPU | me p50 / p99 idle ms | me p50 / p99 storm ms | p99 storm ÷ idle (target ≤ 3×) | sign-in status codes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
   ].join('\n');
 }

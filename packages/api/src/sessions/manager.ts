@@ -150,12 +150,8 @@ export class SessionManager implements SessionService {
 
     const max = Math.max(1, this.#config.sessionMaxPerUser);
     // The new session always stays (even when created in the same millisecond as others).
-    const evictedIds = (await store.sessionIdsOfUser(trx, input.userId))
-      .filter((sid) => sid !== id)
-      .slice(max - 1)
-      .reverse();
+    const evictedIds = await store.evictSessionsBeyond(trx, input.userId, { keep: max - 1, exceptId: id });
     if (evictedIds.length > 0) {
-      await store.deleteSessions(trx, evictedIds);
       for (const sessionId of evictedIds) {
         await this.#audit.append(trx, {
           type: 'session.evicted',
@@ -283,11 +279,8 @@ export class SessionManager implements SessionService {
   /** The `Invalidator`'s part inside the transaction: the bus's in-transaction publish, if it has one. */
   async publishInTransaction(trx: Transaction<Database>, target: SessionInvalidation): Promise<boolean> {
     const { sessionIds, userIds } = normalized(target);
-    let carried = true;
-    for (const message of messagesOf(sessionIds, userIds)) {
-      carried = (await this.#bus.publishInTransaction(trx, message)) && carried;
-    }
-    return carried;
+    const messages = messagesOf(sessionIds, userIds);
+    return messages.length === 0 || this.#bus.publishInTransaction(trx, messages);
   }
 
   /**
@@ -301,7 +294,7 @@ export class SessionManager implements SessionService {
       return;
     }
     this.#drop(sessionIds, []);
-    const carried = await this.#bus.publishInTransaction(scope, { s: sessionIds });
+    const carried = await this.#bus.publishInTransaction(scope, [{ s: sessionIds }]);
     if (!carried) this.#bus.publish({ s: sessionIds }).catch(this.#onError);
   }
 
