@@ -9,10 +9,19 @@
  *  3. `auth.me` p99 at a fixed 200 req/s, first idle, then while the sign-in storm runs;
  *  4. the floor: the same storm against servers/argon2-http.ts, a bare Fastify route that only
  *     verifies the password and sets a session cookie (no database, no audit), in the same
- *     process setting, so what any HTTP sign-in costs beyond Argon2id is measured beside ours.
+ *     process setting, so what any HTTP sign-in costs beyond Argon2id is measured beside ours;
+ *  5. with BENCH_BASELINE_SERVER (another build's dist/main.js): the same sign-in storm on that
+ *     build, started right after this one (an A/B of two builds' CPU per sign-in).
  */
 import { startChild, TSX } from './lib/child.js';
-import { createFirstUser, mutation, mutationBody, startFlags, startGatehouse, type GatehouseChild } from './lib/gatehouse.js';
+import {
+  createFirstUser,
+  mutation,
+  mutationBody,
+  startFlags,
+  startGatehouse,
+  type GatehouseChild,
+} from './lib/gatehouse.js';
 import { at, load } from './lib/load.js';
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +133,15 @@ function signInStorm(url: string, identifiers: string[], seconds: number, path =
   });
 }
 
+/** CPU ms (all threads) per sign-in of the storm alone, on a fresh server (the baseline build's). */
+async function signInCpu(server: GatehouseChild, seconds: number): Promise<number> {
+  const { identifiers } = await prepare(server);
+  await signInStorm(server.url, identifiers, 2);
+  const cpuBefore = server.cpuSeconds();
+  const result = await signInStorm(server.url, identifiers, seconds);
+  return ((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests.total);
+}
+
 async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
   const { token, identifiers } = await prepare(server);
   const me = {
@@ -162,6 +180,8 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
   const seconds = options.quick ? 4 : 10;
   const pools = options.quick ? [4] : [4, 2, 1];
   const rows: string[] = [];
+  const baselines: string[] = [];
+  const baselineMain = process.env.BENCH_BASELINE_SERVER;
   for (const pool of pools) {
     // The ceiling is measured before and after the server runs (the mean is used), so a change in
     // the machine's background load during the run shows up instead of skewing the ratio.
@@ -172,6 +192,19 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
       r = await storm(server, seconds);
     } finally {
       await server.stop();
+    }
+    let baselineCpuMs: number | null = null;
+    if (baselineMain) {
+      const base = await startGatehouse(
+        `gatehouse-baseline-pool-${pool}`,
+        { UV_THREADPOOL_SIZE: String(pool) },
+        baselineMain,
+      );
+      try {
+        baselineCpuMs = await signInCpu(base, seconds);
+      } finally {
+        await base.stop();
+      }
     }
     const after = await ceiling(pool, options.quick ? 3 : 5);
     const bare = await floor(pool, seconds);
@@ -188,6 +221,14 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
     options.log(
       `signin: pool ${pool}: ceiling ${before.rate.toFixed(1)} / ${after.rate.toFixed(1)} verifies/s (${ceilCpu.toFixed(1)} CPU ms each); ${r.signInRps.toFixed(1)} sign-ins/s (${r.signInCpuMs.toFixed(1)} CPU ms each; ${statuses}), ratio ${ratio.toFixed(2)} / by CPU ${cpuRatio.toFixed(2)}; floor ${bare.rps.toFixed(1)}/s, ${bare.cpuMs.toFixed(1)} CPU ms (${bare.statuses}), floor by CPU ${floorRatio.toFixed(2)}, sign-in ÷ floor ${vsFloor.toFixed(2)}; me p99 idle ${r.meIdleP99} ms, storm ${r.meStormP99} ms`,
     );
+    if (baselineCpuMs !== null) {
+      options.log(
+        `signin: pool ${pool}: baseline build ${baselineCpuMs.toFixed(1)} CPU ms per sign-in, this build ${r.signInCpuMs.toFixed(1)}`,
+      );
+      baselines.push(
+        `| ${pool} | ${baselineCpuMs.toFixed(2)} | ${r.signInCpuMs.toFixed(2)} | **${(r.signInCpuMs / baselineCpuMs).toFixed(2)}** | ${(ceilCpu / baselineCpuMs).toFixed(2)} / ${cpuRatio.toFixed(2)} |`,
+      );
+    }
     rows.push(
       `| ${pool}${pool === 4 ? ' (Node default)' : ''} | ${ceil.toFixed(1)} (${before.rate.toFixed(1)} / ${after.rate.toFixed(1)}) | ${r.signInRps.toFixed(1)} | ${ratio.toFixed(2)} | ${ceilCpu.toFixed(1)} / ${r.signInCpuMs.toFixed(1)} | **${cpuRatio.toFixed(2)}** | ${bare.cpuMs.toFixed(1)} | ${floorRatio.toFixed(2)} | **${vsFloor.toFixed(2)}** | ${r.meIdleP50} / ${r.meIdleP99} | ${r.meStormP50} / ${r.meStormP99} (sign-ins ${r.signInStormRps.toFixed(1)}/s) | **${meRatio.toFixed(1)}×** | ${statuses}${r.meErrors ? `; me errors ${r.meErrors}` : ''} |`,
     );
@@ -198,5 +239,15 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
     '| UV_THREADPOOL_SIZE | ceiling verifies/s (before / after) | sign-ins/s | ratio by rate | CPU ms per verify / per sign-in | ratio by CPU (target ≥ 0.9) | floor CPU ms per sign-in | floor ratio by CPU | sign-in ÷ floor by CPU | me p50 / p99 idle ms | me p50 / p99 storm ms | p99 storm ÷ idle (target ≤ 3×) | sign-in status codes |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
+    ...(baselines.length > 0
+      ? [
+          '',
+          `A/B: the same sign-in storm on the baseline build (\`${baselineMain}\`, BENCH_BASELINE_SERVER), started after this build's server with the same pool.`,
+          '',
+          '| UV_THREADPOOL_SIZE | baseline CPU ms per sign-in (S0) | this build (S) | S/S0 | ratio by CPU, baseline / this build |',
+          '|---:|---:|---:|---:|---:|',
+          ...baselines,
+        ]
+      : []),
   ].join('\n');
 }

@@ -62,35 +62,6 @@ describe.each(testDialects)('the session store on %s', (dialect) => {
     expect(await store.sessionIdsOfUser(db.kysely, userId)).toEqual([...tied, rows[0]?.id]);
   });
 
-  it('evicts a user’s sessions beyond the newest few in one statement, oldest first, never the one it is told to keep', async () => {
-    const other = (await createTestUser(services, { withSession: false })).user.id;
-    const kept = row({ created_at: at(0) }); // the session just opened: stays though it sorts oldest
-    const [old, tiedA, tiedB, newest] = [
-      row({ created_at: at(1) }),
-      row({ created_at: at(2) }),
-      row({ created_at: at(2) }),
-      row({ created_at: at(3) }),
-    ];
-    const foreign = row({ user_id: other, created_at: at(0) });
-    for (const r of [kept, old, tiedA, tiedB, newest, foreign]) await store.insertSession(db.kysely, r);
-    const [lowTie, highTie] = [tiedA.id, tiedB.id].sort();
-
-    const evicted = await withTransaction(db, (trx) =>
-      store.evictSessionsBeyond(trx, userId, { keep: 2, exceptId: kept.id }),
-    );
-    // Kept: `kept`, `newest` and the tie that sorts newer by id (the higher id).
-    expect(evicted).toEqual([old.id, lowTie]);
-    expect((await store.sessionIdsOfUser(db.kysely, userId)).sort()).toEqual([kept.id, newest.id, highTie].sort());
-    expect(await store.sessionIdsOfUser(db.kysely, other)).toEqual([foreign.id]);
-    // Within the cap: nothing to do. keep 0: every other session goes.
-    expect(await store.evictSessionsBeyond(db.kysely, userId, { keep: 2, exceptId: kept.id })).toEqual([]);
-    expect(await store.evictSessionsBeyond(db.kysely, userId, { keep: 0, exceptId: kept.id })).toEqual([
-      highTie,
-      newest.id,
-    ]);
-    expect(await store.sessionIdsOfUser(db.kysely, userId)).toEqual([kept.id]);
-  });
-
   it('touches last_seen_at, and the expiry only when given; false once the row is gone', async () => {
     const r = row();
     await store.insertSession(db.kysely, r);
@@ -110,11 +81,13 @@ describe.each(testDialects)('the session store on %s', (dialect) => {
     expect(await store.touchSession(db.kysely, r.id, { lastSeenAt: at(3 * HOUR) })).toBe(false);
   });
 
-  it('deletes one row (returning it), or all of a user’s rows but one', async () => {
-    const [a, c, d] = [row(), row(), row()];
-    for (const r of [a, c, d]) await store.insertSession(db.kysely, r);
+  it('deletes one row (returning it), a list of ids, or all of a user’s rows but one', async () => {
+    const [a, b, c, d] = [row(), row(), row(), row()];
+    for (const r of [a, b, c, d]) await store.insertSession(db.kysely, r);
     expect((await store.deleteSession(db.kysely, a.id))?.id).toBe(a.id);
     expect(await store.deleteSession(db.kysely, a.id)).toBeNull();
+    await store.deleteSessions(db.kysely, []);
+    await store.deleteSessions(db.kysely, [b.id]);
     const removed = await withTransaction(db, (trx) => store.deleteSessionsOfUser(trx, userId, d.id));
     expect(removed).toEqual([c.id]);
     expect(await store.sessionIdsOfUser(db.kysely, userId)).toEqual([d.id]);

@@ -23,37 +23,6 @@ export async function lockSessionOwner(db: Pick<Db, 'dialect'>, trx: Transaction
   await users.lockById(db, trx, userId);
 }
 
-/**
- * Deletes a user's sessions beyond the newest `keep` (ties broken by id), never `exceptId` (the
- * session just opened, which always stays and is not counted), in one statement. The deleted
- * ids, oldest first.
- */
-export async function evictSessionsBeyond(
-  executor: Executor,
-  userId: string,
-  options: { keep: number; exceptId: string },
-): Promise<string[]> {
-  const rows = await executor
-    .deleteFrom('sessions')
-    .where('user_id', '=', userId)
-    .where('id', '!=', options.exceptId)
-    .where('id', 'not in', (eb) =>
-      eb
-        .selectFrom('sessions')
-        .select('id')
-        .where('user_id', '=', userId)
-        .where('id', '!=', options.exceptId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(options.keep),
-    )
-    .returning(['id', 'created_at'])
-    .execute();
-  return rows
-    .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((r) => r.id);
-}
-
 /** A user's session ids, newest first (ties broken by id, so the order is total). */
 export async function sessionIdsOfUser(executor: Executor, userId: string): Promise<string[]> {
   const rows = await executor
@@ -82,6 +51,14 @@ export async function touchSession(
 
 export async function deleteSession(executor: Executor, id: string): Promise<SessionRow | null> {
   return (await executor.deleteFrom('sessions').where('id', '=', id).returningAll().executeTakeFirst()) ?? null;
+}
+
+export async function deleteSessions(executor: Executor, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0)
+    await executor
+      .deleteFrom('sessions')
+      .where('id', 'in', [...ids])
+      .execute();
 }
 
 /** Deletes every session of a user (optionally keeping one); the deleted ids. */
