@@ -24,9 +24,11 @@ import {
 } from './lib/gatehouse.js';
 import { at, load } from './lib/load.js';
 import autocannon from 'autocannon';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const USERS = 16;
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'bench-User-pass-3141';
 
 export interface SignInBenchOptions {
@@ -242,7 +244,7 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
     ...(baselines.length > 0
       ? [
           '',
-          `A/B: the same sign-in storm on the baseline build (\`${baselineMain}\`, BENCH_BASELINE_SERVER), started after this build's server with the same pool.`,
+          `A/B: the same sign-in storm on the baseline build (\`${relative(REPO_ROOT, baselineMain ?? '')}\`, BENCH_BASELINE_SERVER), started after this build's server with the same pool.`,
           '',
           '| UV_THREADPOOL_SIZE | baseline CPU ms per sign-in (S0) | this build (S) | S/S0 | ratio by CPU, baseline / this build |',
           '|---:|---:|---:|---:|---:|',
