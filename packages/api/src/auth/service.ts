@@ -9,7 +9,7 @@
  * event loop), so no transaction holds a lock while Argon2 runs.
  */
 import { randomUUID } from 'node:crypto';
-import type { Database, Transaction, UserRow } from '@gatehouse/db';
+import type { UserRow } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
 import { asUser } from '../actor.js';
 import { DomainError, invalidCredentials, tooManyRequests, unauthenticated } from '../errors.js';
