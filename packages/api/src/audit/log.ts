@@ -5,7 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import type { Database, Db, Kysely, Transaction } from '@gatehouse/db';
 import { assertStorableText, leafHash, normalizeData } from './leaf.js';
 import { consistencyProof, EMPTY_ROOT, inclusionProof, MerkleError, rootAt, toHex } from './merkle.js';
-import { EVENT_COLUMNS, isStoredLevel, nodeReader, readHead, rowToEvent, type Head } from './store.js';
+import { EVENT_COLUMNS, isStoredLevel, nodeReader, readHead, rowToEvent } from './store.js';
 import type { AuditEvent, AuditEventInput, ConsistencyProofResult, InclusionProofResult } from './types.js';
 import { DomainError, notFound } from '../errors.js';
 
@@ -34,10 +34,6 @@ export class AuditLog {
   readonly #now: () => Date;
   // In-process hint that an append happened (possibly not yet committed): wakes live feeds early.
   readonly #appended = new EventEmitter();
-  // The head as the last successful append in a transaction left it: the next append in the same
-  // transaction (a sign-in that evicts a session writes two) needs no second read. Only append
-  // writes audit_head, and the head row is locked for the whole transaction.
-  readonly #heads = new WeakMap<Transaction<Database>, Head>();
 
   constructor(options: AuditLogOptions) {
     this.#db = options.db;
@@ -66,9 +62,7 @@ export class AuditLog {
    * instances queue up on it: seq stays gap-free and the tree never forks.
    */
   async append(trx: Transaction<Database>, input: AuditEventInput): Promise<AuditEvent> {
-    // Taken out while this append runs: if it fails half-way, the next one reads the row again.
-    const head = this.#heads.get(trx) ?? (await readHead(trx, this.#db));
-    this.#heads.delete(trx);
+    const head = await readHead(trx, this.#db);
     const seq = head.size + 1;
     // Millisecond precision is what the leaf's ISO timestamp carries and what both databases keep.
     const at = new Date(this.#now().getTime());
@@ -113,13 +107,11 @@ export class AuditLog {
       })
       .execute();
     if (nodes.length > 0) await trx.insertInto('audit_nodes').values(nodes).execute();
-    const root = head.range.root();
     await trx
       .updateTable('audit_head')
-      .set({ tree_size: seq, frontier: head.range.serialize(), root_hash: root })
+      .set({ tree_size: seq, frontier: head.range.serialize(), root_hash: head.range.root() })
       .where('id', '=', 1)
       .execute();
-    this.#heads.set(trx, { size: seq, range: head.range, root });
 
     this.#appended.emit('append', seq);
     return { ...fields, leafHash: toHex(hash) };

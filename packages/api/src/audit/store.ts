@@ -14,7 +14,7 @@ import type { AuditEvent } from './types.js';
 export const NODE_STRIDE = 4;
 export const isStoredLevel = (level: number): boolean => level > 0 && level % NODE_STRIDE === 0;
 
-export interface Head {
+interface Head {
   size: number;
   range: CompactRange;
   root: Buffer;

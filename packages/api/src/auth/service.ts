@@ -9,12 +9,12 @@
  * event loop), so no transaction holds a lock while Argon2 runs.
  */
 import { randomUUID } from 'node:crypto';
-import type { UserRow } from '@gatehouse/db';
+import type { Database, Transaction, UserRow } from '@gatehouse/db';
 import type { Actor } from '../actor.js';
 import { asUser } from '../actor.js';
 import { DomainError, invalidCredentials, tooManyRequests, unauthenticated } from '../errors.js';
 import type { PasswordHasher, Services } from '../services.js';
-import type { SessionWriteScope, ValidatedSession } from '../sessions/types.js';
+import type { ValidatedSession } from '../sessions/types.js';
 import { transact } from '../unit-of-work.js';
 import { requireUser } from '../users/authorize.js';
 import { identifierKey } from '../users/identifier.js';
@@ -66,13 +66,9 @@ export async function warmDummyHash(passwords: PasswordHasher): Promise<void> {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-/**
- * Opens a session for `userId` in `scope` (a unit of work, or a bare transaction), from the
- * actor's address and user agent. In a unit of work, the sessions it evicts are invalidated with
- * the rest of the work's stale facts, in one message.
- */
-function openSession(deps: AuthDeps, actor: Actor, scope: SessionWriteScope, userId: string, rememberMe: boolean) {
-  return deps.sessions.create(scope, { userId, rememberMe, ip: actor.ip, userAgent: actor.userAgent });
+/** Opens a session for `userId` inside `trx`, from the actor's address and user agent. */
+function openSession(deps: AuthDeps, actor: Actor, trx: Transaction<Database>, userId: string, rememberMe: boolean) {
+  return deps.sessions.create(trx, { userId, rememberMe, ip: actor.ip, userAgent: actor.userAgent });
 }
 
 function signedIn(user: User, created: { token: string; session: { expiresAt: Date } }): SignInResult {
@@ -214,7 +210,7 @@ export async function signIn(deps: AuthDeps, actor: Actor, input: SignInInput): 
     const upgraded = upgradedHash
       ? await users.updatePassword(work.trx, user.id, upgradedHash, { ifHashIs: user.password_hash })
       : false;
-    const session = await openSession(deps, actor, work, user.id, rememberMe);
+    const session = await openSession(deps, actor, work.trx, user.id, rememberMe);
     await deps.audit.append(work.trx, {
       type: 'auth.sign_in',
       actorId: user.id,

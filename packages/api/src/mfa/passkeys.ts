@@ -383,7 +383,7 @@ export async function signInWithPasskey(
     if (!(await repo.consumeChallenge(work.trx, challenge.id))) throw challengeInvalid();
     await repo.recordPasskeyUse(work.trx, verified.passkeyId, verified.newCounter, verified.backedUp, now);
     await users.setLastSignIn(work.trx, user.id, now);
-    const session = await deps.sessions.create(work, {
+    const session = await deps.sessions.create(work.trx, {
       userId: user.id,
       rememberMe,
       ip: actor.ip,

@@ -404,7 +404,7 @@ export async function verifyMfa(
       if (!(await checked.commit(work.trx, now))) throw new ProofReplayed();
       if (!(await repo.consumeChallenge(work.trx, challenge.id))) throw challengeInvalid();
       await users.setLastSignIn(work.trx, userId, now);
-      const session = await deps.sessions.create(work, {
+      const session = await deps.sessions.create(work.trx, {
         userId,
         rememberMe: challenge.remember_me,
         ip: actor.ip,

@@ -35,11 +35,10 @@ export interface InvalidationBus {
   start(onMessage: (message: InvalidationMessage) => void, onReset: () => void): Promise<void>;
   publish(message: InvalidationMessage): Promise<void>;
   /**
-   * Publishes `messages` as part of `trx` where the transport allows it (PostgreSQL NOTIFY is
-   * delivered on commit and dropped on rollback; SQLite's rows commit with the change, all of
-   * them in one INSERT); false when the caller must publish after commit instead.
+   * Publishes as part of `trx` where the transport allows it (PostgreSQL NOTIFY is delivered on
+   * commit and dropped on rollback); false when the caller must publish after commit instead.
    */
-  publishInTransaction(trx: Transaction<Database>, messages: readonly InvalidationMessage[]): Promise<boolean>;
+  publishInTransaction(trx: Transaction<Database>, message: InvalidationMessage): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -225,22 +224,20 @@ export class SqliteBus implements InvalidationBus {
   }
 
   async publish(message: InvalidationMessage): Promise<void> {
-    await this.#insert(this.#db.kysely, [message]);
+    await this.#insert(this.#db.kysely, message);
   }
 
-  async publishInTransaction(trx: Transaction<Database>, messages: readonly InvalidationMessage[]): Promise<boolean> {
-    await this.#insert(trx, messages);
+  async publishInTransaction(trx: Transaction<Database>, message: InvalidationMessage): Promise<boolean> {
+    await this.#insert(trx, message);
     return true;
   }
 
-  async #insert(db: Kysely<Database>, messages: readonly InvalidationMessage[]): Promise<void> {
+  async #insert(db: Kysely<Database>, message: InvalidationMessage): Promise<void> {
     const at = this.#clock.now();
-    const rows = messages
-      .flatMap((message) => [
-        ...(message.u ? [{ kind: 'user' as const, target_id: message.u }] : []),
-        ...(message.s ?? []).map((id) => ({ kind: 'session' as const, target_id: id })),
-      ])
-      .map((row) => ({ ...row, at, origin: this.#origin }));
+    const rows = [
+      ...(message.u ? [{ kind: 'user' as const, target_id: message.u }] : []),
+      ...(message.s ?? []).map((id) => ({ kind: 'session' as const, target_id: id })),
+    ].map((row) => ({ ...row, at, origin: this.#origin }));
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       await db
         .insertInto('invalidations')
@@ -326,10 +323,8 @@ export class PostgresBus implements InvalidationBus {
     for (const part of splitMessage(message)) await notify(this.#db, this.#channel, JSON.stringify(part));
   }
 
-  async publishInTransaction(trx: Transaction<Database>, messages: readonly InvalidationMessage[]): Promise<boolean> {
-    for (const message of messages) {
-      for (const part of splitMessage(message)) await notify(this.#db, this.#channel, JSON.stringify(part), trx);
-    }
+  async publishInTransaction(trx: Transaction<Database>, message: InvalidationMessage): Promise<boolean> {
+    for (const part of splitMessage(message)) await notify(this.#db, this.#channel, JSON.stringify(part), trx);
     return true;
   }
 

@@ -149,9 +149,9 @@ export class SessionManager implements SessionService {
     await store.insertSession(trx, row);
 
     const max = Math.max(1, this.#config.sessionMaxPerUser);
-    // The new session always stays (even when created in the same millisecond as others). Two
-    // statements, not one `DELETE … NOT IN (… LIMIT) RETURNING`: SQLite ran that one 3.7× slower
-    // than this list and delete together (docs/benchmarks.md, issue 18 round 6).
+    // The new session always stays (even when created in the same millisecond as others). A list
+    // and a delete, not one `DELETE … NOT IN (… LIMIT) RETURNING`: SQLite ran that one 3.7× slower
+    // (docs/benchmarks.md, issue 18 round 6).
     const evictedIds = (await store.sessionIdsOfUser(trx, input.userId))
       .filter((sid) => sid !== id)
       .slice(max - 1)
@@ -285,8 +285,11 @@ export class SessionManager implements SessionService {
   /** The `Invalidator`'s part inside the transaction: the bus's in-transaction publish, if it has one. */
   async publishInTransaction(trx: Transaction<Database>, target: SessionInvalidation): Promise<boolean> {
     const { sessionIds, userIds } = normalized(target);
-    const messages = messagesOf(sessionIds, userIds);
-    return messages.length === 0 || this.#bus.publishInTransaction(trx, messages);
+    let carried = true;
+    for (const message of messagesOf(sessionIds, userIds)) {
+      carried = (await this.#bus.publishInTransaction(trx, message)) && carried;
+    }
+    return carried;
   }
 
   /**
@@ -300,7 +303,7 @@ export class SessionManager implements SessionService {
       return;
     }
     this.#drop(sessionIds, []);
-    const carried = await this.#bus.publishInTransaction(scope, [{ s: sessionIds }]);
+    const carried = await this.#bus.publishInTransaction(scope, { s: sessionIds });
     if (!carried) this.#bus.publish({ s: sessionIds }).catch(this.#onError);
   }
 

@@ -17,8 +17,6 @@ export async function selectSession(executor: Executor, id: string): Promise<Ses
 
 /** Queues concurrent session writers of one user behind each other (PostgreSQL row lock). */
 export async function lockSessionOwner(db: Pick<Db, 'dialect'>, trx: Transaction<Database>, userId: string) {
-  // SQLite's writers are already serialized by BEGIN IMMEDIATE: nothing to lock, nothing to read.
-  if (db.dialect === 'sqlite') return;
   // The owner's row is the users module's: lock it through its repository.
   await users.lockById(db, trx, userId);
 }
