@@ -154,6 +154,8 @@ async function storm(server: GatehouseChild, seconds: number): Promise<StormResu
     duration: seconds,
   };
   await load({ ...me, duration: 2 });
+  // Warmed up like the floor and the baseline build: 2 s of sign-ins before the measured storm.
+  await signInStorm(server.url, identifiers, 2);
   // Sign-in throughput on its own, then auth.me idle, then both at once.
   const cpuBefore = server.cpuSeconds();
   const signIns = await signInStorm(server.url, identifiers, seconds);
