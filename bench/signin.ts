@@ -13,7 +13,7 @@
  *  5. with BENCH_BASELINE_SERVER (another build's dist/main.js): the same sign-in storm on that
  *     build, started right after this one (an A/B of two builds' CPU per sign-in).
  */
-import { startChild, TSX } from './lib/child.js';
+import { startChild, TSX, type Child } from './lib/child.js';
 import {
   createFirstUser,
   mutation,
@@ -28,6 +28,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const USERS = 16;
+const IDENTIFIERS = Array.from({ length: USERS }, (_, i) => `user${i}@bench.local`);
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'bench-User-pass-3141';
 
@@ -71,21 +72,14 @@ async function floor(poolSize: number, seconds: number): Promise<Floor> {
   const child = await startChild({
     name: 'argon2-http',
     args: [...startFlags(), ...TSX, fileURLToPath(new URL('./servers/argon2-http.ts', import.meta.url))],
-    env: { UV_THREADPOOL_SIZE: String(poolSize), USERS: String(USERS), PASSWORD, NODE_OPTIONS: '' },
+    env: { UV_THREADPOOL_SIZE: String(poolSize), IDENTIFIERS: IDENTIFIERS.join(','), PASSWORD, NODE_OPTIONS: '' },
   });
   try {
-    const identifiers = Array.from({ length: USERS }, (_, i) => `user${i}@bench.local`);
-    await signInStorm(child.url, identifiers, 2, '/sign-in');
-    const cpuBefore = child.cpuSeconds();
-    const result = await signInStorm(child.url, identifiers, seconds, '/sign-in');
+    const { result, cpuMs } = await measuredStorm(child, IDENTIFIERS, seconds, '/sign-in');
     const statuses = Object.entries(result.statusCodeStats ?? {})
       .map(([code, stat]) => `${code}: ${stat.count ?? 0}`)
       .join(', ');
-    return {
-      rps: result.requests.average,
-      cpuMs: ((child.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests.total),
-      statuses,
-    };
+    return { rps: result.requests.average, cpuMs, statuses };
   } finally {
     await child.stop();
   }
@@ -107,13 +101,10 @@ export interface StormResult {
 
 async function prepare(server: GatehouseChild): Promise<{ token: string; identifiers: string[] }> {
   const { token } = await createFirstUser(server.url);
-  const identifiers: string[] = [];
-  for (let i = 0; i < USERS; i++) {
-    const email = `user${i}@bench.local`;
+  for (const [i, email] of IDENTIFIERS.entries()) {
     await mutation(server.url, 'user.create', { email, name: `User ${i}`, password: PASSWORD }, token);
-    identifiers.push(email);
   }
-  return { token, identifiers };
+  return { token, identifiers: IDENTIFIERS };
 }
 
 function signInStorm(url: string, identifiers: string[], seconds: number, path = '/trpc/auth.signIn') {
@@ -135,13 +126,20 @@ function signInStorm(url: string, identifiers: string[], seconds: number, path =
   });
 }
 
-/** CPU ms (all threads) per sign-in of the storm alone, on a fresh server (the baseline build's). */
-async function signInCpu(server: GatehouseChild, seconds: number): Promise<number> {
-  const { identifiers } = await prepare(server);
-  await signInStorm(server.url, identifiers, 2);
+/**
+ * 2 s of sign-ins to warm up, then the measured storm: its result and the server's CPU ms (all
+ * threads) per sign-in. Every server (this build, the baseline build, the floor) is measured so.
+ */
+async function measuredStorm(
+  server: Pick<Child, 'url' | 'cpuSeconds'>,
+  identifiers: string[],
+  seconds: number,
+  path?: string,
+): Promise<{ result: autocannon.Result; cpuMs: number }> {
+  await signInStorm(server.url, identifiers, 2, path);
   const cpuBefore = server.cpuSeconds();
-  const result = await signInStorm(server.url, identifiers, seconds);
-  return ((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests.total);
+  const result = await signInStorm(server.url, identifiers, seconds, path);
+  return { result, cpuMs: ((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, result.requests.total) };
 }
 
 async function storm(server: GatehouseChild, seconds: number): Promise<StormResult> {
@@ -154,12 +152,8 @@ async function storm(server: GatehouseChild, seconds: number): Promise<StormResu
     duration: seconds,
   };
   await load({ ...me, duration: 2 });
-  // Warmed up like the floor and the baseline build: 2 s of sign-ins before the measured storm.
-  await signInStorm(server.url, identifiers, 2);
   // Sign-in throughput on its own, then auth.me idle, then both at once.
-  const cpuBefore = server.cpuSeconds();
-  const signIns = await signInStorm(server.url, identifiers, seconds);
-  const signInCpuMs = ((server.cpuSeconds() - cpuBefore) * 1000) / Math.max(1, signIns.requests.total);
+  const { result: signIns, cpuMs: signInCpuMs } = await measuredStorm(server, identifiers, seconds);
   const idle = await load(me);
   const [stormed, busy] = await Promise.all([signInStorm(server.url, identifiers, seconds), load(me)]);
   const signInStatuses: Record<string, number> = {};
@@ -205,7 +199,8 @@ export async function runSignInBench(options: SignInBenchOptions): Promise<strin
         baselineMain,
       );
       try {
-        baselineCpuMs = await signInCpu(base, seconds);
+        await prepare(base);
+        baselineCpuMs = (await measuredStorm(base, IDENTIFIERS, seconds)).cpuMs;
       } finally {
         await base.stop();
       }

@@ -5,10 +5,9 @@
  *
  * Env: DURATION (seconds), CONCURRENCY. Prints `RESULT <verifies per second> <CPU ms per verify>`.
  */
-import { hash, verify, type Algorithm, type Version } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
+import { ARGON2ID as options } from '../lib/argon2.js';
 
-// Ambient const enums cannot be read under isolatedModules: Argon2id = 2, version 0x13 = 1.
-const options = { memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 as Algorithm, version: 1 as Version };
 const duration = Number(process.env.DURATION ?? 5) * 1000;
 const concurrency = Number(process.env.CONCURRENCY ?? 8);
 const password = 'bench-User-pass-3141';

@@ -6,19 +6,18 @@
  * No database, no transaction, no audit event, no throttle: whatever CPU a sign-in costs beyond
  * this route's is Gatehouse's own.
  *
- * Env: USERS (identifiers user0@bench.local …), PASSWORD. Prints `READY <url>`.
+ * Env: IDENTIFIERS (comma-separated), PASSWORD. Prints `READY <url>`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { hash, verify, type Algorithm, type Version } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
 import Fastify from 'fastify';
+import { ARGON2ID } from '../lib/argon2.js';
 
-// Ambient const enums cannot be read under isolatedModules: Argon2id = 2, version 0x13 = 1.
-const options = { memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 as Algorithm, version: 1 as Version };
-const users = Number(process.env.USERS ?? 16);
+const identifiers = (process.env.IDENTIFIERS ?? '').split(',').filter(Boolean);
 const password = process.env.PASSWORD ?? 'bench-User-pass-3141';
 
 const hashes = new Map<string, string>();
-for (let i = 0; i < users; i++) hashes.set(`user${i}@bench.local`, await hash(password, options));
+for (const identifier of identifiers) hashes.set(identifier, await hash(password, ARGON2ID));
 const sessions = new Map<string, string>();
 
 interface Body {
