@@ -21,17 +21,10 @@ const { buildServer } = await import('./server.js');
 const { app } = await buildServer(config).catch((error: unknown) =>
   fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
 );
-const address = await app
-  .listen({ port: config.port, host: config.host })
-  .catch((error: unknown) =>
-    fail(
-      `could not listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`,
-    ),
-  );
-app.log.info(`Gatehouse listening on ${address}`);
-if (config.port === 0) process.stdout.write(`Gatehouse listening on ${address}\n`);
-
-// Graceful shutdown: stop accepting, let in-flight requests finish, close the database.
+// Graceful shutdown: stop accepting, let in-flight requests finish, close the database. The
+// handlers go in before the server listens or prints its address: whoever starts it may send
+// SIGTERM as soon as it reads that line, and a signal with no handler yet kills the process
+// outright (CI saw exactly that on Node 24).
 let closing = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
@@ -46,3 +39,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     );
   });
 }
+
+const address = await app
+  .listen({ port: config.port, host: config.host })
+  .catch((error: unknown) =>
+    fail(
+      `could not listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`,
+    ),
+  );
+app.log.info(`Gatehouse listening on ${address}`);
+if (config.port === 0) process.stdout.write(`Gatehouse listening on ${address}\n`);
