@@ -121,6 +121,9 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
   let alice: TestUser;
   let bob: TestUser;
   let admin: TestUser;
+  /** The witness's handler; null: requests hang (a witness that is down). */
+  let inner: Server | null;
+  let witnessRequests: number;
   const clock = new ManualClock('2026-05-01T00:00:00.000Z');
 
   beforeEach(async () => {
@@ -129,8 +132,12 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
     const witnessSigner = witnessSignerFromKey('witness.test', generateKeyPairSync('ed25519').privateKey);
     witnessKey = witnessSigner.text;
     dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-receipts-'));
-    let inner: Server | null = null;
-    server = createServer((req, res) => inner?.emit('request', req, res));
+    inner = null;
+    witnessRequests = 0;
+    server = createServer((req, res) => {
+      witnessRequests++;
+      inner?.emit('request', req, res);
+    });
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     services = await createTestServices(db, {
@@ -144,6 +151,7 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
   });
   afterEach(async () => {
     await services.close();
+    server.closeAllConnections();
     await new Promise((ok) => server.close(ok));
     rmSync(dataDir, { recursive: true, force: true });
     await cleanup();
@@ -255,6 +263,49 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
       ok: false,
       checks: expect.arrayContaining([expect.objectContaining({ step: 'witnesses', ok: false })]),
     });
+  });
+
+  it('brings the witness a checkpoint that was signed without it, so the receipt is still cosigned', async () => {
+    await story();
+    const alices = callerFor(services, alice.token);
+    const [newest] = (await alices.audit.myHistory()).items;
+    // Signed by someone else first (the background timer, another instance), not yet witnessed.
+    await services.audit.checkpointer.tick(true);
+    const before = await services.audit.checkpointer.latest();
+    expect(before.treeSize).toBeGreaterThanOrEqual(newest!.seq);
+    expect(before.note).not.toContain('\u2014 witness.test ');
+    const receipt = await alices.audit.myReceipt({ seq: newest!.seq });
+    expect(receipt.checkpoint.treeSize).toBe(before.treeSize);
+    expect(independentlyVerify(receipt.tlogProof, receipt.logKey, witnessKey).witnessed).toBe(true);
+    expect(await verifyReceipt(receipt.tlogProof, { logKey: receipt.logKey, witnessKeys: [witnessKey] })).toMatchObject({
+      ok: true,
+      cosignedBy: ['witness.test'],
+    });
+  });
+
+  it('with its witness down, answers every receipt request within shared rounds, without the cosignature', async () => {
+    await story();
+    const alices = callerFor(services, alice.token);
+    const [newest] = (await alices.audit.myHistory()).items;
+    const handler = inner;
+    inner = null; // the witness accepts connections and never answers
+    witnessRequests = 0;
+    const receipts = await Promise.all(Array.from({ length: 8 }, () => alices.audit.myReceipt({ seq: newest!.seq })));
+    // Eight requests, no more than two rounds of the witness client between them (the second for
+    // requests whose wait began after the first round did): callers cannot make the log ask more.
+    expect(witnessRequests).toBeGreaterThanOrEqual(1);
+    expect(witnessRequests).toBeLessThanOrEqual(2);
+    for (const receipt of receipts) {
+      expect(receipt.checkpoint.treeSize).toBeGreaterThanOrEqual(newest!.seq);
+      expect(independentlyVerify(receipt.tlogProof, receipt.logKey, witnessKey).witnessed).toBe(false);
+      expect(
+        await verifyReceipt(receipt.tlogProof, { logKey: receipt.logKey, witnessKeys: [witnessKey] }),
+      ).toMatchObject({ ok: false, reason: expect.stringContaining('0 of the 1 witness(es) cosigned') });
+    }
+    // Back up: the next request brings it the checkpoint.
+    inner = handler;
+    const later = await alices.audit.myReceipt({ seq: newest!.seq });
+    expect(independentlyVerify(later.tlogProof, later.logKey, witnessKey).witnessed).toBe(true);
   });
 
   it('proves an older event against the latest checkpoint, and refuses a row that no longer matches its hash', async () => {

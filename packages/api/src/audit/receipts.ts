@@ -21,6 +21,8 @@ import { formatTlogProof } from './receipt-verify.js';
 import type { AuditService } from './service.js';
 import { EVENT_COLUMNS, rowToEvent } from './store.js';
 import type { AuditEvent } from './types.js';
+import type { WitnessClient } from './witness/client.js';
+import { noteCosigners } from './witness/report.js';
 
 export interface ReceiptDeps {
   readonly audit: AuditService;
@@ -70,6 +72,47 @@ function withBy(event: AuditEvent, userId: string): MyAuditEvent {
   return { ...event, by: event.actorId === null ? 'nobody' : event.actorId === userId ? 'you' : 'someone_else' };
 }
 
+/** How long a receipt request waits, in all, for the witnesses to cosign its checkpoint. */
+const WITNESS_WAIT_MS = 2000;
+
+/** Whether a (cosigned) note meets the witness policy; true when no witness is required. */
+function witnessed(audit: AuditService, note: string): boolean {
+  if (audit.witnesses === null || audit.witnessPolicy.quorum === 0) return true;
+  const keys = audit.witnesses.witnesses.map((w) => w.key);
+  return noteCosigners(note, keys, audit.witnessPolicy).cosignedBy.length >= audit.witnessPolicy.quorum;
+}
+
+/**
+ * The witness round receipt requests share: a request joins the one in flight rather than
+ * queueing its own, so however many ask (a witness down, say), at most one round runs for them.
+ */
+const sharedRounds = new WeakMap<WitnessClient, Promise<void>>();
+function sharedRound(client: WitnessClient): Promise<void> {
+  let round = sharedRounds.get(client);
+  if (round === undefined) {
+    round = client
+      .sync(WITNESS_WAIT_MS)
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => sharedRounds.delete(client));
+    sharedRounds.set(client, round);
+  }
+  return round;
+}
+
+/** Waits for `round`, or `ms` at most (the round goes on in the background). */
+async function atMost(round: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((ok) => {
+    timer = setTimeout(ok, ms);
+    timer.unref();
+  });
+  await Promise.race([round, limit]);
+  clearTimeout(timer);
+}
+
 /** `audit.myHistory`: the caller's own events, newest first (cursor: the seq the next page starts below). */
 export async function myHistory(
   deps: ReceiptDeps,
@@ -96,8 +139,10 @@ export async function myHistory(
 /**
  * `audit.myReceipt`: the receipt of one of the caller's events (NOT_FOUND for any other seq,
  * whether it exists or not). An event newer than the latest checkpoint makes the log sign its
- * head now (and offer it to the witnesses, briefly): signing needs a new event each time, so a
- * caller cannot make the log sign more often than events happen.
+ * head now: signing needs a new event each time, so a caller cannot make the log sign more often
+ * than events happen. A checkpoint without its witnesses' quorum is offered to them, briefly, in
+ * rounds all such requests share, so callers cannot make the log ask its witnesses more often
+ * than one round at a time.
  */
 export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: number }): Promise<MyReceipt> {
   const userId = requireUser(actor);
@@ -127,7 +172,6 @@ export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: n
   if (signed === undefined || Number(signed.tree_size) < event.seq) {
     try {
       await audit.checkpointer.tick(true);
-      await audit.witnesses?.sync(2000).catch(() => {});
     } catch (error) {
       if (!(error instanceof CheckpointConsistencyError)) throw error;
       throw new DomainError(
@@ -137,7 +181,18 @@ export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: n
       );
     }
   }
-  const checkpoint = await audit.checkpointer.latest();
+  let checkpoint = await audit.checkpointer.latest();
+  // Whoever signed it (this request, the background timer, another instance), a checkpoint the
+  // witnesses have not cosigned yet is offered to them now, so the receipt carries their
+  // cosignatures: two shared rounds at most (one in flight may have started before this
+  // checkpoint was signed), WITNESS_WAIT_MS in all. A witness that is down costs no more.
+  const deadline = Date.now() + WITNESS_WAIT_MS;
+  for (let round = 0; round < 2 && audit.witnesses !== null && !witnessed(audit, checkpoint.note); round++) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await atMost(sharedRound(audit.witnesses), left);
+    checkpoint = await audit.checkpointer.latest();
+  }
   if (checkpoint.treeSize < event.seq)
     throw new DomainError(
       'PRECONDITION_FAILED',
