@@ -277,10 +277,12 @@ describe.each(testDialects)('personal receipts on %s', (dialect) => {
     const receipt = await alices.audit.myReceipt({ seq: newest!.seq });
     expect(receipt.checkpoint.treeSize).toBe(before.treeSize);
     expect(independentlyVerify(receipt.tlogProof, receipt.logKey, witnessKey).witnessed).toBe(true);
-    expect(await verifyReceipt(receipt.tlogProof, { logKey: receipt.logKey, witnessKeys: [witnessKey] })).toMatchObject({
-      ok: true,
-      cosignedBy: ['witness.test'],
-    });
+    expect(await verifyReceipt(receipt.tlogProof, { logKey: receipt.logKey, witnessKeys: [witnessKey] })).toMatchObject(
+      {
+        ok: true,
+        cosignedBy: ['witness.test'],
+      },
+    );
   });
 
   it('with its witness down, answers every receipt request within shared rounds, without the cosignature', async () => {
