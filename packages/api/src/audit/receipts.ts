@@ -21,7 +21,6 @@ import { formatTlogProof } from './receipt-verify.js';
 import type { AuditService } from './service.js';
 import { EVENT_COLUMNS, rowToEvent } from './store.js';
 import type { AuditEvent } from './types.js';
-import type { WitnessClient } from './witness/client.js';
 import { noteCosigners } from './witness/report.js';
 
 export interface ReceiptDeps {
@@ -82,28 +81,8 @@ function witnessed(audit: AuditService, note: string): boolean {
   return noteCosigners(note, keys, audit.witnessPolicy).cosignedBy.length >= audit.witnessPolicy.quorum;
 }
 
-/**
- * The witness round receipt requests share: a request joins the one in flight rather than
- * queueing its own, so however many ask (a witness down, say), at most one round runs for them.
- */
-const sharedRounds = new WeakMap<WitnessClient, Promise<void>>();
-function sharedRound(client: WitnessClient): Promise<void> {
-  let round = sharedRounds.get(client);
-  if (round === undefined) {
-    round = client
-      .sync(WITNESS_WAIT_MS)
-      .then(
-        () => {},
-        () => {},
-      )
-      .finally(() => sharedRounds.delete(client));
-    sharedRounds.set(client, round);
-  }
-  return round;
-}
-
 /** Waits for `round`, or `ms` at most (the round goes on in the background). */
-async function atMost(round: Promise<void>, ms: number): Promise<void> {
+async function atMost(round: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<void>((ok) => {
     timer = setTimeout(ok, ms);
@@ -141,8 +120,7 @@ export async function myHistory(
  * whether it exists or not). An event newer than the latest checkpoint makes the log sign its
  * head now: signing needs a new event each time, so a caller cannot make the log sign more often
  * than events happen. A checkpoint without its witnesses' quorum is offered to them, briefly, in
- * rounds all such requests share, so callers cannot make the log ask its witnesses more often
- * than one round at a time.
+ * the witness client's shared rounds, so callers cannot make the log ask its witnesses more often.
  */
 export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: number }): Promise<MyReceipt> {
   const userId = requireUser(actor);
@@ -184,13 +162,13 @@ export async function myReceipt(deps: ReceiptDeps, actor: Actor, input: { seq: n
   let checkpoint = await audit.checkpointer.latest();
   // Whoever signed it (this request, the background timer, another instance), a checkpoint the
   // witnesses have not cosigned yet is offered to them now, so the receipt carries their
-  // cosignatures: two shared rounds at most (one in flight may have started before this
-  // checkpoint was signed), WITNESS_WAIT_MS in all. A witness that is down costs no more.
-  const deadline = Date.now() + WITNESS_WAIT_MS;
-  for (let round = 0; round < 2 && audit.witnesses !== null && !witnessed(audit, checkpoint.note); round++) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    await atMost(sharedRound(audit.witnesses), left);
+  // cosignatures. Requests share the witness client's rounds (one runs, one waits), so a witness
+  // that is down costs each WITNESS_WAIT_MS at most and callers cannot make the log ask it more.
+  if (audit.witnesses !== null && !witnessed(audit, checkpoint.note)) {
+    await atMost(
+      audit.witnesses.sync(WITNESS_WAIT_MS).catch(() => {}),
+      WITNESS_WAIT_MS,
+    );
     checkpoint = await audit.checkpointer.latest();
   }
   if (checkpoint.treeSize < event.seq)

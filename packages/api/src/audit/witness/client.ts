@@ -111,6 +111,8 @@ export class WitnessClient {
   readonly #onProblem: NonNullable<WitnessClientOptions['onProblem']>;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<Record<string, Outcome>> | null = null;
+  /** The round queued after the running one, that every call during it joins. */
+  #next: Promise<Record<string, Outcome>> | null = null;
 
   constructor(options: WitnessClientOptions) {
     this.#db = options.db;
@@ -135,14 +137,29 @@ export class WitnessClient {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     await this.#running?.catch(() => {});
+    await this.#next?.catch(() => {});
   }
 
   /**
    * One round: every witness is brought up to the latest checkpoint. Rounds never overlap; a
-   * call during a round waits for it, then runs its own (so it sees the latest checkpoint).
+   * call during a round joins the one round queued after it (which reads the latest checkpoint
+   * when it starts, so it sees the caller's or a later one). However often it is called (the
+   * timer while a witness hangs, many receipt requests at once), one round runs and one waits.
    */
-  async sync(timeoutMs = this.#timeoutMs): Promise<Record<string, Outcome>> {
-    while (this.#running !== null) await this.#running.catch(() => {});
+  sync(timeoutMs = this.#timeoutMs): Promise<Record<string, Outcome>> {
+    if (this.#next !== null) return this.#next;
+    if (this.#running === null) return this.#start(timeoutMs);
+    const next = this.#running
+      .catch(() => {})
+      .then(() => {
+        this.#next = null;
+        return this.#start(timeoutMs);
+      });
+    this.#next = next;
+    return next;
+  }
+
+  #start(timeoutMs: number): Promise<Record<string, Outcome>> {
     const round = this.#round(timeoutMs).finally(() => {
       this.#running = null;
     });

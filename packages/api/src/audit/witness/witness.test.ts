@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, withTransaction, type Db } from '@gatehouse/db';
@@ -136,6 +136,7 @@ describe.each(testDialects)('audit witnesses on %s', (dialect) => {
   });
   afterEach(async () => {
     await audit.close();
+    server.closeAllConnections();
     await new Promise((ok) => server.close(ok));
     rmSync(dataDir, { recursive: true, force: true });
     await cleanup();
@@ -192,6 +193,20 @@ describe.each(testDialects)('audit witnesses on %s', (dialect) => {
     await new Promise<void>((ok) => server.listen(Number(new URL(url).port), '127.0.0.1', ok));
     expect(await audit.witnesses?.sync()).toEqual({ [witnessSigner.name]: 'cosigned' });
     expect((await audit.verify()).witnesses).toMatchObject({ witnessedSize: 3, unwitnessed: [] });
+  });
+
+  it('runs one round at a time and queues one more, however often it is asked while a witness hangs', async () => {
+    await append(3);
+    await audit.checkpointer.tick(true);
+    await new Promise((ok) => server.close(ok));
+    let requests = 0;
+    server = createServer(() => requests++); // accepts every request and never answers
+    await new Promise<void>((ok) => server.listen(Number(new URL(url).port), '127.0.0.1', ok));
+    const client = audit.witnesses!;
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => client.sync(300)));
+    // The first call's round, and the one round the nine others joined: not ten queued rounds.
+    expect(requests).toBe(2);
+    expect(outcomes).toEqual(Array.from({ length: 10 }, () => ({ [witnessSigner.name]: 'failed' })));
   });
 
   it('the witness refuses a rollback and a fork with the C2SP status codes, and says why', async () => {
