@@ -238,8 +238,13 @@ export class WebhookWorker {
     this.#soon.unref();
   }
 
+  /**
+   * Wakes a started worker (after an append, an update or an enable). One that was never started
+   * (services without background work: tests, the CLI) delivers only when asked (`deliverDue`),
+   * never behind its caller's back.
+   */
   kick(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#timer === null) return;
     if (this.#running) {
       this.#again = true;
       return;
